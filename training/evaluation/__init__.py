@@ -1,0 +1,1 @@
+"""cofin training/evaluation."""
