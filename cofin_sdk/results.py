@@ -1,0 +1,685 @@
+"""Inference results: person-box action detections and clip classifications.
+
+Results are plain numpy dataclasses (in the style of ``supervision.Detections``):
+validated on construction, indexable with boolean masks, mergeable, and exportable
+to JSON, the AVA submission CSV and pandas. Nothing here needs torch, so results can
+be loaded and inspected in light-weight processes (web servers, notebooks).
+
+Coordinates: boxes are ``x1, y1, x2, y2`` in pixels of the ORIGINAL video frame
+(``frame_size = (W, H)``); ``to_ava_csv`` normalises them to [0, 1].
+Times: ``timestamps`` are keyframe times in seconds of the video (0 = first frame);
+AVA movie seconds are ``timestamp + 900`` for the 15-minute cuts, which is what the
+``timestamp_offset`` argument of ``to_ava_csv`` is for.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Classifications", "Detections", "PERSON_DETECTOR_NAMES"]
+
+#: Names recorded in ``Detections.detector`` by the built-in person detectors.
+PERSON_DETECTOR_NAMES = ("given", "ava_csv", "torchvision_frcnn", "opencv_hog")
+
+# Boxes computed by mapping model-input pixels back to the frame may overshoot the
+# border by float rounding; overshoot up to this many pixels is clipped, not rejected.
+_BOX_TOLERANCE_PX = 0.01
+
+_JSON_FORMAT = "cofin.detections/v1"
+_JSON_FORMAT_CLS = "cofin.classifications/v1"
+
+
+def _as_array(name: str, value: Any, dtype: type, ndim: int, width: int | None = None) -> np.ndarray:
+    """Converts ``value`` to an array of ``dtype`` with ``ndim`` dims (empty input reshaped)."""
+    try:
+        array = np.asarray(value, dtype=dtype)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be a numeric array, could not convert: {err}") from None
+    if array.size == 0 and ndim == 2 and width is not None:
+        array = array.reshape(0, width)
+    if array.size == 0 and ndim == 1:
+        array = array.reshape(0)
+    if array.ndim != ndim or (width is not None and array.shape[1] != width):
+        expected = f"[N, {width}]" if ndim == 2 else "[N]"
+        raise ValueError(f"{name} must have shape {expected}, got {tuple(array.shape)}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return array
+
+
+def _check_unit_interval(name: str, array: np.ndarray) -> None:
+    if array.size and (array.min() < 0.0 or array.max() > 1.0):
+        raise ValueError(
+            f"{name} must be probabilities in [0, 1], got values in "
+            f"[{array.min():.4g}, {array.max():.4g}] (apply a sigmoid/softmax to logits)"
+        )
+
+
+def _format_time(seconds: float) -> str:
+    """AVA timestamp text: integer seconds when integral, else microseconds (2020 format)."""
+    rounded = round(seconds, 6)
+    if rounded == int(rounded):
+        return str(int(rounded))
+    return f"{rounded:.6f}"
+
+
+@dataclass(eq=False)
+class Detections:
+    """Person boxes with per-class action scores, for one keyframe or many.
+
+    Attributes:
+        boxes: ``float32 [N, 4]`` ``x1, y1, x2, y2`` in pixels of the original frame.
+        person_scores: ``float32 [N]`` person-detector confidence in [0, 1].
+        action_scores: ``float32 [N, C]`` per-class sigmoid probabilities (multi-label).
+        class_names: ``C`` unique action names.
+        frame_size: ``(W, H)`` of the original frame in pixels.
+        timestamps: ``float64 [N]`` keyframe time of each box in seconds of the video.
+        class_ids: ``C`` unique positive class ids (AVA label-map ids); default ``1..C``.
+        video_id: Identifier of the video (used as the first AVA CSV column).
+        detector: Which person detector produced the boxes (``"given"``, ``"ava_csv"``,
+            ``"torchvision_frcnn"``, ``"opencv_hog"`` or a custom name).
+        person_ids: Optional ``int64 [N]`` person/track ids.
+        threshold: Reporting threshold in [0, 1]: actions scoring below it are hidden by
+            ``top_actions``, ``labels`` and ``draw``. Boxes and scores are never dropped by
+            it (use mask indexing, e.g. ``d[d.max_action_scores >= 0.5]``, to drop boxes).
+
+    Example:
+        >>> import numpy as np
+        >>> d = Detections(
+        ...     boxes=[[10, 20, 110, 220], [200, 40, 300, 230]],
+        ...     person_scores=[0.99, 0.85],
+        ...     action_scores=[[0.9, 0.1], [0.2, 0.7]],
+        ...     class_names=("stand", "sit"),
+        ...     frame_size=(320, 240),
+        ...     timestamps=[2.0, 2.0],
+        ...     video_id="demo",
+        ... )
+        >>> len(d), d.top_actions(1)
+        (2, [[('stand', 0.9)], [('sit', 0.7)]])
+        >>> len(d[d.person_scores > 0.9])
+        1
+        >>> Detections.from_json(d.to_json()) == d
+        True
+    """
+
+    boxes: np.ndarray
+    person_scores: np.ndarray
+    action_scores: np.ndarray
+    class_names: tuple[str, ...]
+    frame_size: tuple[int, int]
+    timestamps: np.ndarray
+    class_ids: tuple[int, ...] | None = None
+    video_id: str = ""
+    detector: str = "given"
+    person_ids: np.ndarray | None = None
+    threshold: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._validate_metadata()
+        self._validate_arrays()
+
+    # ----------------------------------------------------------------- validation
+    def _validate_metadata(self) -> None:
+        if isinstance(self.class_names, str) or not all(isinstance(n, str) for n in self.class_names):
+            raise ValueError(f"class_names must be a sequence of str, got {self.class_names!r}")
+        self.class_names = tuple(self.class_names)
+        if not self.class_names:
+            raise ValueError("class_names must not be empty")
+        if len(set(self.class_names)) != len(self.class_names):
+            raise ValueError(f"class_names must be unique, got {self.class_names!r}")
+        num_classes = len(self.class_names)
+        if self.class_ids is None:
+            self.class_ids = tuple(range(1, num_classes + 1))
+        try:
+            self.class_ids = tuple(int(i) for i in self.class_ids)
+        except (TypeError, ValueError):
+            raise ValueError(f"class_ids must be integers, got {self.class_ids!r}") from None
+        if len(self.class_ids) != num_classes:
+            raise ValueError(
+                f"class_ids has {len(self.class_ids)} entries but class_names has {num_classes}"
+            )
+        if len(set(self.class_ids)) != num_classes or min(self.class_ids) < 1:
+            raise ValueError(f"class_ids must be unique positive integers, got {self.class_ids!r}")
+        try:
+            width, height = (int(v) for v in self.frame_size)
+        except (TypeError, ValueError):
+            raise ValueError(f"frame_size must be (W, H), got {self.frame_size!r}") from None
+        if width <= 0 or height <= 0:
+            raise ValueError(f"frame_size must be positive (W, H), got {self.frame_size!r}")
+        self.frame_size = (width, height)
+        if not isinstance(self.video_id, str) or not isinstance(self.detector, str) or not self.detector:
+            raise ValueError("video_id must be a str and detector a non-empty str")
+        if not 0.0 <= float(self.threshold) <= 1.0:
+            raise ValueError(f"threshold must be in [0, 1], got {self.threshold}")
+        self.threshold = float(self.threshold)
+
+    def _validate_arrays(self) -> None:
+        num_classes = len(self.class_names)
+        self.boxes = _as_array("boxes", self.boxes, np.float32, 2, 4)
+        num_boxes = len(self.boxes)
+        self.person_scores = _as_array("person_scores", self.person_scores, np.float32, 1)
+        self.action_scores = _as_array("action_scores", self.action_scores, np.float32, 2)
+        self.timestamps = _as_array("timestamps", self.timestamps, np.float64, 1)
+        arrays = {"person_scores": self.person_scores, "action_scores": self.action_scores,
+                  "timestamps": self.timestamps}
+        if self.person_ids is not None:
+            self.person_ids = _as_array("person_ids", self.person_ids, np.int64, 1)
+            arrays["person_ids"] = self.person_ids
+        for name, array in arrays.items():
+            if len(array) != num_boxes:
+                raise ValueError(f"{name} has {len(array)} rows but boxes has {num_boxes}")
+        if self.action_scores.shape[1] != num_classes:
+            raise ValueError(
+                f"action_scores has {self.action_scores.shape[1]} columns but class_names has "
+                f"{num_classes} names"
+            )
+        _check_unit_interval("person_scores", self.person_scores)
+        _check_unit_interval("action_scores", self.action_scores)
+        if num_boxes and self.timestamps.min() < 0:
+            raise ValueError(f"timestamps must be >= 0 seconds, got {self.timestamps.min()}")
+        self._validate_boxes()
+
+    def _validate_boxes(self) -> None:
+        boxes = self.boxes
+        if not len(boxes):
+            return
+        bad = np.flatnonzero((boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1]))
+        if bad.size:
+            raise ValueError(
+                f"boxes must satisfy x2 > x1 and y2 > y1 (x1, y1, x2, y2 pixels); box {bad[0]} is "
+                f"{boxes[bad[0]].tolist()}"
+            )
+        width, height = self.frame_size
+        limits = np.array([width, height, width, height], dtype=np.float32)
+        outside = (boxes < -_BOX_TOLERANCE_PX) | (boxes > limits + _BOX_TOLERANCE_PX)
+        if outside.any():
+            index = int(np.flatnonzero(outside.any(axis=1))[0])
+            raise ValueError(
+                f"boxes must lie inside the frame (W, H) = {self.frame_size} in pixels; box "
+                f"{index} is {boxes[index].tolist()} (normalised boxes? multiply by (W, H, W, H))"
+            )
+        self.boxes = np.clip(boxes, 0.0, limits)
+
+    # ------------------------------------------------------------- construction
+    @classmethod
+    def empty(
+        cls,
+        class_names: Sequence[str],
+        frame_size: tuple[int, int],
+        *,
+        class_ids: Sequence[int] | None = None,
+        video_id: str = "",
+        detector: str = "given",
+        threshold: float = 0.0,
+    ) -> Detections:
+        """Returns detections with no boxes (e.g. a video where nobody was found).
+
+        Example:
+            >>> len(Detections.empty(("stand", "sit"), frame_size=(320, 240)))
+            0
+        """
+        num_classes = len(class_names)
+        return cls(
+            boxes=np.zeros((0, 4), np.float32), person_scores=np.zeros(0, np.float32),
+            action_scores=np.zeros((0, num_classes), np.float32), class_names=tuple(class_names),
+            frame_size=frame_size, timestamps=np.zeros(0), class_ids=class_ids,
+            video_id=video_id, detector=detector, threshold=threshold,
+        )
+
+    @classmethod
+    def merge(cls, detections_list: Sequence[Detections]) -> Detections:
+        """Concatenates detections of the same video, classes, frame size and detector.
+
+        Args:
+            detections_list: Non-empty sequence of ``Detections``.
+
+        Returns:
+            One ``Detections`` with the rows of all inputs, in order.
+
+        Raises:
+            ValueError: If the list is empty or the inputs disagree on metadata, or only
+                some of them carry ``person_ids``.
+        """
+        if not detections_list:
+            raise ValueError("merge() needs at least one Detections (use Detections.empty())")
+        first = detections_list[0]
+        for other in detections_list[1:]:
+            for name in ("class_names", "class_ids", "frame_size", "video_id", "detector",
+                         "threshold"):
+                if getattr(other, name) != getattr(first, name):
+                    raise ValueError(
+                        f"cannot merge Detections with different {name}: "
+                        f"{getattr(first, name)!r} vs {getattr(other, name)!r}"
+                    )
+        with_ids = [d.person_ids is not None for d in detections_list]
+        if any(with_ids) and not all(with_ids):
+            raise ValueError("cannot merge Detections where only some have person_ids")
+        return replace(
+            first,
+            boxes=np.concatenate([d.boxes for d in detections_list]),
+            person_scores=np.concatenate([d.person_scores for d in detections_list]),
+            action_scores=np.concatenate([d.action_scores for d in detections_list]),
+            timestamps=np.concatenate([d.timestamps for d in detections_list]),
+            person_ids=np.concatenate([d.person_ids for d in detections_list]) if all(with_ids) else None,
+        )
+
+    # ---------------------------------------------------------- container protocol
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    def __iter__(self) -> Iterator[Detections]:
+        """Yields one single-row ``Detections`` per box."""
+        for index in range(len(self)):
+            yield self[index]
+
+    def __getitem__(self, index: int | slice | Sequence[int] | np.ndarray) -> Detections:
+        """Selects rows by int, slice, integer array or boolean mask; always returns Detections."""
+        if isinstance(index, (int, np.integer)):
+            if not -len(self) <= index < len(self):
+                raise IndexError(f"index {index} out of range for {len(self)} detections")
+            index = [int(index)]
+        if not isinstance(index, slice):
+            index = np.asarray(index)
+            if index.dtype == bool and index.shape != (len(self),):
+                raise IndexError(f"boolean mask has shape {index.shape}, expected ({len(self)},)")
+            if index.size == 0:
+                index = index.astype(np.int64)
+        return replace(
+            self,
+            boxes=self.boxes[index],
+            person_scores=self.person_scores[index],
+            action_scores=self.action_scores[index],
+            timestamps=self.timestamps[index],
+            person_ids=None if self.person_ids is None else self.person_ids[index],
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Detections):
+            return NotImplemented
+        ids_equal = (self.person_ids is None and other.person_ids is None) or (
+            self.person_ids is not None and other.person_ids is not None
+            and np.array_equal(self.person_ids, other.person_ids)
+        )
+        return (
+            ids_equal
+            and np.array_equal(self.boxes, other.boxes)
+            and np.array_equal(self.person_scores, other.person_scores)
+            and np.array_equal(self.action_scores, other.action_scores)
+            and np.array_equal(self.timestamps, other.timestamps)
+            and (self.class_names, self.class_ids, self.frame_size, self.video_id,
+                 self.detector, self.threshold)
+            == (other.class_names, other.class_ids, other.frame_size, other.video_id,
+                other.detector, other.threshold)
+        )
+
+    def __repr__(self) -> str:
+        times = np.unique(self.timestamps)
+        span = f"{times[0]:g}-{times[-1]:g}s" if len(times) else "-"
+        return (
+            f"Detections(n={len(self)}, keyframes={len(times)} [{span}], classes={len(self.class_names)}, "
+            f"frame_size={self.frame_size}, video_id={self.video_id!r}, detector={self.detector!r})"
+        )
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def max_action_scores(self) -> np.ndarray:
+        """``float32 [N]``: the highest action score of each box (0 for no classes)."""
+        return self.action_scores.max(axis=1) if len(self) else np.zeros(0, np.float32)
+
+    @property
+    def normalized_boxes(self) -> np.ndarray:
+        """``float32 [N, 4]`` boxes divided by ``(W, H, W, H)``, in [0, 1]."""
+        width, height = self.frame_size
+        return self.boxes / np.array([width, height, width, height], dtype=np.float32)
+
+    def filter(self, threshold: float) -> Detections:
+        """Returns a copy whose reporting threshold is ``threshold``.
+
+        Actions below the threshold are hidden from ``top_actions``, ``labels`` and
+        ``draw``; every box is kept (a person doing nothing above the threshold is still
+        a detected person) and scores are unchanged, so exports stay complete.
+        """
+        return replace(self, threshold=threshold)
+
+    def top_actions(self, k: int = 3, threshold: float | None = None) -> list[list[tuple[str, float]]]:
+        """Per box, up to ``k`` ``(class_name, score)`` pairs with score >= threshold, best first.
+
+        Args:
+            k: Maximum number of actions per box (>= 1).
+            threshold: Overrides ``self.threshold`` when given.
+        """
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        threshold = self.threshold if threshold is None else threshold
+        order = np.argsort(-self.action_scores, axis=1, kind="stable")[:, :k]
+        result = []
+        for row, classes in zip(self.action_scores, order, strict=True):
+            result.append([(self.class_names[c], round(float(row[c]), 6))
+                           for c in classes if row[c] >= threshold])
+        return result
+
+    def labels(self, k: int = 3, threshold: float | None = None) -> list[str]:
+        """One display string per box, e.g. ``"stand 0.91, talk 0.64"`` (empty if none)."""
+        return [", ".join(f"{name} {score:.2f}" for name, score in actions)
+                for actions in self.top_actions(k, threshold)]
+
+    def keyframes(self) -> list[tuple[float, Detections]]:
+        """Groups rows by timestamp: ``[(time, detections_at_time), ...]`` in time order.
+
+        Keyframes without any box do not appear (there is no row to carry them).
+        """
+        return [(float(t), self[self.timestamps == t]) for t in np.unique(self.timestamps)]
+
+    def at(self, time: float, tolerance: float = 0.5) -> Detections:
+        """Detections of the keyframe nearest to ``time`` within ``tolerance`` seconds.
+
+        Returns an empty result when no keyframe is close enough.
+        """
+        if not len(self):
+            return self
+        times = np.unique(self.timestamps)
+        nearest = times[np.argmin(np.abs(times - time))]
+        if abs(nearest - time) > tolerance:
+            return self[np.zeros(len(self), dtype=bool)]
+        return self[self.timestamps == nearest]
+
+    # ------------------------------------------------------------------ exports
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict (lists of floats); inverse of ``from_dict``."""
+        return {
+            "format": _JSON_FORMAT,
+            "video_id": self.video_id,
+            "detector": self.detector,
+            "frame_size": list(self.frame_size),
+            "class_names": list(self.class_names),
+            "class_ids": list(self.class_ids or ()),
+            "threshold": self.threshold,
+            "boxes": self.boxes.tolist(),
+            "person_scores": self.person_scores.tolist(),
+            "action_scores": self.action_scores.tolist(),
+            "timestamps": self.timestamps.tolist(),
+            "person_ids": None if self.person_ids is None else self.person_ids.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Detections:
+        """Rebuilds detections from ``to_dict`` output (validated like any construction)."""
+        if data.get("format") != _JSON_FORMAT:
+            raise ValueError(f"not a cofin detections dict: format={data.get('format')!r}, "
+                             f"expected {_JSON_FORMAT!r}")
+        num_classes = len(data["class_names"])
+        return cls(
+            boxes=np.asarray(data["boxes"], np.float32).reshape(-1, 4),
+            person_scores=data["person_scores"],
+            action_scores=np.asarray(data["action_scores"], np.float32).reshape(-1, num_classes),
+            class_names=tuple(data["class_names"]), frame_size=tuple(data["frame_size"]),
+            timestamps=data["timestamps"], class_ids=tuple(data["class_ids"]),
+            video_id=data["video_id"], detector=data["detector"],
+            person_ids=data.get("person_ids"), threshold=data.get("threshold", 0.0),
+        )
+
+    def to_json(self, path: str | Path | None = None, indent: int | None = None) -> str:
+        """Serialises to JSON (float32 values round-trip exactly); writes ``path`` if given."""
+        text = json.dumps(self.to_dict(), indent=indent)
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    @classmethod
+    def from_json(cls, text_or_path: str | Path) -> Detections:
+        """Parses ``to_json`` output, given as the JSON text or a path to a file."""
+        text = str(text_or_path)
+        if not text.lstrip().startswith("{"):
+            text = Path(text_or_path).read_text(encoding="utf-8")
+        return cls.from_dict(json.loads(text))
+
+    def ava_rows(self, video_id: str | None = None, timestamp_offset: float = 0.0,
+                 min_score: float = 0.0) -> list[list[str]]:
+        """Rows of the AVA submission CSV (see ``to_ava_csv``)."""
+        video_id = self.video_id if video_id is None else video_id
+        if not video_id:
+            raise ValueError("the AVA CSV needs a video_id: pass video_id=... or set Detections.video_id")
+        if "," in video_id:
+            raise ValueError(f"video_id must not contain commas, got {video_id!r}")
+        rows = []
+        for box, scores, time in zip(self.normalized_boxes, self.action_scores, self.timestamps,
+                                     strict=True):
+            coords = [f"{v:.6f}" for v in np.clip(box, 0.0, 1.0)]
+            stamp = _format_time(float(time) + timestamp_offset)
+            for class_id, score in zip(self.class_ids or (), scores, strict=True):
+                if score >= min_score:
+                    rows.append([video_id, stamp, *coords, str(class_id), f"{score:.6f}"])
+        return rows
+
+    def to_ava_csv(
+        self,
+        path_or_buffer: str | Path | IO[str] | None = None,
+        video_id: str | None = None,
+        timestamp_offset: float = 0.0,
+        min_score: float = 0.0,
+    ) -> str:
+        """Writes the AVA detection/submission CSV (no header).
+
+        Columns: ``video_id, timestamp, x1, y1, x2, y2, action_id, score`` with boxes
+        normalised to [0, 1] (6 decimals), one row per (box, class), rows in box order.
+        Timestamps are written as integers when integral (``902``), else with
+        microseconds (``902.500000``, the AVA 2020 form).
+
+        Args:
+            path_or_buffer: File path or text buffer to write; ``None`` only returns the text.
+            video_id: Overrides ``self.video_id``.
+            timestamp_offset: Added to every timestamp; 900 turns seconds of an AVA
+                15-minute cut into AVA movie seconds.
+            min_score: Rows with score below this are omitted. The default keeps every
+                class, which is what AVA mAP wants (the evaluator keeps the top 50 rows
+                per keyframe itself); ``self.threshold`` is deliberately not applied.
+
+        Returns:
+            The CSV text.
+        """
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(
+            self.ava_rows(video_id, timestamp_offset, min_score))
+        text = buffer.getvalue()
+        if isinstance(path_or_buffer, (str, Path)):
+            Path(path_or_buffer).write_text(text, encoding="utf-8")
+        elif path_or_buffer is not None:
+            path_or_buffer.write(text)
+        return text
+
+    def to_pandas(self) -> Any:
+        """One row per box: ``video_id, timestamp, x1, y1, x2, y2, person_score``,
+        ``person_id`` (when present) and one score column per class name.
+
+        Raises:
+            ImportError: If pandas is not installed (``pip install "cofin-sdk[train]"``).
+        """
+        try:
+            import pandas as pd
+        except ImportError as err:
+            raise ImportError(
+                'to_pandas() needs pandas: pip install "cofin-sdk[train]" (or pip install pandas)'
+            ) from err
+        columns: dict[str, Any] = {
+            "video_id": [self.video_id] * len(self),
+            "timestamp": self.timestamps,
+            **{name: self.boxes[:, i] for i, name in enumerate(("x1", "y1", "x2", "y2"))},
+            "person_score": self.person_scores,
+        }
+        if self.person_ids is not None:
+            columns["person_id"] = self.person_ids
+        for i, name in enumerate(self.class_names):
+            columns[name] = self.action_scores[:, i]
+        return pd.DataFrame(columns)
+
+    # ------------------------------------------------------------------ drawing
+    def draw(self, frame: np.ndarray, *, top_k: int = 3, threshold: float | None = None,
+             thickness: int | None = None, font_scale: float | None = None) -> np.ndarray:
+        """Returns an annotated copy of ``frame``: boxes plus top action labels and scores.
+
+        Draws every row; pick a keyframe first (``d.at(t).draw(frame)``).
+
+        Args:
+            frame: ``uint8 (H, W, 3)`` RGB frame of size ``frame_size``.
+            top_k: Actions listed per box.
+            threshold: Hides actions below it (default ``self.threshold``).
+            thickness: Box line width in pixels (default scales with the frame).
+            font_scale: OpenCV font scale (default scales with the frame).
+        """
+        from cofin_sdk import _drawing
+
+        return _drawing.draw_detections(
+            frame, self.boxes, self.labels(top_k, threshold), self.frame_size,
+            colors_by=self.person_ids if self.person_ids is not None else np.arange(len(self)),
+            thickness=thickness, font_scale=font_scale,
+        )
+
+    def save_video(self, path: str | Path, video: Any, fps: float | None = None, *,
+                   tolerance: float = 0.5, top_k: int = 3, threshold: float | None = None) -> Path:
+        """Writes an annotated mp4: each frame shows the detections of the nearest keyframe.
+
+        Args:
+            path: Output ``.mp4`` path.
+            video: Anything ``cofin_sdk.video.iter_frames`` reads (path, file object), or a
+                ``uint8 (T, H, W, 3)`` array / iterable of RGB frames (then ``fps`` is required).
+            fps: Frame rate of ``video``; read from the file when omitted.
+            tolerance: A frame shows the keyframe nearest to its time if within this many seconds.
+            top_k: Actions listed per box.
+            threshold: Hides actions below it (default ``self.threshold``).
+
+        Returns:
+            The written path.
+        """
+        from cofin_sdk import _drawing
+
+        return _drawing.save_annotated_video(self, Path(path), video, fps, tolerance=tolerance,
+                                             top_k=top_k, threshold=threshold)
+
+
+@dataclass(eq=False)
+class Classifications:
+    """Clip classification probabilities of one video for one head.
+
+    Attributes:
+        head: Name of the classification head (e.g. ``"kinetics400"``).
+        class_names: ``C`` label names.
+        clip_probabilities: ``float32 [num_clips, C]`` per-clip probabilities in [0, 1]
+            (a ``[C]`` vector is accepted as one clip).
+        clip_times: Optional ``float64 [num_clips]`` centre time of each clip in seconds.
+        video_id: Identifier of the video.
+
+    Example:
+        >>> c = Classifications("kinetics400", ("dance", "run", "sit"),
+        ...                     [[0.7, 0.2, 0.1], [0.5, 0.4, 0.1]])
+        >>> c.top_k(2)
+        [('dance', 0.6), ('run', 0.3)]
+        >>> c.label
+        'dance'
+    """
+
+    head: str
+    class_names: tuple[str, ...]
+    clip_probabilities: np.ndarray
+    clip_times: np.ndarray | None = None
+    video_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.head, str) or not self.head:
+            raise ValueError(f"head must be a non-empty str, got {self.head!r}")
+        if isinstance(self.class_names, str) or not all(isinstance(n, str) for n in self.class_names):
+            raise ValueError(f"class_names must be a sequence of str, got {self.class_names!r}")
+        self.class_names = tuple(self.class_names)
+        if not self.class_names:
+            raise ValueError("class_names must not be empty")
+        probs = np.asarray(self.clip_probabilities, dtype=np.float32)
+        if probs.ndim == 1:
+            probs = probs[None]
+        self.clip_probabilities = _as_array("clip_probabilities", probs, np.float32, 2,
+                                            len(self.class_names))
+        if not len(self.clip_probabilities):
+            raise ValueError("clip_probabilities needs at least one clip")
+        _check_unit_interval("clip_probabilities", self.clip_probabilities)
+        if self.clip_times is not None:
+            self.clip_times = _as_array("clip_times", self.clip_times, np.float64, 1)
+            if len(self.clip_times) != len(self.clip_probabilities):
+                raise ValueError(f"clip_times has {len(self.clip_times)} entries but there are "
+                                 f"{len(self.clip_probabilities)} clips")
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """``float32 [C]`` probabilities averaged over clips."""
+        return self.clip_probabilities.mean(axis=0)
+
+    @property
+    def num_clips(self) -> int:
+        return len(self.clip_probabilities)
+
+    @property
+    def label(self) -> str:
+        """The top-1 class name."""
+        return self.class_names[int(np.argmax(self.probabilities))]
+
+    def top_k(self, k: int = 5) -> list[tuple[str, float]]:
+        """The ``k`` most probable ``(class_name, probability)`` pairs, best first."""
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        probs = self.probabilities
+        order = np.argsort(-probs, kind="stable")[:k]
+        return [(self.class_names[i], round(float(probs[i]), 6)) for i in order]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": _JSON_FORMAT_CLS, "head": self.head, "video_id": self.video_id,
+            "class_names": list(self.class_names),
+            "clip_probabilities": self.clip_probabilities.tolist(),
+            "clip_times": None if self.clip_times is None else self.clip_times.tolist(),
+            "probabilities": self.probabilities.tolist(),
+            "top_k": [[name, prob] for name, prob in self.top_k(5)],
+        }
+
+    def to_json(self, path: str | Path | None = None, indent: int | None = None) -> str:
+        """Serialises to JSON (with the mean probabilities and top-5 for convenience)."""
+        text = json.dumps(self.to_dict(), indent=indent)
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    @classmethod
+    def from_json(cls, text_or_path: str | Path) -> Classifications:
+        """Parses ``to_json`` output, given as the JSON text or a path to a file."""
+        text = str(text_or_path)
+        if not text.lstrip().startswith("{"):
+            text = Path(text_or_path).read_text(encoding="utf-8")
+        data = json.loads(text)
+        if data.get("format") != _JSON_FORMAT_CLS:
+            raise ValueError(f"not cofin classifications JSON: format={data.get('format')!r}")
+        return cls(data["head"], tuple(data["class_names"]), data["clip_probabilities"],
+                   data.get("clip_times"), data.get("video_id", ""))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Classifications):
+            return NotImplemented
+        times_equal = (self.clip_times is None) == (other.clip_times is None) and (
+            self.clip_times is None or np.array_equal(self.clip_times, other.clip_times))
+        return (times_equal and (self.head, self.class_names, self.video_id)
+                == (other.head, other.class_names, other.video_id)
+                and np.array_equal(self.clip_probabilities, other.clip_probabilities))
+
+    def __repr__(self) -> str:
+        width = max(len(name) for name, _ in self.top_k(5))
+        lines = [f"  {name:<{width}}  {prob:.3f}" for name, prob in self.top_k(5)]
+        video = f", video_id={self.video_id!r}" if self.video_id else ""
+        return (f"Classifications(head={self.head!r}{video}, clips={self.num_clips}, "
+                f"classes={len(self.class_names)}, top-5:\n" + "\n".join(lines) + "\n)")
+
