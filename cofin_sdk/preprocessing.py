@@ -1,0 +1,356 @@
+"""The ONE preprocessing path shared by training and inference (paper App. A.2).
+
+A clip of RGB ``uint8`` frames ``(T, H, W, 3)`` is resized so its LONGER side
+equals ``image_size`` (bilinear, antialiased, whole clip at once), zero-padded
+on the bottom/right to a square ``image_size x image_size`` and normalised with
+``mean``/``std`` into ``Tensor[3, T, S, S]`` float32. A :class:`Letterbox`
+records the transform and maps boxes between three coordinate systems:
+
+* **norm**: ``[0, 1]`` fractions of the original frame (AVA CSV convention);
+* **pixels**: pixels of the original frame, continuous edge coordinates
+  ``[0, W] x [0, H]`` (pixel ``j`` covers ``[j, j + 1)``);
+* **input**: pixels of the padded model input, the same continuous convention
+  (what ``roi_align(aligned=True)`` and the detection head take).
+
+Padding is PIXEL BLACK: zeros are padded before normalisation, so the padded
+region holds ``(0 - mean) / std`` (``-1`` for the default mean = std = 0.5).
+Training and inference both call :func:`preprocess_clip`, so the padded region
+is identical in both.
+
+Example:
+    >>> import numpy as np
+    >>> from cofin_sdk.preprocessing import Preprocessing, preprocess_clip
+    >>> frames = np.zeros((8, 240, 320, 3), np.uint8)
+    >>> clip, letterbox = preprocess_clip(frames, Preprocessing(image_size=224, num_frames=8))
+    >>> tuple(clip.shape), letterbox.resized_size
+    ((3, 8, 224, 224), (224, 168))
+    >>> letterbox.norm_to_input(np.array([[0.0, 0.0, 1.0, 1.0]])).tolist()
+    [[0.0, 0.0, 224.0, 168.0]]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "Letterbox",
+    "Preprocessing",
+    "letterbox_clip",
+    "normalize",
+    "preprocess",
+    "preprocess_clip",
+]
+
+# Normalised boxes may overshoot [0, 1] by this much (annotation rounding) before we
+# decide they are really pixel boxes.
+NORM_TOLERANCE = 0.01
+
+_BOXES_SHAPE_MSG = "boxes must be Tensor/array [N,4] x1,y1,x2,y2"
+
+
+@dataclasses.dataclass
+class Preprocessing:
+    """Preprocessing settings; stored in the model's ``config.json``.
+
+    Attributes:
+        image_size: Side S of the square model input; the longer frame side is
+            resized to S.
+        num_frames: Frames per clip T.
+        frame_stride: Step between sampled frames.
+        mean: Per-channel RGB mean on the ``[0, 1]`` scale.
+        std: Per-channel RGB std on the ``[0, 1]`` scale (0.5/0.5 as for the
+            ImageNet-21K ViT checkpoints).
+
+    Example:
+        >>> prep = Preprocessing(image_size=160, num_frames=16)
+        >>> Preprocessing.from_dict(prep.to_dict()) == prep
+        True
+    """
+
+    image_size: int = 224
+    num_frames: int = 32
+    frame_stride: int = 2
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+
+    def __post_init__(self) -> None:
+        for field in ("image_size", "num_frames", "frame_stride"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"Preprocessing.{field} must be an int >= 1, got {value!r}")
+            setattr(self, field, int(value))
+        for field in ("mean", "std"):
+            value = tuple(float(v) for v in getattr(self, field))
+            if len(value) != 3 or not all(math.isfinite(v) for v in value):
+                raise ValueError(
+                    f"Preprocessing.{field} must be 3 finite floats (RGB), got {value}"
+                )
+            setattr(self, field, value)
+        if min(self.std) <= 0:
+            raise ValueError(f"Preprocessing.std must be > 0, got {self.std}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly dict (lists for mean/std)."""
+        out = dataclasses.asdict(self)
+        out["mean"], out["std"] = list(self.mean), list(self.std)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Preprocessing:
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            ValueError: On unknown keys (typos must not silently fall back to defaults).
+        """
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown preprocessing keys {unknown}; expected a subset of {sorted(known)}"
+            )
+        return cls(**{k: (tuple(v) if k in ("mean", "std") else v) for k, v in data.items()})
+
+
+# --------------------------------------------------------------------------- boxes
+
+
+def _as_boxes(boxes: Any) -> np.ndarray:
+    """Validate ``[N, 4]`` finite x1,y1,x2,y2 boxes and return a float numpy array."""
+    if isinstance(boxes, torch.Tensor):
+        boxes = boxes.detach().cpu().numpy()
+    try:
+        arr = np.asarray(boxes)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{_BOXES_SHAPE_MSG}, got {type(boxes).__name__}") from exc
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ValueError(f"{_BOXES_SHAPE_MSG}, got shape {tuple(arr.shape)}")
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"{_BOXES_SHAPE_MSG} of numbers, got dtype {arr.dtype}")
+    arr = arr.astype(arr.dtype if np.issubdtype(arr.dtype, np.floating) else np.float64)
+    bad = ~np.isfinite(arr).all(axis=1)
+    if bad.any():
+        raise ValueError(f"box {int(np.argmax(bad))} is not finite: {arr[bad][0].tolist()}")
+    for lo, hi, axis in ((0, 2, "x"), (1, 3, "y")):
+        bad = arr[:, hi] < arr[:, lo]
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"box {i} has {axis}2 < {axis}1: {arr[i].tolist()}")
+    return arr
+
+
+def _check_normalised(arr: np.ndarray) -> None:
+    bad = ((arr < -NORM_TOLERANCE) | (arr > 1 + NORM_TOLERANCE)).any(axis=1)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(
+            f"box {i} is not normalised to [0, 1]: {arr[i].tolist()}; pass pixel boxes to the "
+            "pixels_* methods, or divide by the frame width/height first"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Letterbox:
+    """The resize + pad transform of one clip, and box mapping through it.
+
+    ``input = pixels * (resized / orig) + pad`` per axis, where
+    ``resized = round(orig * scale)``. :func:`letterbox_clip` pads bottom/right so
+    ``pad_x = pad_y = 0``; a crop (``crop``) makes them negative.
+
+    Attributes:
+        orig_w: Original frame width in pixels (as displayed).
+        orig_h: Original frame height in pixels.
+        image_size: Side of the square canvas the frame was placed on.
+        scale: Resize factor (longer resized side / longer original side).
+        pad_x: Horizontal offset of the resized frame on the canvas.
+        pad_y: Vertical offset of the resized frame on the canvas.
+
+    Example:
+        >>> lb = Letterbox.fit(orig_w=320, orig_h=240, image_size=224)
+        >>> lb.pixels_to_input(np.array([[32.0, 24.0, 64.0, 48.0]])).round(3).tolist()
+        [[22.4, 16.8, 44.8, 33.6]]
+    """
+
+    orig_w: int
+    orig_h: int
+    image_size: int
+    scale: float
+    pad_x: float = 0.0
+    pad_y: float = 0.0
+
+    def __post_init__(self) -> None:
+        if min(self.orig_w, self.orig_h, self.image_size) < 1 or not self.scale > 0:
+            raise ValueError(f"invalid Letterbox {self}: sizes must be >= 1 and scale > 0")
+
+    @classmethod
+    def fit(
+        cls, orig_w: int, orig_h: int, image_size: int, *, scale_factor: float = 1.0
+    ) -> Letterbox:
+        """Letterbox resizing the longer side to ``round(image_size * scale_factor)``.
+
+        The canvas side is ``max(image_size, round(image_size * scale_factor))``.
+        """
+        longer = max(1, round(image_size * scale_factor))
+        return cls(orig_w, orig_h, max(image_size, longer), longer / max(orig_w, orig_h))
+
+    @property
+    def resized_size(self) -> tuple[int, int]:
+        """(width, height) of the resized frame before padding."""
+        return max(1, round(self.orig_w * self.scale)), max(1, round(self.orig_h * self.scale))
+
+    def _affine(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-coordinate (scale, offset) from original pixels to input pixels."""
+        rw, rh = self.resized_size
+        sx, sy = rw / self.orig_w, rh / self.orig_h
+        return np.array([sx, sy, sx, sy]), np.array([self.pad_x, self.pad_y] * 2)
+
+    def crop(self, x0: float, y0: float, size: int) -> Letterbox:
+        """The letterbox after cropping ``size x size`` at ``(x0, y0)`` of the canvas.
+
+        Used for the random crop that follows scale jitter (``scale_factor > 1``).
+        """
+        return dataclasses.replace(
+            self, image_size=size, pad_x=self.pad_x - x0, pad_y=self.pad_y - y0
+        )
+
+    # The six mappings; all take and return [N, 4] x1,y1,x2,y2 float arrays.
+    def norm_to_pixels(self, boxes: Any) -> np.ndarray:
+        """Normalised ``[0, 1]`` boxes -> original-frame pixels."""
+        arr = _as_boxes(boxes)
+        _check_normalised(arr)
+        return arr * np.array([self.orig_w, self.orig_h] * 2, dtype=arr.dtype)
+
+    def pixels_to_norm(self, boxes: Any) -> np.ndarray:
+        """Original-frame pixel boxes -> normalised ``[0, 1]``."""
+        arr = _as_boxes(boxes)
+        return arr / np.array([self.orig_w, self.orig_h] * 2, dtype=arr.dtype)
+
+    def pixels_to_input(self, boxes: Any) -> np.ndarray:
+        """Original-frame pixel boxes -> model-input pixels."""
+        arr = _as_boxes(boxes)
+        scale, offset = self._affine()
+        return (arr * scale + offset).astype(arr.dtype)
+
+    def input_to_pixels(self, boxes: Any) -> np.ndarray:
+        """Model-input pixel boxes -> original-frame pixels (inverse for outputs)."""
+        arr = _as_boxes(boxes)
+        scale, offset = self._affine()
+        return ((arr - offset) / scale).astype(arr.dtype)
+
+    def norm_to_input(self, boxes: Any) -> np.ndarray:
+        """Normalised ``[0, 1]`` boxes -> model-input pixels."""
+        return self.pixels_to_input(self.norm_to_pixels(boxes))
+
+    def input_to_norm(self, boxes: Any) -> np.ndarray:
+        """Model-input pixel boxes -> normalised ``[0, 1]`` (inverse for outputs)."""
+        return self.pixels_to_norm(self.input_to_pixels(boxes))
+
+
+# --------------------------------------------------------------------------- clips
+
+
+def _as_clip(frames: Any) -> torch.Tensor:
+    """``(T, H, W, 3)`` numpy/torch frames -> ``Tensor[T, 3, H, W]`` float32 (0..255)."""
+    if isinstance(frames, np.ndarray):
+        tensor = torch.from_numpy(np.ascontiguousarray(frames))
+    elif isinstance(frames, torch.Tensor):
+        tensor = frames.detach()
+    else:
+        raise TypeError(
+            f"frames must be a numpy array or Tensor (T,H,W,3), got {type(frames).__name__}"
+        )
+    if tensor.ndim != 4 or tensor.shape[-1] != 3 or 0 in tensor.shape:
+        raise ValueError(
+            f"frames must be (T, H, W, 3) RGB with T, H, W >= 1, got shape {tuple(tensor.shape)}"
+        )
+    if tensor.dtype != torch.uint8 and not tensor.is_floating_point():
+        raise ValueError(f"frames must be uint8 (or float 0..255), got {tensor.dtype}")
+    return tensor.permute(0, 3, 1, 2).float()  # (T, 3, H, W)
+
+
+def letterbox_clip(
+    frames: Any,
+    image_size: int,
+    *,
+    scale_factor: float = 1.0,
+    out_dtype: torch.dtype = torch.float32,
+) -> tuple[torch.Tensor, Letterbox]:
+    """Resize the longer side to ``round(image_size * scale_factor)`` and zero-pad bottom/right.
+
+    The canvas is square with side ``max(image_size, round(image_size * scale_factor))``:
+    for ``scale_factor <= 1`` that is ``image_size``; for ``scale_factor > 1``
+    (scale jitter up) the caller random-crops ``image_size`` out of it and updates
+    the letterbox with :meth:`Letterbox.crop`.
+
+    Args:
+        frames: RGB ``(T, H, W, 3)`` uint8 numpy array or Tensor.
+        image_size: Model input side S.
+        scale_factor: Multiplier on the longer side (training scale jitter).
+        out_dtype: ``torch.float32`` (values 0..255, unrounded) or ``torch.uint8``.
+
+    Returns:
+        ``(clip, letterbox)``: ``Tensor[3, T, S', S']`` (pixel-black padding) and the
+        :class:`Letterbox` describing the transform.
+
+    Raises:
+        TypeError: If ``frames`` is not an array/Tensor.
+        ValueError: If ``frames`` is not ``(T, H, W, 3)``.
+    """
+    clip = _as_clip(frames)  # (T, 3, H, W)
+    T, _, H, W = clip.shape
+    letterbox = Letterbox.fit(W, H, image_size, scale_factor=scale_factor)
+    rw, rh = letterbox.resized_size
+    if (rw, rh) != (W, H):
+        clip = F.interpolate(
+            clip, size=(rh, rw), mode="bilinear", align_corners=False, antialias=True
+        )
+    side = letterbox.image_size
+    clip = F.pad(clip, (0, side - rw, 0, side - rh))  # (T, 3, S', S'), zeros bottom/right
+    if out_dtype == torch.uint8:
+        clip = clip.round_().clamp_(0, 255).to(torch.uint8)
+    return clip.permute(1, 0, 2, 3).contiguous(), letterbox  # (3, T, S', S')
+
+
+def normalize(clip: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """``(clip / 255 - mean) / std`` per channel for ``Tensor[3, T, H, W]`` (uint8 or 0..255 float).
+
+    Returns:
+        A new float32 ``Tensor[3, T, H, W]``.
+    """
+    if clip.ndim != 4 or clip.shape[0] != 3:
+        raise ValueError(f"clip must be Tensor[3, T, H, W], got shape {tuple(clip.shape)}")
+    mean_t = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32).view(3, 1, 1, 1)
+    return clip.float().mul(1.0 / (255.0 * std_t)).sub_(mean_t / std_t)  # (3, T, H, W)
+
+
+def preprocess_clip(
+    frames: Any, prep: Preprocessing, *, scale_factor: float = 1.0
+) -> tuple[torch.Tensor, Letterbox]:
+    """Letterbox and normalise a clip: THE path used by training and inference.
+
+    Args:
+        frames: RGB ``(T, H, W, 3)`` uint8 numpy array or Tensor (e.g. from
+            :func:`cofin_sdk.video.read_clip`).
+        prep: The model's :class:`Preprocessing`.
+        scale_factor: Training scale jitter (see :func:`letterbox_clip`); 1 at inference.
+
+    Returns:
+        ``(clip, letterbox)`` with ``clip`` float32 ``Tensor[3, T, S, S]``.
+
+    Raises:
+        TypeError: If ``frames`` is not an array/Tensor.
+        ValueError: If ``frames`` is not ``(T, H, W, 3)``.
+    """
+    clip, letterbox = letterbox_clip(frames, prep.image_size, scale_factor=scale_factor)
+    return normalize(clip, prep.mean, prep.std), letterbox
+
+
+preprocess = preprocess_clip
+"""Alias of :func:`preprocess_clip` (the name used in docs/CONVENTIONS.md)."""
