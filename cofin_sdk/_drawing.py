@@ -21,8 +21,14 @@ logger = logging.getLogger(__name__)
 
 # Colour-blind-friendly palette (Okabe-Ito), RGB.
 PALETTE: tuple[tuple[int, int, int], ...] = (
-    (230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66),
-    (0, 114, 178), (213, 94, 0), (204, 121, 167), (255, 255, 255),
+    (230, 159, 0),
+    (86, 180, 233),
+    (0, 158, 115),
+    (240, 228, 66),
+    (0, 114, 178),
+    (213, 94, 0),
+    (204, 121, 167),
+    (255, 255, 255),
 )
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
@@ -44,8 +50,16 @@ def _text_color(background: tuple[int, int, int]) -> tuple[int, int, int]:
     return (0, 0, 0) if luma > 140 else (255, 255, 255)
 
 
-def _draw_label(image: np.ndarray, text: str, x: int, y_top: int, y_bottom: int,
-                color: tuple[int, int, int], font_scale: float, thickness: int) -> None:
+def _draw_label(
+    image: np.ndarray,
+    text: str,
+    x: int,
+    y_top: int,
+    y_bottom: int,
+    color: tuple[int, int, int],
+    font_scale: float,
+    thickness: int,
+) -> None:
     """Draws ``text`` on a filled box above ``y_top`` (or inside the box if no room)."""
     (text_w, text_h), baseline = cv2.getTextSize(text, _FONT, font_scale, thickness)
     pad = max(2, text_h // 4)
@@ -54,8 +68,16 @@ def _draw_label(image: np.ndarray, text: str, x: int, y_top: int, y_bottom: int,
     top = y_top - label_h if y_top - label_h >= 0 else min(y_top, max(0, y_bottom - label_h))
     left = int(np.clip(x, 0, max(0, width - text_w - 2 * pad)))
     cv2.rectangle(image, (left, top), (left + text_w + 2 * pad, top + label_h), color, cv2.FILLED)
-    cv2.putText(image, text, (left + pad, top + pad + text_h), _FONT, font_scale,
-                _text_color(color), thickness, cv2.LINE_AA)
+    cv2.putText(
+        image,
+        text,
+        (left + pad, top + pad + text_h),
+        _FONT,
+        font_scale,
+        _text_color(color),
+        thickness,
+        cv2.LINE_AA,
+    )
 
 
 def draw_detections(
@@ -87,7 +109,9 @@ def _is_file_source(video: Any) -> bool:
     return isinstance(video, (str, os.PathLike)) or hasattr(video, "read")
 
 
-def _timed_frames(video: Any, fps: float | None) -> tuple[Iterator[tuple[float, np.ndarray]], float]:
+def _timed_frames(
+    video: Any, fps: float | None
+) -> tuple[Iterator[tuple[float, np.ndarray]], float]:
     """``((t, frame) iterator, fps)`` for a file source or an array/iterable of frames."""
     if _is_file_source(video):
         from cofin_sdk import video as video_io
@@ -122,8 +146,14 @@ def save_annotated_video(
     # Pre-group once: per-frame lookups then cost a searchsorted, not a scan of all rows.
     groups = detections.keyframes()
     times = np.array([t for t, _ in groups], dtype=np.float64)
-    labels = [(g.boxes, g.labels(top_k, threshold),
-               g.person_ids if g.person_ids is not None else np.arange(len(g))) for _, g in groups]
+    labels = [
+        (
+            g.boxes,
+            g.labels(top_k, threshold),
+            g.person_ids if g.person_ids is not None else np.arange(len(g)),
+        )
+        for _, g in groups
+    ]
 
     def annotated() -> Iterator[np.ndarray]:
         for time, frame in timed:

@@ -40,7 +40,9 @@ _JSON_FORMAT = "cofin.detections/v1"
 _JSON_FORMAT_CLS = "cofin.classifications/v1"
 
 
-def _as_array(name: str, value: Any, dtype: type, ndim: int, width: int | None = None) -> np.ndarray:
+def _as_array(
+    name: str, value: Any, dtype: type, ndim: int, width: int | None = None
+) -> np.ndarray:
     """Converts ``value`` to an array of ``dtype`` with ``ndim`` dims (empty input reshaped)."""
     try:
         array = np.asarray(value, dtype=dtype)
@@ -131,7 +133,9 @@ class Detections:
 
     # ----------------------------------------------------------------- validation
     def _validate_metadata(self) -> None:
-        if isinstance(self.class_names, str) or not all(isinstance(n, str) for n in self.class_names):
+        if isinstance(self.class_names, str) or not all(
+            isinstance(n, str) for n in self.class_names
+        ):
             raise ValueError(f"class_names must be a sequence of str, got {self.class_names!r}")
         self.class_names = tuple(self.class_names)
         if not self.class_names:
@@ -158,7 +162,11 @@ class Detections:
         if width <= 0 or height <= 0:
             raise ValueError(f"frame_size must be positive (W, H), got {self.frame_size!r}")
         self.frame_size = (width, height)
-        if not isinstance(self.video_id, str) or not isinstance(self.detector, str) or not self.detector:
+        if (
+            not isinstance(self.video_id, str)
+            or not isinstance(self.detector, str)
+            or not self.detector
+        ):
             raise ValueError("video_id must be a str and detector a non-empty str")
         if not 0.0 <= float(self.threshold) <= 1.0:
             raise ValueError(f"threshold must be in [0, 1], got {self.threshold}")
@@ -171,8 +179,11 @@ class Detections:
         self.person_scores = _as_array("person_scores", self.person_scores, np.float32, 1)
         self.action_scores = _as_array("action_scores", self.action_scores, np.float32, 2)
         self.timestamps = _as_array("timestamps", self.timestamps, np.float64, 1)
-        arrays = {"person_scores": self.person_scores, "action_scores": self.action_scores,
-                  "timestamps": self.timestamps}
+        arrays = {
+            "person_scores": self.person_scores,
+            "action_scores": self.action_scores,
+            "timestamps": self.timestamps,
+        }
         if self.person_ids is not None:
             self.person_ids = _as_array("person_ids", self.person_ids, np.int64, 1)
             arrays["person_ids"] = self.person_ids
@@ -231,10 +242,16 @@ class Detections:
         """
         num_classes = len(class_names)
         return cls(
-            boxes=np.zeros((0, 4), np.float32), person_scores=np.zeros(0, np.float32),
-            action_scores=np.zeros((0, num_classes), np.float32), class_names=tuple(class_names),
-            frame_size=frame_size, timestamps=np.zeros(0), class_ids=class_ids,
-            video_id=video_id, detector=detector, threshold=threshold,
+            boxes=np.zeros((0, 4), np.float32),
+            person_scores=np.zeros(0, np.float32),
+            action_scores=np.zeros((0, num_classes), np.float32),
+            class_names=tuple(class_names),
+            frame_size=frame_size,
+            timestamps=np.zeros(0),
+            class_ids=class_ids,
+            video_id=video_id,
+            detector=detector,
+            threshold=threshold,
         )
 
     @classmethod
@@ -255,8 +272,14 @@ class Detections:
             raise ValueError("merge() needs at least one Detections (use Detections.empty())")
         first = detections_list[0]
         for other in detections_list[1:]:
-            for name in ("class_names", "class_ids", "frame_size", "video_id", "detector",
-                         "threshold"):
+            for name in (
+                "class_names",
+                "class_ids",
+                "frame_size",
+                "video_id",
+                "detector",
+                "threshold",
+            ):
                 if getattr(other, name) != getattr(first, name):
                     raise ValueError(
                         f"cannot merge Detections with different {name}: "
@@ -271,7 +294,9 @@ class Detections:
             person_scores=np.concatenate([d.person_scores for d in detections_list]),
             action_scores=np.concatenate([d.action_scores for d in detections_list]),
             timestamps=np.concatenate([d.timestamps for d in detections_list]),
-            person_ids=np.concatenate([d.person_ids for d in detections_list]) if all(with_ids) else None,
+            person_ids=np.concatenate([d.person_ids for d in detections_list])
+            if all(with_ids)
+            else None,
         )
 
     # ---------------------------------------------------------- container protocol
@@ -308,7 +333,8 @@ class Detections:
         if not isinstance(other, Detections):
             return NotImplemented
         ids_equal = (self.person_ids is None and other.person_ids is None) or (
-            self.person_ids is not None and other.person_ids is not None
+            self.person_ids is not None
+            and other.person_ids is not None
             and np.array_equal(self.person_ids, other.person_ids)
         )
         return (
@@ -317,10 +343,22 @@ class Detections:
             and np.array_equal(self.person_scores, other.person_scores)
             and np.array_equal(self.action_scores, other.action_scores)
             and np.array_equal(self.timestamps, other.timestamps)
-            and (self.class_names, self.class_ids, self.frame_size, self.video_id,
-                 self.detector, self.threshold)
-            == (other.class_names, other.class_ids, other.frame_size, other.video_id,
-                other.detector, other.threshold)
+            and (
+                self.class_names,
+                self.class_ids,
+                self.frame_size,
+                self.video_id,
+                self.detector,
+                self.threshold,
+            )
+            == (
+                other.class_names,
+                other.class_ids,
+                other.frame_size,
+                other.video_id,
+                other.detector,
+                other.threshold,
+            )
         )
 
     def __repr__(self) -> str:
@@ -352,7 +390,9 @@ class Detections:
         """
         return replace(self, threshold=threshold)
 
-    def top_actions(self, k: int = 3, threshold: float | None = None) -> list[list[tuple[str, float]]]:
+    def top_actions(
+        self, k: int = 3, threshold: float | None = None
+    ) -> list[list[tuple[str, float]]]:
         """Per box, up to ``k`` ``(class_name, score)`` pairs with score >= threshold, best first.
 
         Args:
@@ -365,14 +405,21 @@ class Detections:
         order = np.argsort(-self.action_scores, axis=1, kind="stable")[:, :k]
         result = []
         for row, classes in zip(self.action_scores, order, strict=True):
-            result.append([(self.class_names[c], round(float(row[c]), 6))
-                           for c in classes if row[c] >= threshold])
+            result.append(
+                [
+                    (self.class_names[c], round(float(row[c]), 6))
+                    for c in classes
+                    if row[c] >= threshold
+                ]
+            )
         return result
 
     def labels(self, k: int = 3, threshold: float | None = None) -> list[str]:
         """One display string per box, e.g. ``"stand 0.91, talk 0.64"`` (empty if none)."""
-        return [", ".join(f"{name} {score:.2f}" for name, score in actions)
-                for actions in self.top_actions(k, threshold)]
+        return [
+            ", ".join(f"{name} {score:.2f}" for name, score in actions)
+            for actions in self.top_actions(k, threshold)
+        ]
 
     def keyframes(self) -> list[tuple[float, Detections]]:
         """Groups rows by timestamp: ``[(time, detections_at_time), ...]`` in time order.
@@ -416,17 +463,23 @@ class Detections:
     def from_dict(cls, data: dict[str, Any]) -> Detections:
         """Rebuilds detections from ``to_dict`` output (validated like any construction)."""
         if data.get("format") != _JSON_FORMAT:
-            raise ValueError(f"not a cofin detections dict: format={data.get('format')!r}, "
-                             f"expected {_JSON_FORMAT!r}")
+            raise ValueError(
+                f"not a cofin detections dict: format={data.get('format')!r}, "
+                f"expected {_JSON_FORMAT!r}"
+            )
         num_classes = len(data["class_names"])
         return cls(
             boxes=np.asarray(data["boxes"], np.float32).reshape(-1, 4),
             person_scores=data["person_scores"],
             action_scores=np.asarray(data["action_scores"], np.float32).reshape(-1, num_classes),
-            class_names=tuple(data["class_names"]), frame_size=tuple(data["frame_size"]),
-            timestamps=data["timestamps"], class_ids=tuple(data["class_ids"]),
-            video_id=data["video_id"], detector=data["detector"],
-            person_ids=data.get("person_ids"), threshold=data.get("threshold", 0.0),
+            class_names=tuple(data["class_names"]),
+            frame_size=tuple(data["frame_size"]),
+            timestamps=data["timestamps"],
+            class_ids=tuple(data["class_ids"]),
+            video_id=data["video_id"],
+            detector=data["detector"],
+            person_ids=data.get("person_ids"),
+            threshold=data.get("threshold", 0.0),
         )
 
     def to_json(self, path: str | Path | None = None, indent: int | None = None) -> str:
@@ -444,17 +497,21 @@ class Detections:
             text = Path(text_or_path).read_text(encoding="utf-8")
         return cls.from_dict(json.loads(text))
 
-    def ava_rows(self, video_id: str | None = None, timestamp_offset: float = 0.0,
-                 min_score: float = 0.0) -> list[list[str]]:
+    def ava_rows(
+        self, video_id: str | None = None, timestamp_offset: float = 0.0, min_score: float = 0.0
+    ) -> list[list[str]]:
         """Rows of the AVA submission CSV (see ``to_ava_csv``)."""
         video_id = self.video_id if video_id is None else video_id
         if not video_id:
-            raise ValueError("the AVA CSV needs a video_id: pass video_id=... or set Detections.video_id")
+            raise ValueError(
+                "the AVA CSV needs a video_id: pass video_id=... or set Detections.video_id"
+            )
         if "," in video_id:
             raise ValueError(f"video_id must not contain commas, got {video_id!r}")
         rows = []
-        for box, scores, time in zip(self.normalized_boxes, self.action_scores, self.timestamps,
-                                     strict=True):
+        for box, scores, time in zip(
+            self.normalized_boxes, self.action_scores, self.timestamps, strict=True
+        ):
             coords = [f"{v:.6f}" for v in np.clip(box, 0.0, 1.0)]
             stamp = _format_time(float(time) + timestamp_offset)
             for class_id, score in zip(self.class_ids or (), scores, strict=True):
@@ -490,7 +547,8 @@ class Detections:
         """
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerows(
-            self.ava_rows(video_id, timestamp_offset, min_score))
+            self.ava_rows(video_id, timestamp_offset, min_score)
+        )
         text = buffer.getvalue()
         if isinstance(path_or_buffer, (str, Path)):
             Path(path_or_buffer).write_text(text, encoding="utf-8")
@@ -524,8 +582,15 @@ class Detections:
         return pd.DataFrame(columns)
 
     # ------------------------------------------------------------------ drawing
-    def draw(self, frame: np.ndarray, *, top_k: int = 3, threshold: float | None = None,
-             thickness: int | None = None, font_scale: float | None = None) -> np.ndarray:
+    def draw(
+        self,
+        frame: np.ndarray,
+        *,
+        top_k: int = 3,
+        threshold: float | None = None,
+        thickness: int | None = None,
+        font_scale: float | None = None,
+    ) -> np.ndarray:
         """Returns an annotated copy of ``frame``: boxes plus top action labels and scores.
 
         Draws every row; pick a keyframe first (``d.at(t).draw(frame)``).
@@ -540,13 +605,25 @@ class Detections:
         from cofin_sdk import _drawing
 
         return _drawing.draw_detections(
-            frame, self.boxes, self.labels(top_k, threshold), self.frame_size,
+            frame,
+            self.boxes,
+            self.labels(top_k, threshold),
+            self.frame_size,
             colors_by=self.person_ids if self.person_ids is not None else np.arange(len(self)),
-            thickness=thickness, font_scale=font_scale,
+            thickness=thickness,
+            font_scale=font_scale,
         )
 
-    def save_video(self, path: str | Path, video: Any, fps: float | None = None, *,
-                   tolerance: float = 0.5, top_k: int = 3, threshold: float | None = None) -> Path:
+    def save_video(
+        self,
+        path: str | Path,
+        video: Any,
+        fps: float | None = None,
+        *,
+        tolerance: float = 0.5,
+        top_k: int = 3,
+        threshold: float | None = None,
+    ) -> Path:
         """Writes an annotated mp4: each frame shows the detections of the nearest keyframe.
 
         Args:
@@ -563,8 +640,9 @@ class Detections:
         """
         from cofin_sdk import _drawing
 
-        return _drawing.save_annotated_video(self, Path(path), video, fps, tolerance=tolerance,
-                                             top_k=top_k, threshold=threshold)
+        return _drawing.save_annotated_video(
+            self, Path(path), video, fps, tolerance=tolerance, top_k=top_k, threshold=threshold
+        )
 
 
 @dataclass(eq=False)
@@ -597,7 +675,9 @@ class Classifications:
     def __post_init__(self) -> None:
         if not isinstance(self.head, str) or not self.head:
             raise ValueError(f"head must be a non-empty str, got {self.head!r}")
-        if isinstance(self.class_names, str) or not all(isinstance(n, str) for n in self.class_names):
+        if isinstance(self.class_names, str) or not all(
+            isinstance(n, str) for n in self.class_names
+        ):
             raise ValueError(f"class_names must be a sequence of str, got {self.class_names!r}")
         self.class_names = tuple(self.class_names)
         if not self.class_names:
@@ -605,16 +685,19 @@ class Classifications:
         probs = np.asarray(self.clip_probabilities, dtype=np.float32)
         if probs.ndim == 1:
             probs = probs[None]
-        self.clip_probabilities = _as_array("clip_probabilities", probs, np.float32, 2,
-                                            len(self.class_names))
+        self.clip_probabilities = _as_array(
+            "clip_probabilities", probs, np.float32, 2, len(self.class_names)
+        )
         if not len(self.clip_probabilities):
             raise ValueError("clip_probabilities needs at least one clip")
         _check_unit_interval("clip_probabilities", self.clip_probabilities)
         if self.clip_times is not None:
             self.clip_times = _as_array("clip_times", self.clip_times, np.float64, 1)
             if len(self.clip_times) != len(self.clip_probabilities):
-                raise ValueError(f"clip_times has {len(self.clip_times)} entries but there are "
-                                 f"{len(self.clip_probabilities)} clips")
+                raise ValueError(
+                    f"clip_times has {len(self.clip_times)} entries but there are "
+                    f"{len(self.clip_probabilities)} clips"
+                )
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -640,7 +723,9 @@ class Classifications:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "format": _JSON_FORMAT_CLS, "head": self.head, "video_id": self.video_id,
+            "format": _JSON_FORMAT_CLS,
+            "head": self.head,
+            "video_id": self.video_id,
             "class_names": list(self.class_names),
             "clip_probabilities": self.clip_probabilities.tolist(),
             "clip_times": None if self.clip_times is None else self.clip_times.tolist(),
@@ -664,22 +749,32 @@ class Classifications:
         data = json.loads(text)
         if data.get("format") != _JSON_FORMAT_CLS:
             raise ValueError(f"not cofin classifications JSON: format={data.get('format')!r}")
-        return cls(data["head"], tuple(data["class_names"]), data["clip_probabilities"],
-                   data.get("clip_times"), data.get("video_id", ""))
+        return cls(
+            data["head"],
+            tuple(data["class_names"]),
+            data["clip_probabilities"],
+            data.get("clip_times"),
+            data.get("video_id", ""),
+        )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Classifications):
             return NotImplemented
         times_equal = (self.clip_times is None) == (other.clip_times is None) and (
-            self.clip_times is None or np.array_equal(self.clip_times, other.clip_times))
-        return (times_equal and (self.head, self.class_names, self.video_id)
-                == (other.head, other.class_names, other.video_id)
-                and np.array_equal(self.clip_probabilities, other.clip_probabilities))
+            self.clip_times is None or np.array_equal(self.clip_times, other.clip_times)
+        )
+        return (
+            times_equal
+            and (self.head, self.class_names, self.video_id)
+            == (other.head, other.class_names, other.video_id)
+            and np.array_equal(self.clip_probabilities, other.clip_probabilities)
+        )
 
     def __repr__(self) -> str:
         width = max(len(name) for name, _ in self.top_k(5))
         lines = [f"  {name:<{width}}  {prob:.3f}" for name, prob in self.top_k(5)]
         video = f", video_id={self.video_id!r}" if self.video_id else ""
-        return (f"Classifications(head={self.head!r}{video}, clips={self.num_clips}, "
-                f"classes={len(self.class_names)}, top-5:\n" + "\n".join(lines) + "\n)")
-
+        return (
+            f"Classifications(head={self.head!r}{video}, clips={self.num_clips}, "
+            f"classes={len(self.class_names)}, top-5:\n" + "\n".join(lines) + "\n)"
+        )
