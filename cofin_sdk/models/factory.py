@@ -1,0 +1,66 @@
+"""The model registry and the one factory used by training, export and every backend."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from .config import HeadSpec, ViViTConfig
+from .vivit import ViViT
+
+__all__ = ["create_model", "list_models", "model_config"]
+
+# ViViT-B/L sizes from the paper (§3.1, ViViT Factorised Encoder); Ti/S mirror ViT-Ti/S
+# (12 spatial layers) with the same 4-layer temporal encoder, for CPU work and tests.
+_VARIANTS: dict[str, dict[str, Any]] = {
+    "vivit_ti16_fe": dict(embed_dim=192, num_heads=3, spatial_depth=12, temporal_depth=4),
+    "vivit_s16_fe": dict(embed_dim=384, num_heads=6, spatial_depth=12, temporal_depth=4),
+    "vivit_b16_fe": dict(embed_dim=768, num_heads=12, spatial_depth=12, temporal_depth=4),
+    "vivit_l16_fe": dict(embed_dim=1024, num_heads=16, spatial_depth=24, temporal_depth=4),
+}
+
+
+def list_models() -> list[str]:
+    """Names accepted by :func:`create_model`."""
+    return sorted(_VARIANTS)
+
+
+def model_config(name: str, heads: dict[str, Any] | None = None, **overrides: Any) -> ViViTConfig:
+    """The :class:`ViViTConfig` that ``create_model(name, heads, **overrides)`` would build."""
+    if name not in _VARIANTS:
+        raise ValueError(f"unknown model {name!r}; available: {list_models()}")
+    known = {f.name for f in dataclasses.fields(ViViTConfig)} - {"heads"}
+    unknown = set(overrides) - known
+    if unknown:
+        raise ValueError(f"unknown model options {sorted(unknown)} for {name!r}; valid options: {sorted(known)}")
+    args = {**_VARIANTS[name], **overrides}
+    head_specs = {n: HeadSpec.parse(n, spec) for n, spec in (heads or {}).items()}
+    return ViViTConfig(heads=head_specs, **args)
+
+
+def create_model(name: str, heads: dict[str, Any] | None = None, **overrides: Any) -> ViViT:
+    """Build a ViViT Factorised Encoder with one head per dataset.
+
+    Args:
+        name: a registered variant (``list_models()``), e.g. ``"vivit_b16_fe"``.
+        heads: ``{dataset_name: {"task": "classification"|"detection", "num_classes": C,
+            "class_names": [...] (optional)}}``.
+        **overrides: any :class:`ViViTConfig` field, e.g. ``num_frames=32, image_size=224,
+            spatial_depth=2, drop_path_rate=0.2, grad_checkpointing=True``.
+
+    Returns:
+        A randomly initialised :class:`ViViT`. Load an image ViT with
+        :func:`cofin_sdk.init_from_vit` or a saved model with :func:`cofin_sdk.from_pretrained`.
+
+    Raises:
+        ValueError: unknown variant, unknown option, or an invalid head spec.
+
+    Example:
+        >>> from cofin_sdk import create_model
+        >>> model = create_model("vivit_ti16_fe", spatial_depth=1, temporal_depth=1,
+        ...                      num_frames=4, image_size=32,
+        ...                      heads={"k400": {"task": "classification", "num_classes": 400}})
+        >>> model.head_names
+        ['k400']
+    """
+    return ViViT(model_config(name, heads, **overrides), name=name)
