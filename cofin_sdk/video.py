@@ -315,6 +315,10 @@ class _Decoder:
         self.start_pts = stream.start_time or 0
         self.seek_gap = max(_MIN_SEEK_GAP_S, 1.5 * _keyframe_interval(stream))
         self.rotation = _stream_rotation(stream)
+        fps, _, duration = _stream_facts(container, stream)
+        self.period = 1.0 / fps if fps > 0 else 0.04
+        # Ending this much before the claimed duration means the file is truncated.
+        self.truncated_before = duration - max(0.5, 3 * self.period)
         self._frames: Iterator[Any] | None = None
         self._prev: tuple[float, Any] | None = None  # last decoded frame before target
         self._pending: tuple[float, Any] | None = None  # first frame after target
@@ -367,6 +371,16 @@ class _Decoder:
             self.rotation = _frame_rotation(frame)
         return self._time(frame), frame
 
+    def _check_not_truncated(self, target: float) -> None:
+        assert self._prev is not None
+        last = self._prev[0]
+        if target > last + self.period and last < self.truncated_before:
+            raise ValueError(
+                f"{self.name}: video data ends at {last:.2f}s but the stream claims "
+                f"{self.truncated_before + max(0.5, 3 * self.period):.2f}s; the file is "
+                "truncated or corrupt"
+            )
+
     def nearest(self, target: float) -> tuple[float, Any]:
         """The decoded frame with timestamp nearest ``target`` (targets must not decrease)."""
         current = self._prev[0] if self._prev is not None else None
@@ -378,7 +392,12 @@ class _Decoder:
             item = self._next()
             if item is None:
                 if self._prev is None:
+                    if fresh_seek and target > 0:  # seek went past the data: from the start
+                        self._seek(0.0)
+                        fresh_seek = False
+                        continue
                     raise ValueError(f"{self.name}: could not decode any frame")
+                self._check_not_truncated(target)
                 return self._prev  # past the end: repeat the last frame
             if item[0] >= target:
                 self._pending = item  # keep it: it may also be nearest for the next target
@@ -511,21 +530,31 @@ def iter_frames(
             if step is not None:
                 yield from _iter_stepped(decoder, start, end, step)
                 return
-            if start > 0:
-                decoder._seek(start)
-            yielded = False
-            while (item := decoder._next()) is not None:
-                time_s, frame = item
-                if time_s < start - 1e-6:
-                    continue
-                if end is not None and time_s >= end:
-                    break
-                yielded = True
-                yield time_s, _to_rgb(frame, decoder.rotation or 0)
-            if not yielded and decoder.num_decoded == 0:
-                raise ValueError(f"{name}: could not decode any frame")
+            yield from _iter_all(decoder, start, end)
         except av.FFmpegError as exc:
             raise _decode_error(name, exc) from exc
+
+
+def _iter_all(
+    decoder: _Decoder, start: float, end: float | None
+) -> Iterator[tuple[float, np.ndarray]]:
+    if start > 0:
+        decoder._seek(start)
+    last: float | None = None
+    while (item := decoder._next()) is not None:
+        time_s, frame = item
+        last = time_s
+        if time_s < start - 1e-6:
+            continue
+        if end is not None and time_s >= end:
+            return
+        yield time_s, _to_rgb(frame, decoder.rotation or 0)
+    if last is None:
+        if start > 0:
+            return  # nothing at or after ``start`` (e.g. start beyond the end)
+        raise ValueError(f"{decoder.name}: could not decode any frame")
+    decoder._prev = (last, None)
+    decoder._check_not_truncated(math.inf)
 
 
 def _iter_stepped(

@@ -206,8 +206,7 @@ def test_variable_frame_rate_maps_by_time(tmp_path: Path) -> None:
     times = [0.0, 0.041, 0.119, 0.3, 0.31, 0.42, 0.6, 0.71, 5.0]
     # Nearest timestamp: 0.3 is 0.1 from both 0.2 and 0.4 (tie -> earlier).
     assert frame_ids(read_frames_at(path, times)) == [0, 1, 2, 4, 5, 5, 8, 9, 9]
-    got = [(round(t, 3), i) for (t, _), i in zip(iter_frames(path), range(99))]
-    assert [t for t, _ in got] == [p / 1000 for p in VFR_PTS_MS]
+    assert [round(t, 3) for t, _ in iter_frames(path)] == [p / 1000 for p in VFR_PTS_MS]
     info = probe(path)
     assert info.num_frames == len(VFR_PTS_MS)
     # read_clip samples the nominal grid t = index / fps and takes the nearest frame.
@@ -332,7 +331,7 @@ def test_bad_files_give_clear_errors(tmp_path, video, reader, kind, error, match
     assert not isinstance(info.value, av.FFmpegError)
 
 
-def test_truncated_faststart_file_never_raises_raw_pyav_errors(tmp_path, video) -> None:
+def test_truncated_file_with_index_first_is_detected(tmp_path: Path) -> None:
     path = tmp_path / "fast.mp4"
     with av.open(str(path), "w", options={"movflags": "faststart"}) as container:
         stream = container.add_stream("libx264", rate=25)
@@ -346,12 +345,20 @@ def test_truncated_faststart_file_never_raises_raw_pyav_errors(tmp_path, video) 
             container.mux(packet)
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * 0.6)])  # index intact, tail of the data missing
-    try:
-        clip = read_clip(path, 1.9, 4, 1)
-    except ValueError as exc:
-        assert path.name in str(exc)
-    else:
-        assert clip.shape == (4, 32, 32, 3)
+    assert frame_ids(read_clip(path, 0.04, 3, 1)) == [0, 1, 2]  # the intact head still reads
+    for reader in (
+        lambda: read_clip(path, 1.9, 4, 1),
+        lambda: read_frames_at(path, [0.0, 1.5]),
+        lambda: list(iter_frames(path)),
+        lambda: list(iter_frames(path, step=0.5)),
+    ):
+        with pytest.raises(ValueError, match="truncated") as info:
+            reader()
+        assert path.name in str(info.value)
+
+
+def test_iter_frames_start_beyond_end_yields_nothing(video: Path) -> None:
+    assert list(iter_frames(video, start=50.0)) == []
 
 
 def test_bad_source_type() -> None:
