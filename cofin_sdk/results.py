@@ -53,7 +53,7 @@ def _as_array(
     if array.size == 0 and ndim == 1:
         array = array.reshape(0)
     if array.ndim != ndim or (width is not None and array.shape[1] != width):
-        expected = f"[N, {width}]" if ndim == 2 else "[N]"
+        expected = f"[N, {width or 'C'}]" if ndim == 2 else "[N]"
         raise ValueError(f"{name} must have shape {expected}, got {tuple(array.shape)}")
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} contains NaN or infinite values")
@@ -177,6 +177,8 @@ class Detections:
         self.boxes = _as_array("boxes", self.boxes, np.float32, 2, 4)
         num_boxes = len(self.boxes)
         self.person_scores = _as_array("person_scores", self.person_scores, np.float32, 1)
+        if np.size(self.action_scores) == 0:  # e.g. [] for no boxes
+            self.action_scores = np.zeros((0, num_classes), np.float32)
         self.action_scores = _as_array("action_scores", self.action_scores, np.float32, 2)
         self.timestamps = _as_array("timestamps", self.timestamps, np.float64, 1)
         arrays = {
