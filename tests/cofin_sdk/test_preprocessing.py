@@ -115,8 +115,8 @@ def _frames_with_rectangle(w: int, h: int, box: tuple[int, int, int, int], t: in
 def test_white_rectangle_lands_on_mapped_box(w, h, box, scale_factor) -> None:
     frames = _frames_with_rectangle(w, h, box)
     clip, lb = letterbox_clip(frames, 224, scale_factor=scale_factor)
-    assert clip.shape == (3, 3, 224, 224) and clip.dtype == torch.float32
-    image = clip[:, 1].permute(1, 2, 0).numpy()  # (S, S, 3)
+    assert clip.shape == (3, 3, 224, 224) and clip.dtype == torch.uint8  # uint8 in, uint8 out
+    image = clip[:, 1].permute(1, 2, 0).numpy().astype(float)  # (S, S, 3)
     norm_box = np.array([box], float) / [w, h, w, h]
     x1, y1, x2, y2 = lb.norm_to_input(norm_box)[0]
     margin = 2.0  # bilinear + antialias blur
@@ -143,19 +143,27 @@ def test_scale_factor_above_one_gives_larger_canvas_for_crop() -> None:
     assert cropped[:, 0, int(y1) + 3 : int(y2) - 3, int(x1) + 3 : min(224, int(x2) - 3)].min() > 250
 
 
-def test_uint8_output_and_torch_input_match_numpy() -> None:
+def test_dtypes_and_torch_input_match_numpy() -> None:
     frames = np.random.default_rng(1).integers(0, 256, size=(4, 61, 97, 3), dtype=np.uint8)
-    as_float, lb = letterbox_clip(frames, 64)
-    as_uint8, _ = letterbox_clip(frames, 64, out_dtype=torch.uint8)
+    as_uint8, lb = letterbox_clip(frames, 64)
+    as_float, _ = letterbox_clip(frames, 64, out_dtype=torch.float32)
+    from_float, _ = letterbox_clip(frames.astype(np.float32), 64)  # resized in float
     from_torch, lb_torch = letterbox_clip(torch.from_numpy(frames), 64)
     assert as_uint8.dtype == torch.uint8 and lb_torch == lb
-    assert (as_float.round() - as_uint8.float()).abs().max() <= 1
-    torch.testing.assert_close(from_torch, as_float)
+    assert as_float.dtype == from_float.dtype == torch.float32
+    torch.testing.assert_close(as_float, as_uint8.float())
+    assert (from_float - as_uint8.float()).abs().max() <= 1  # uint8 resize rounds
+    rounded, _ = letterbox_clip(frames.astype(np.float32), 64, out_dtype=torch.uint8)
+    assert (rounded.int() - as_uint8.int()).abs().max() <= 1
+    torch.testing.assert_close(from_torch, as_uint8)
+    torch.testing.assert_close(
+        torch.from_numpy(frames).float().mean(), as_uint8[:, :, :40].float().mean(), atol=2, rtol=0
+    )
 
 
 def test_same_size_is_not_resampled() -> None:
     frames = np.random.default_rng(2).integers(0, 256, size=(2, 32, 48, 3), dtype=np.uint8)
-    clip, lb = letterbox_clip(frames, 48, out_dtype=torch.uint8)
+    clip, lb = letterbox_clip(frames, 48)
     assert lb.scale == 1.0
     assert torch.equal(clip[:, :, :32], torch.from_numpy(frames).permute(3, 0, 1, 2))
 
