@@ -54,6 +54,7 @@ from cofin_sdk.preprocessing import Preprocessing
 from cofin_sdk.video import VideoInfo, clip_frame_indices, probe, read_clip
 from training.data._common import handle_missing, index_videos, no_samples, require_file
 from training.data.ava_annotations import (
+    BOX_SOURCES,
     BoxSource,
     Keyframe,
     build_keyframes,
@@ -268,6 +269,8 @@ def _resolve_boxes(
 ) -> BoxSource:
     """Pick the box source: explicit, or the split's default (falls back to GT without detections)."""
     if boxes is not None:
+        if boxes not in BOX_SOURCES:
+            raise ValueError(f"boxes must be one of {BOX_SOURCES}, got {boxes!r}")
         return boxes
     chosen: BoxSource = train_default if train else "detected"
     if chosen != "gt" and not detections.is_file():
