@@ -364,3 +364,9 @@ def test_iter_frames_start_beyond_end_yields_nothing(video: Path) -> None:
 def test_bad_source_type() -> None:
     with pytest.raises(TypeError, match="path or a binary file object"):
         probe(12345)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("data", [b"garbage" * 100, b""])
+def test_bad_file_object_gives_value_error(data: bytes) -> None:
+    with pytest.raises(ValueError, match="<file object>"):
+        read_clip(io.BytesIO(data), 0.0, 2, 1)
