@@ -434,7 +434,6 @@ class TorchvisionPersonDetector:
         ValueError: For an unknown architecture.
 
     Example:
-        >>> import numpy as np
         >>> import numpy as np, warnings
         >>> with warnings.catch_warnings():  # random weights warn; use "DEFAULT" for real use
         ...     warnings.simplefilter("ignore")
