@@ -338,6 +338,9 @@ def test_ava_kinetics_clip_time(tmp_path: Path) -> None:
     prep = Preprocessing(image_size=80, num_frames=1, frame_stride=1)
     ds = AVAKineticsDataset(root, "train", prep, train=False, boxes="gt")
     assert [k.timestamp for k in ds.keyframes] == [12, 15]
-    assert [(unnormalise(ds[i]["video"], prep)[0, 1, 1, 0] / 4).round() for i in range(2)] == [20, 50]
+    assert [(unnormalise(ds[i]["video"], prep)[0, 1, 1, 0] / 4).round() for i in range(2)] == [
+        20,
+        50,
+    ]
     with pytest.raises(FileNotFoundError, match="evaluation needs detected person boxes"):
         AVAKineticsDataset(root, "val", prep, gt_csv="kinetics_train_v1.0.csv")
