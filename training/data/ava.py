@@ -156,10 +156,7 @@ class _KineticsClipLocator:
 
 def _load_label_map(path: Path) -> tuple[list[int], list[str]]:
     """Class ids (sorted) and names from a label-map pbtxt (both AVA forms)."""
-    try:
-        from training.evaluation.ava import read_label_map
-    except ImportError:  # the evaluator's public module is not there yet: use its reader directly
-        from training.evaluation._ava_io import read_label_map
+    from training.evaluation.ava import read_label_map  # the evaluator's reader: one parser
 
     names, ids = read_label_map(require_file(path, "AVA label map"))
     return list(ids), [names[i] for i in ids]
