@@ -4,6 +4,7 @@ the CLI, and a randomized comparison against a slow reference written from the p
 from __future__ import annotations
 
 import heapq
+import importlib.util
 import json
 from pathlib import Path
 
@@ -374,7 +375,7 @@ def test_cli_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     out = capsys.readouterr().out
     assert "mAP@0.5IOU = 0.833333" in out and "head" in out
     data = json.loads((tmp_path / "out.json").read_text())
-    assert [c["group"] for c in data["classes"]] == ["head", "mid"] and data["classes"][1][
+    assert [c["group"] for c in data["classes"]] == ["head", "tail"] and data["classes"][1][
         "ap"
     ] is None
     assert (tmp_path / "ap.png").stat().st_size > 0
@@ -576,3 +577,10 @@ def test_keyframe_order_matches_heap_replay_on_ties() -> None:
             ]
             assert got == expected[("v", round(f * 1e6))]
         assert np.all(np.diff(frame[order]) >= 0)
+
+
+def test_cli_eval_without_runner_raises_clearly(tmp_path: Path) -> None:
+    if importlib.util.find_spec("training.evaluation.runner") is not None:
+        pytest.skip("the evaluation runner exists; its own tests cover `cofin eval`")
+    with pytest.raises(NotImplementedError, match="runner.py"):
+        cofin_main(["eval", str(tmp_path / "ckpt"), "tiny", "--set", "a=1"])
