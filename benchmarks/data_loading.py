@@ -124,8 +124,7 @@ def main() -> None:
         samples = list(range(min(len(eval_ds), args.max_samples)))
 
         def raw(index: int) -> np.ndarray:
-            frame = eval_ds.keyframes[index]
-            source, center_time = eval_ds.sources[f"{frame.video_id},{frame.timestamp}"]
+            source, center_time = eval_ds.clip_source(index)
             return raw_pyav_clip(source, center_time, prep.num_frames, prep.frame_stride)
 
         ours, reference = eval_ds.read_frames(0), raw(0)
@@ -133,9 +132,7 @@ def main() -> None:
             raise SystemExit(
                 "dataset and raw PyAV decoded different frames; the comparison would be unfair"
             )
-        info = probe(
-            eval_ds.sources[f"{eval_ds.keyframes[0].video_id},{eval_ds.keyframes[0].timestamp}"][0]
-        )
+        info = probe(eval_ds.clip_source(0)[0])
         seconds = time_interleaved(
             {
                 "raw PyAV": raw,

@@ -43,7 +43,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -81,6 +81,14 @@ class FrameFolder:
 
 
 ClipSource = Path | FrameFolder
+
+
+class ClipLocator(Protocol):
+    """Finds the clip of a keyframe: ``(video_id, timestamp) -> (source, center_time)`` or ``None``."""
+
+    where: str  # where videos are looked for (error messages)
+
+    def __call__(self, video_id: str, timestamp: float) -> tuple[ClipSource, float] | None: ...
 
 
 @lru_cache(maxsize=256)
@@ -185,7 +193,7 @@ class DetectionDataset(Dataset):
     def __init__(
         self,
         keyframes: list[Keyframe],
-        locator: Any,
+        locator: ClipLocator,
         class_ids: Sequence[int],
         class_names: Sequence[str],
         preprocessing: Preprocessing,
@@ -200,14 +208,14 @@ class DetectionDataset(Dataset):
         self.num_classes = len(self.class_ids)
         self.preprocessing, self.train = preprocessing, train
         self.augmentation = TrainAugmentation(augmentation) if train else None
-        self.sources: dict[str, tuple[ClipSource, float]] = {}
+        self.sources: list[tuple[ClipSource, float]] = []  # parallel to self.keyframes
         self.keyframes = self._locate(keyframes, locator, skip_missing)
         if not self.keyframes:
             raise no_samples(files, filters)
         self._infos: dict[Path, VideoInfo] = {}
 
     def _locate(
-        self, keyframes: list[Keyframe], locator: Any, skip_missing: bool
+        self, keyframes: list[Keyframe], locator: ClipLocator, skip_missing: bool
     ) -> list[Keyframe]:
         """Resolve every keyframe's clip source; apply the missing-video policy."""
         found, missing = [], []
@@ -216,7 +224,7 @@ class DetectionDataset(Dataset):
             if located is None:
                 missing.append(frame.video_id)
                 continue
-            self.sources[f"{frame.video_id},{frame.timestamp}"] = located
+            self.sources.append(located)
             found.append(frame)
         handle_missing(list(dict.fromkeys(missing)), locator.where, skip_missing)
         return found
@@ -224,10 +232,13 @@ class DetectionDataset(Dataset):
     def __len__(self) -> int:
         return len(self.keyframes)
 
+    def clip_source(self, index: int) -> tuple[ClipSource, float]:
+        """Video file (or frame folder) of sample ``index`` and the keyframe's time in it (s)."""
+        return self.sources[index]
+
     def read_frames(self, index: int) -> np.ndarray:
         """RGB ``uint8`` ``(T, H, W, 3)`` clip of sample ``index``, not resized (benchmark hook)."""
-        frame = self.keyframes[index]
-        source, center_time = self.sources[f"{frame.video_id},{frame.timestamp}"]
+        source, center_time = self.clip_source(index)
         prep = self.preprocessing
         if isinstance(source, FrameFolder):
             return read_frame_folder_clip(source, center_time, prep.num_frames, prep.frame_stride)
