@@ -1,16 +1,19 @@
 """Generator presets.
 
-``tiny`` (test fixture, ~2-4 s on one core):
+``tiny`` (test fixture; ~3 s on one idle core, < 10 s on a loaded machine):
     AVA: 6 videos (4 train, 2 val) × 10 s at 96×72, 10 fps, 12 classes
-    (10 evaluated), up to 3 actors per frame, keyframes 902…908;
+    (10 evaluated), up to 3 actors per frame, keyframes 902…908 (~100 box-labels);
     Kinetics-like 8 classes, Moments-like 6, SSv2-like 6; 24 clips each
     (18 train, 6 val) × 2 s at 64×48, 10 fps.
-``bench`` (miniature co-finetuning study on a 2-core CPU, ~2-3 min with 2 workers):
+``bench`` (miniature co-finetuning study on a 2-core CPU; ~45 s with ``--workers 2``):
     AVA: 52 videos (40 train, 12 val) × 24 s at 128×96, 15 fps, 24 classes
-    (21 evaluated), up to 4 actors, keyframes 902…922 (≈ 1,090 keyframes,
-    ≈ 5,000 labels with a long tail);
+    (21 evaluated), up to 4 actors, keyframes 902…922 (1,092 keyframes;
+    seed 0: ~3,500 train / ~1,000 val box-labels, from ~900 for ``stand``
+    down to ~5-20 for the rarest classes, so head/mid/tail are all populated);
     Kinetics-like 16 classes, Moments-like 10, SSv2-like 10; 600 clips each
-    (480 train, 120 val) × 3 s at 128×96, 15 fps.
+    (480 train, 120 val, balanced) × 3 s at 128×96, 15 fps.
+
+All videos are H.264 (yuv420p, CRF 23, one keyframe per second).
 """
 
 from __future__ import annotations
