@@ -584,3 +584,13 @@ def test_cli_eval_without_runner_raises_clearly(tmp_path: Path) -> None:
         pytest.skip("the evaluation runner exists; its own tests cover `cofin eval`")
     with pytest.raises(NotImplementedError, match="runner.py"):
         cofin_main(["eval", str(tmp_path / "ckpt"), "tiny", "--set", "a=1"])
+
+
+def test_exact_floats_parse_like_python_float(tmp_path: Path) -> None:
+    values = np.random.default_rng(0).random(200)
+    lines = [f"v,902,0.1,0.2,0.3,0.4,1,{v!r}" for v in values]
+    (tmp_path / "det.csv").write_text("\n".join(lines) + "\n")
+    exact = read_ava_csv(tmp_path / "det.csv", exact_floats=True)
+    assert exact.scores.tolist() == [float(repr(v)) for v in values]
+    fast = read_ava_csv(tmp_path / "det.csv")
+    assert np.allclose(fast.scores, exact.scores, rtol=0, atol=1e-15)

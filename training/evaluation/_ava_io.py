@@ -1,9 +1,16 @@
 """Readers for the AVA evaluation files: label maps, box CSVs and exclusion lists.
 
 Every reader validates its input and raises ``ValueError`` naming the file, the
-1-based line number and what was wrong. CSVs are parsed with pandas (explicit dtypes,
-round-trip float parsing so values equal Python's ``float()``); only when that fast
-path detects a problem is the file re-scanned line by line to locate the first bad row.
+1-based line number and what was wrong. CSVs are parsed with pandas (explicit dtypes);
+only when that fast path detects a problem is the file re-scanned line by line to locate
+the first bad row.
+
+Float parsing: pandas' default ("high") converter gives exactly Python's ``float()``
+(what the official tool uses) for numbers written with up to 12 significant digits,
+such as ``%.6f`` scores and the 3-decimal AVA boxes, but can be ~1e-16 off for longer
+ones (17-digit ``repr`` output). ``exact_floats=True`` switches to the round-trip
+converter: bit-identical for any input, slower. Such a difference can only change a
+result for an IoU within ~1e-16 of the threshold or for scores closer than ~1e-16.
 """
 
 from __future__ import annotations
@@ -270,6 +277,7 @@ def read_ava_csv(
     kind: str = "detections",
     allow_markers: bool = False,
     max_class_id: int | None = None,
+    exact_floats: bool = False,
 ) -> AvaRows:
     """Reads an AVA ground-truth or detections CSV (no header).
 
@@ -282,6 +290,8 @@ def read_ava_csv(
         kind: ``"groundtruth"`` or ``"detections"``.
         allow_markers: Accept 2-column keyframe rows.
         max_class_id: Largest valid action id; ``None`` accepts any id >= 1.
+        exact_floats: Parse floats exactly like Python's ``float()`` whatever their
+            length (slower; see the module docstring).
 
     Returns:
         The validated rows in file order.
@@ -308,7 +318,7 @@ def read_ava_csv(
             dtype={0: "category", **{i: "float64" for i in range(1, 9)}},
             keep_default_na=False,
             na_values=[""],
-            float_precision="round_trip",  # bit-identical to Python's float()
+            float_precision="round_trip" if exact_floats else "high",
         )
     except (ValueError, pd.errors.ParserError):
         raise _locate_error(path, expected, max_class_id) from None
@@ -326,34 +336,32 @@ def read_ava_csv(
 
 def _rows_from_frame(frame, expected: Sequence[int]) -> AvaRows | None:  # noqa: ANN001
     """Converts the parsed frame; returns None when some row has the wrong shape."""
-    values = frame.iloc[:, 1:].to_numpy(dtype=np.float64)  # (N, 8)
-    present = ~np.isnan(values)
-    if present[:, 7].any() or frame[0].isna().any() or not present[:, 0].all():
+    ts, x1, y1, x2, y2, label, score, extra = (frame[i].to_numpy() for i in range(1, 9))
+    if not np.isnan(extra).all() or frame[0].isna().any() or np.isnan(ts).any():
         return None
-    markers = ~present[:, 1:7].any(axis=1)
-    if markers.any() and 2 not in expected:
+    markers = np.isnan(x1) & np.isnan(y1) & np.isnan(x2) & np.isnan(y2) & np.isnan(label)
+    has_markers = bool(markers.any())
+    if has_markers and 2 not in expected:
         return None
     full = ~markers
-    if not present[full, 1:6].all():  # a short row that is not a marker
+    if np.isnan((x1 + y1 + x2 + y2 + label)[full]).any():  # a short row that is not a marker
         return None
-    has_score = present[:, 6]
-    if 7 not in expected and not has_score[full].all():
+    has_score = ~np.isnan(score)
+    if (7 not in expected and not has_score[full].all()) or has_score[markers].any():
         return None
-    if markers.any() and has_score[markers].any():
+    boxes = np.stack([x1, y1, x2, y2], axis=1)  # (N, 4)
+    labels = np.where(markers, 1.0, label) if has_markers else label
+    if not (labels == np.round(labels)).all():
         return None
-    boxes = np.where(markers[:, None], 0.0, values[:, 1:5])
-    labels = np.where(markers, 1.0, values[:, 5])
-    scores = np.where(has_score, values[:, 6], 1.0)
-    if not (np.isfinite(labels) & (labels == np.round(labels)) & (labels >= 1)).all():
-        return None
-    codes = frame[0].cat.codes.to_numpy().astype(np.int64)
+    if has_markers:
+        boxes[markers] = 0.0
     return AvaRows(
         video_names=np.asarray(frame[0].cat.categories, dtype=object),
-        video_codes=codes,
-        timestamps=values[:, 0],
+        video_codes=frame[0].cat.codes.to_numpy().astype(np.int64),
+        timestamps=ts,
         boxes=boxes,
         labels=labels.astype(np.int64),
-        scores=scores,
+        scores=score if has_score.all() else np.where(has_score, score, 1.0),
         markers=markers,
     )
 

@@ -432,6 +432,7 @@ def evaluate_ava_files(
     train_labels: str | Path | None = None,
     head_threshold: int = 10_000,
     tail_threshold: int = 1_000,
+    exact_floats: bool = False,
 ) -> AvaResult:
     """Reads the standard AVA files and evaluates them (see :func:`evaluate_ava`).
 
@@ -444,6 +445,8 @@ def evaluate_ava_files(
         train_labels: Training ground-truth CSV, for the head/mid/tail breakdown.
         head_threshold: Head classes have more training labels than this.
         tail_threshold: Tail classes have fewer training labels than this.
+        exact_floats: Parse floats with the round-trip converter (see
+            :func:`read_ava_csv`); only matters for numbers longer than 12 digits.
 
     Returns:
         The :class:`AvaResult`.
@@ -457,8 +460,9 @@ def evaluate_ava_files(
     # map's largest id (at least 80, the AVA action count) is rejected as unknown.
     max_id = max(max(class_ids), 80)
     markers = mode == "2020"
-    gt = read_ava_csv(groundtruth, kind="groundtruth", allow_markers=markers, max_class_id=max_id)
-    det = read_ava_csv(detections, kind="detections", allow_markers=markers, max_class_id=max_id)
+    options = {"allow_markers": markers, "max_class_id": max_id, "exact_floats": exact_floats}
+    gt = read_ava_csv(groundtruth, kind="groundtruth", **options)
+    det = read_ava_csv(detections, kind="detections", **options)
     excluded = read_exclusions(exclusions) if exclusions is not None else []
     counts = count_training_labels(train_labels, class_ids) if train_labels is not None else None
     return evaluate_ava(

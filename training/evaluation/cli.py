@@ -28,6 +28,11 @@ def register_eval_ava(subparsers: argparse._SubParsersAction) -> None:
         "--tail-threshold", type=int, default=1_000, help="tail: fewer labels than this"
     )
     parser.add_argument("--mode", choices=["2019", "2020"], default="2019", help="protocol version")
+    parser.add_argument(
+        "--exact-floats",
+        action="store_true",
+        help="parse numbers longer than 12 digits exactly like Python float() (slower)",
+    )
     parser.add_argument("--json", help="write the metrics JSON here")
     parser.add_argument("--plot", help="write a per-class AP bar chart (PNG) here")
     parser.set_defaults(func=run_eval_ava)
@@ -46,6 +51,7 @@ def run_eval_ava(args: argparse.Namespace) -> int:
         train_labels=args.train_labels,
         head_threshold=args.head_threshold,
         tail_threshold=args.tail_threshold,
+        exact_floats=args.exact_floats,
     )
     print(format_table(result))
     print(f"mAP@0.5IOU = {result.mAP:.6f}")
