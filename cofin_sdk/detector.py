@@ -1,0 +1,583 @@
+"""``Detector``: the one facade applications use for action detection and clip classification.
+
+Everything between a video and the network is shared with training: clips are sampled
+with :func:`cofin_sdk.video.clip_frame_indices` (as :func:`~cofin_sdk.video.read_clip`
+does) and preprocessed with :func:`cofin_sdk.preprocessing.preprocess_clip`; person boxes
+are mapped into the model input with the clip's :class:`~cofin_sdk.preprocessing.Letterbox`.
+The network itself sits behind a :class:`~cofin_sdk.backends.Backend` (torch today;
+onnxruntime / Triton later), which takes numpy clips and returns logits.
+
+Streaming: keyframes are processed in time order in small decode groups; each group opens
+the video, seeks, decodes only the frames its clips need (:func:`~cofin_sdk.video.read_frames_at`)
+and is released before the next one, so memory is bounded by the group, not the video.
+A group holds at most ``batch_size`` keyframes and at most ``_DECODE_BUDGET_BYTES`` of
+decoded frames (1080p clips fall back to one keyframe per group).
+
+Measured (2 shared CPU cores, 30-s 320x240 25-fps H.264 video, keyframes every 1 s, given
+boxes, tiny model ``vivit_ti16_fe`` depth 1+1, 4 frames at stride 2, 64 px): see
+``_THROUGHPUT_NOTE`` below.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import logging
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from cofin_sdk.backends import Backend, TorchBackend
+from cofin_sdk.models.config import HeadSpec
+from cofin_sdk.person_detection import GivenBoxes, PersonDetector, get_person_detector
+from cofin_sdk.preprocessing import Letterbox, Preprocessing, preprocess_clip
+from cofin_sdk.results import Classifications, Detections
+from cofin_sdk.video import clip_frame_indices, probe, read_frames_at
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Detector"]
+
+#: Upper bound on decoded RGB frames held at once by one decode group.
+_DECODE_BUDGET_BYTES = 256 * 2**20
+
+_THROUGHPUT_NOTE = """
+detect() throughput, 30-s 320x240 video, 31 keyframes, tiny model (filled in below)
+"""
+
+
+# --------------------------------------------------------------------------- video input
+@dataclasses.dataclass(frozen=True)
+class _VideoMeta:
+    """Facts the Detector needs about an input video."""
+
+    video_id: str
+    fps: float
+    num_frames: int
+    width: int
+    height: int
+
+    @property
+    def last_time(self) -> float:
+        """Time of the last frame in seconds."""
+        return (self.num_frames - 1) / self.fps
+
+
+class _ArrayVideo:
+    """A ``uint8 (T, H, W, 3)`` array with a frame rate."""
+
+    def __init__(self, frames: np.ndarray, fps: float | None) -> None:
+        if fps is None:
+            raise ValueError(
+                "fps is required when the video is a numpy array: detect(frames, fps=25.0)"
+            )
+        if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
+            raise ValueError(f"fps must be a positive number, got {fps!r}")
+        if frames.dtype != np.uint8:
+            raise ValueError(
+                f"video array must be uint8 RGB (T, H, W, 3), got dtype {frames.dtype}; "
+                "convert floats in [0, 1] with (frames * 255).round().astype(np.uint8)"
+            )
+        if frames.ndim != 4 or frames.shape[-1] != 3:
+            raise ValueError(
+                f"video array must have shape (T, H, W, 3) RGB, got {frames.shape}; "
+                "a single frame needs a leading axis: frame[None]"
+            )
+        if min(frames.shape[:3]) == 0:
+            raise ValueError(f"video has no frames (array shape {frames.shape})")
+        self.frames = frames
+        T, H, W, _ = frames.shape
+        self.meta = _VideoMeta("", float(fps), T, W, H)
+
+    def frames_at(self, indices: np.ndarray) -> dict[int, np.ndarray]:
+        return {int(i): self.frames[i] for i in indices}
+
+
+class _FileVideo:
+    """A path or seekable binary file object, decoded with PyAV on demand."""
+
+    def __init__(self, source: str | os.PathLike | IO[bytes], fps: float | None) -> None:
+        if fps is not None:
+            raise ValueError(
+                "fps= is only for numpy arrays; a video file's frame rate is read from the file"
+            )
+        self.source = source
+        info = probe(source)
+        name = info.name if info.name != "<file object>" else ""
+        self.meta = _VideoMeta(
+            Path(name).stem if name else "", info.fps, info.num_frames, info.width, info.height
+        )
+
+    def frames_at(self, indices: np.ndarray) -> dict[int, np.ndarray]:
+        # Nominal-grid times, as read_clip uses: the decoded frame nearest each wins.
+        frames = read_frames_at(self.source, (indices / self.meta.fps).tolist())
+        return {int(i): frame for i, frame in zip(indices, frames, strict=True)}
+
+
+@contextlib.contextmanager
+def _open_video(video: Any, fps: float | None) -> Iterator[_ArrayVideo | _FileVideo]:
+    """Wraps any accepted video input; non-seekable streams are spooled to a temp file."""
+    if isinstance(video, np.ndarray):
+        yield _ArrayVideo(video, fps)
+    elif isinstance(video, (str, os.PathLike)):
+        yield _FileVideo(video, fps)
+    elif hasattr(video, "read"):
+        if _seekable(video):
+            yield _FileVideo(video, fps)
+            return
+        # Decoding seeks and reopens per group; a pipe cannot, so copy it to disk (not RAM).
+        with tempfile.TemporaryFile() as spool:
+            shutil.copyfileobj(video, spool)
+            spool.seek(0)
+            yield _FileVideo(spool, fps)
+    else:
+        raise TypeError(
+            "video must be a path, a binary file object or a uint8 numpy array (T, H, W, 3), "
+            f"got {type(video).__name__}"
+        )
+
+
+def _seekable(stream: Any) -> bool:
+    try:
+        return bool(stream.seekable())
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return False
+
+
+# --------------------------------------------------------------------------- clips
+@dataclasses.dataclass
+class _Clip:
+    """One preprocessed clip centred on a keyframe."""
+
+    time: float
+    clip: torch.Tensor  # (3, T, S, S) float32, normalised
+    letterbox: Letterbox
+    keyframe: np.ndarray  # (H, W, 3) uint8, the centre frame
+
+
+def _centre_index(time: float, meta: _VideoMeta) -> int:
+    """Frame index of ``time`` exactly as ``read_clip`` computes it."""
+    return min(int(round(time * meta.fps)), meta.num_frames - 1)
+
+
+def _clip_indices(time: float, meta: _VideoMeta, prep: Preprocessing) -> np.ndarray:
+    return clip_frame_indices(
+        _centre_index(time, meta), prep.num_frames, prep.frame_stride, meta.num_frames
+    )
+
+
+def _decode_groups(
+    times: np.ndarray, meta: _VideoMeta, prep: Preprocessing, max_keyframes: int
+) -> Iterator[np.ndarray]:
+    """Splits sorted keyframe times into groups decoded together (bounded memory)."""
+    clip_bytes = prep.num_frames * meta.width * meta.height * 3
+    size = max(1, min(max_keyframes, _DECODE_BUDGET_BYTES // max(clip_bytes, 1)))
+    for start in range(0, len(times), size):
+        yield times[start : start + size]
+
+
+def _iter_clips(
+    video: _ArrayVideo | _FileVideo, times: np.ndarray, prep: Preprocessing, group_size: int
+) -> Iterator[_Clip]:
+    """Yields the preprocessed clip of each keyframe time, decoding group by group."""
+    meta = video.meta
+    for group in _decode_groups(times, meta, prep, group_size):
+        indices = [_clip_indices(t, meta, prep) for t in group]
+        frames = video.frames_at(np.unique(np.concatenate(indices)))
+        for time, clip_indices in zip(group, indices, strict=True):
+            clip_frames = np.stack([frames[int(i)] for i in clip_indices])  # (T, H, W, 3)
+            clip, letterbox = preprocess_clip(clip_frames, prep)  # (3, T, S, S)
+            keyframe = frames[int(clip_indices[prep.num_frames // 2])]
+            yield _Clip(float(time), clip, letterbox, keyframe)
+        del frames
+
+
+def _batched(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# --------------------------------------------------------------------------- helpers
+def _keyframe_times(
+    meta: _VideoMeta, every: float | None, timestamps: Any, person: PersonDetector
+) -> np.ndarray:
+    """Sorted keyframe times: given, the person boxes' own timestamps, or every ``every`` s."""
+    slack = 0.5 / meta.fps  # the last frame "covers" half a frame period
+    if timestamps is not None:
+        times = np.unique(np.asarray(timestamps, dtype=np.float64).reshape(-1))
+        if not times.size or not np.isfinite(times).all():
+            raise ValueError(
+                f"timestamps must be a non-empty list of finite seconds, got {timestamps!r}"
+            )
+        if times[0] < 0 or times[-1] > meta.last_time + slack:
+            raise ValueError(
+                f"timestamps must lie in the video, 0..{meta.last_time:.3f} s; got "
+                f"{times[0]:g}..{times[-1]:g} s"
+            )
+        return times
+    lookup = [t for t in getattr(person, "timestamps", None) or [] if t is not None]
+    if every is None and lookup:
+        times = np.unique(np.asarray(lookup, dtype=np.float64))
+        inside = (times >= 0) & (times <= meta.last_time + slack)
+        if not inside.all():
+            logger.warning(
+                "ignoring %d box timestamps outside the video (0..%.3f s)",
+                int((~inside).sum()),
+                meta.last_time,
+            )
+        if not inside.any():
+            raise ValueError(
+                f"none of the person-box timestamps {times[:5].tolist()}... lies in the video "
+                f"(0..{meta.last_time:.3f} s); AVA CSVs of 15-min cuts need time_offset=900"
+            )
+        return times[inside]
+    every = 1.0 if every is None else every
+    if not (isinstance(every, (int, float)) and math.isfinite(every) and every > 0):
+        raise ValueError(f"every must be a positive number of seconds, got {every!r}")
+    return np.arange(0.0, meta.last_time + 1e-9, float(every))
+
+
+def _given_boxes(boxes: Any) -> GivenBoxes:
+    """``boxes=`` of ``detect`` as a GivenBoxes; normalised when every coordinate is in [0, 1]."""
+    try:
+        values = [
+            np.asarray(v, dtype=np.float64)
+            for v in (boxes.values() if isinstance(boxes, Mapping) else [boxes])
+        ]
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"boxes must be [N, 4] numbers x1, y1, x2, y2 (or {{time_s: [N, 4]}}), got {boxes!r}"[
+                :300
+            ]
+        ) from None
+    finite = [v[np.isfinite(v)] for v in values]
+    normalized = any(v.size for v in finite) and all((v <= 1.0).all() for v in finite)
+    return GivenBoxes(boxes, normalized=normalized)
+
+
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return torch.sigmoid(torch.from_numpy(logits)).numpy()
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    return torch.softmax(torch.from_numpy(logits), dim=-1).numpy()
+
+
+def _class_names(spec: HeadSpec) -> tuple[str, ...]:
+    if spec.class_names:
+        return tuple(spec.class_names)
+    ids = spec.class_ids or range(1, spec.num_classes + 1)
+    return tuple(f"class_{i}" for i in ids)
+
+
+# --------------------------------------------------------------------------- facade
+class Detector:
+    """Person-box action detection and clip classification with co-finetuned weights.
+
+    Args:
+        model_or_backend: A :class:`~cofin_sdk.models.ViViT` (run with
+            :class:`~cofin_sdk.backends.TorchBackend` on ``device``) or any
+            :class:`~cofin_sdk.backends.Backend`.
+        person_detector: Default person-box source for :meth:`detect`: ``"hog"``
+            (offline OpenCV HOG), ``"torchvision"`` (COCO Faster R-CNN from the local
+            cache), an AVA-format CSV path, a :class:`~cofin_sdk.person_detection.PersonDetector`
+            or a callable ``fn(frame) -> (boxes, scores)``. Built on first use.
+        device: Torch device for a model (ignored for a ready backend).
+        batch_size: Keyframes (clips) per forward pass.
+        progress: Show tqdm progress bars.
+
+    Raises:
+        TypeError: If ``model_or_backend`` is neither a model nor a backend.
+        ValueError: If ``batch_size < 1``.
+
+    Example:
+        >>> import numpy as np
+        >>> from cofin_sdk import create_model
+        >>> model = create_model("vivit_ti16_fe", spatial_depth=1, temporal_depth=1,
+        ...     num_frames=4, image_size=32,
+        ...     heads={"ava": {"task": "detection", "num_classes": 2,
+        ...                    "class_names": ["stand", "sit"]},
+        ...            "k400": {"task": "classification", "num_classes": 3}})
+        >>> detector = Detector(model, progress=False)
+        >>> frames = np.zeros((50, 48, 64, 3), np.uint8)  # 2 s at 25 fps
+        >>> result = detector.detect(frames, fps=25, boxes=[[8, 4, 40, 44]])
+        >>> len(result), result.class_names, result.timestamps.tolist()
+        (2, ('stand', 'sit'), [0.0, 1.0])
+        >>> detector.classify(frames, fps=25, head="k400").num_clips
+        1
+    """
+
+    def __init__(
+        self,
+        model_or_backend: Any,
+        *,
+        person_detector: Any = "hog",
+        device: str = "cpu",
+        batch_size: int = 8,
+        progress: bool = True,
+    ) -> None:
+        if isinstance(model_or_backend, torch.nn.Module):
+            model_or_backend = TorchBackend(model_or_backend, device)
+        if not isinstance(model_or_backend, Backend):
+            raise TypeError(
+                "Detector needs a cofin ViViT model or a Backend (heads, preprocessing, "
+                f"classify(), detect()), got {type(model_or_backend).__name__}"
+            )
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        self.backend: Backend = model_or_backend
+        self.batch_size = batch_size
+        self.progress = progress
+        self._person_spec = person_detector
+        self._person: PersonDetector | None = None
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | os.PathLike,
+        *,
+        device: str = "cpu",
+        revision: str | None = None,
+        **kwargs: Any,
+    ) -> Detector:
+        """Loads weights saved with ``save_pretrained`` (a folder or a Hub repo id).
+
+        Labels and preprocessing come from the weights' ``config.json``.
+
+        Args:
+            name_or_path: Local folder or Hugging Face Hub repo id (from the local cache).
+            device: Torch device.
+            revision: Hub revision.
+            **kwargs: ``person_detector``, ``batch_size``, ``progress`` (see the class).
+
+        Raises:
+            FileNotFoundError: If the folder or cached repo does not exist.
+        """
+        from cofin_sdk.models import from_pretrained
+
+        model = from_pretrained(name_or_path, revision=revision)
+        return cls(model, device=device, **kwargs)
+
+    # ------------------------------------------------------------------ metadata
+    @property
+    def heads(self) -> dict[str, HeadSpec]:
+        """``{name: HeadSpec}`` of every head the weights have."""
+        return dict(self.backend.heads)
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        """The preprocessing the weights expect (image size, frames, stride, mean/std)."""
+        return self.backend.preprocessing
+
+    def _head(self, head: str | None, task: str) -> tuple[str, HeadSpec]:
+        """Resolves ``head`` (default: the first head of ``task``) and checks its task."""
+        heads = self.backend.heads
+        of_task = [name for name, spec in heads.items() if spec.task == task]
+        if head is None:
+            if not of_task:
+                raise ValueError(
+                    f"these weights have no {task} head; heads: "
+                    f"{ {n: s.task for n, s in heads.items()} }"
+                )
+            return of_task[0], heads[of_task[0]]
+        if head not in heads:
+            raise ValueError(f"unknown head {head!r}; available heads: {list(heads)}")
+        if heads[head].task != task:
+            method = "detect" if heads[head].task == "detection" else "classify"
+            raise ValueError(
+                f"head {head!r} is a {heads[head].task} head; use Detector.{method}() for it, "
+                f"or pass one of the {task} heads {of_task}"
+            )
+        return head, heads[head]
+
+    def _person_detector(self, boxes: Any, override: Any) -> PersonDetector:
+        if boxes is not None:
+            if override is not None:
+                raise ValueError("pass either boxes= or person_detector=, not both")
+            return _given_boxes(boxes)
+        if override is not None:
+            return get_person_detector(override)
+        if self._person is None:
+            self._person = get_person_detector(self._person_spec)
+        return self._person
+
+    def _progress(self, total: int, desc: str) -> Any:
+        return tqdm(total=total, desc=desc, unit="clip", disable=not self.progress, leave=False)
+
+    # ------------------------------------------------------------------ detection
+    def detect(
+        self,
+        video: Any,
+        *,
+        every: float | None = None,
+        timestamps: Sequence[float] | None = None,
+        boxes: Mapping[float, Any] | Any = None,
+        threshold: float | None = None,
+        head: str | None = None,
+        fps: float | None = None,
+        person_detector: Any = None,
+    ) -> Detections:
+        """Detects people on keyframes and scores their actions (multi-label, sigmoid).
+
+        Args:
+            video: Path, PyAV-readable binary file object, or ``uint8 (T, H, W, 3)`` RGB
+                array (then ``fps`` is required).
+            every: Keyframe spacing in seconds (default 1.0, from t = 0).
+            timestamps: Explicit keyframe times in seconds (overrides ``every``).
+            boxes: Person boxes instead of a person detector: ``{time_s: [N, 4]}`` (the
+                keyframes default to these times) or one ``[N, 4]`` array used at every
+                keyframe. ``x1, y1, x2, y2`` in pixels of the original frame, or
+                normalised to [0, 1] (assumed when every coordinate is <= 1).
+            threshold: Reporting threshold stored in the result (hides low actions in
+                labels and drawings; no score is dropped). Default 0.
+            head: Detection head (default: the first detection head).
+            fps: Frame rate of an array ``video``.
+            person_detector: Overrides the Detector's person detector for this call.
+
+        Returns:
+            :class:`~cofin_sdk.results.Detections` with boxes in original-frame pixels.
+
+        Raises:
+            ValueError: Unknown head, classification head, bad boxes, video without
+                frames, bad array, missing ``fps``, times outside the video.
+            TypeError: Unsupported video type.
+        """
+        head_name, spec = self._head(head, "detection")
+        person = self._person_detector(boxes, person_detector)
+        with _open_video(video, fps) as source:
+            meta = source.meta
+            times = _keyframe_times(meta, every, timestamps, person)
+            if isinstance(person, GivenBoxes):  # fail before decoding anything
+                blank = np.zeros((meta.height, meta.width, 3), np.uint8)
+                for time in times:
+                    person(blank, float(time))
+            template = Detections.empty(
+                _class_names(spec),
+                (meta.width, meta.height),
+                class_ids=spec.class_ids,
+                video_id=meta.video_id,
+                detector=person.name,
+                threshold=threshold or 0.0,
+            )
+            parts = self._detect_stream(source, times, person, head_name, template)
+        result = Detections.merge([template, *parts])
+        logger.info(
+            "detect: %d keyframes, %d person boxes (%s)", len(times), len(result), person.name
+        )
+        return result
+
+    def _detect_stream(
+        self,
+        source: _ArrayVideo | _FileVideo,
+        times: np.ndarray,
+        person: PersonDetector,
+        head: str,
+        template: Detections,
+    ) -> list[Detections]:
+        prep = self.preprocessing
+        parts = []
+        with self._progress(len(times), "detect") as bar:
+
+            def with_people() -> Iterator[tuple[_Clip, Any]]:
+                for clip in _iter_clips(source, times, prep, self.batch_size):
+                    people = person(clip.keyframe, clip.time)
+                    bar.update(1)
+                    if len(people.boxes):  # no person, nothing to classify
+                        yield clip, people
+
+            for batch in _batched(with_people(), self.batch_size):
+                parts.append(self._detect_batch(batch, head, template))
+        return parts
+
+    def _detect_batch(
+        self, batch: list[tuple[_Clip, Any]], head: str, template: Detections
+    ) -> Detections:
+        video = torch.stack([clip.clip for clip, _ in batch]).numpy()  # (B, 3, T, S, S)
+        rois = [
+            np.column_stack(
+                [
+                    np.full(len(people.boxes), b, np.float32),
+                    clip.letterbox.pixels_to_input(people.boxes),
+                ]
+            )
+            for b, (clip, people) in enumerate(batch)
+        ]
+        logits = self.backend.detect(video, np.concatenate(rois).astype(np.float32), head)
+        return dataclasses.replace(
+            template,
+            boxes=np.concatenate([people.boxes for _, people in batch]),
+            person_scores=np.concatenate([people.scores for _, people in batch]),
+            action_scores=_sigmoid(logits),
+            timestamps=np.concatenate([np.full(len(p.boxes), c.time) for c, p in batch]),
+        )
+
+    # ------------------------------------------------------------------ classification
+    def classify(
+        self,
+        video: Any,
+        *,
+        head: str | None = None,
+        top_k: int = 5,
+        num_clips: int = 1,
+        fps: float | None = None,
+    ) -> Classifications:
+        """Classifies the whole video with a classification head (softmax, clips averaged).
+
+        Args:
+            video: Path, PyAV-readable binary file object, or ``uint8 (T, H, W, 3)`` array.
+            head: Classification head (default: the first classification head).
+            top_k: How many labels to log (read them with ``result.top_k(k)``).
+            num_clips: Clips evenly spaced over the video (centres at
+                ``(i + 0.5) / num_clips`` of its length); probabilities are averaged.
+            fps: Frame rate of an array ``video``.
+
+        Returns:
+            :class:`~cofin_sdk.results.Classifications` with per-clip probabilities.
+
+        Raises:
+            ValueError: Unknown or detection head, bad ``top_k``/``num_clips``, bad video.
+        """
+        head_name, spec = self._head(head, "classification")
+        for name, value in (("top_k", top_k), ("num_clips", num_clips)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        with _open_video(video, fps) as source:
+            meta = source.meta
+            centres = np.floor((np.arange(num_clips) + 0.5) * meta.num_frames / num_clips)
+            times = centres / meta.fps
+            probs = []
+            with self._progress(len(times), "classify") as bar:
+                for batch in _batched(
+                    _iter_clips(source, times, self.preprocessing, self.batch_size), self.batch_size
+                ):
+                    video_np = torch.stack([c.clip for c in batch]).numpy()  # (B, 3, T, S, S)
+                    probs.append(_softmax(self.backend.classify(video_np, head_name)))
+                    bar.update(len(batch))
+        result = Classifications(
+            head_name,
+            _class_names(spec),
+            np.concatenate(probs),
+            clip_times=times,
+            video_id=meta.video_id,
+        )
+        logger.info("classify %s: %s", head_name, result.top_k(top_k))
+        return result
+
+    def __repr__(self) -> str:
+        heads = {name: spec.task for name, spec in self.backend.heads.items()}
+        return f"Detector({self.backend!r}, heads={heads}, batch_size={self.batch_size})"

@@ -1,0 +1,414 @@
+"""Detector: exact parity with the model on shared preprocessing, box mapping, inputs, errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cofin_sdk.backends import Backend, TorchBackend
+from cofin_sdk.detector import Detector
+from cofin_sdk.models import create_model, from_pretrained
+from cofin_sdk.preprocessing import Preprocessing, preprocess_clip
+from cofin_sdk.results import Classifications, Detections
+from cofin_sdk.video import iter_frames, read_clip, write_video
+
+NUM_FRAMES, STRIDE, SIZE, FPS = 4, 2, 64, 10
+ACTIONS = ["stand", "sit", "walk"]
+LABELS = ["dance", "run", "jump", "swim", "cook"]
+
+
+def _frames(num: int, height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A moving bright block on noise: frames differ so the clip sampler matters."""
+    rng = np.random.default_rng(seed)
+    frames = rng.integers(0, 80, (num, height, width, 3), dtype=np.uint8)
+    for t in range(num):
+        x = (3 * t) % max(1, width - 12)
+        frames[t, height // 4 : height // 4 + 20, x : x + 12] = (230, 120 + 4 * t % 100, 40)
+    return frames
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    model = create_model(
+        "vivit_ti16_fe",
+        spatial_depth=1,
+        temporal_depth=1,
+        num_frames=NUM_FRAMES,
+        image_size=SIZE,
+        heads={
+            "ava": {
+                "task": "detection",
+                "num_classes": 3,
+                "class_names": ACTIONS,
+                "class_ids": [11, 12, 14],
+            },
+            "k400": {"task": "classification", "num_classes": 5, "class_names": LABELS},
+        },
+    )
+    model.preprocessing = {"frame_stride": STRIDE}
+    return model.save_pretrained(str(tmp_path_factory.mktemp("model") / "tiny"))
+
+
+@pytest.fixture(scope="module")
+def model(model_dir: Path) -> torch.nn.Module:
+    return from_pretrained(model_dir).eval()
+
+
+@pytest.fixture(scope="module")
+def detector(model_dir: Path) -> Detector:
+    return Detector.from_pretrained(model_dir, progress=False, batch_size=2)
+
+
+@pytest.fixture(scope="module")
+def video_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """3 s, 97x61 (odd, landscape: padded at the bottom), yuv444p keeps the odd size."""
+    path = tmp_path_factory.mktemp("video") / "odd_clip.mp4"
+    write_video(path, _frames(30, 61, 97), fps=FPS, pix_fmt="yuv444p")
+    return path
+
+
+BOXES = {
+    0.0: [[5.0, 3.0, 40.5, 58.0]],
+    1.0: [[10.0, 2.0, 50.0, 60.0], [60.25, 10.0, 96.0, 61.0]],
+    2.9: [[0.0, 0.0, 97.0, 61.0]],
+}
+
+
+def _reference(model: torch.nn.Module, source: Path, time: float, boxes: np.ndarray) -> np.ndarray:
+    """Sigmoid scores from calling the model by hand with the shared functions."""
+    frames = read_clip(source, time, NUM_FRAMES, STRIDE)
+    prep = Preprocessing(image_size=SIZE, num_frames=NUM_FRAMES, frame_stride=STRIDE)
+    clip, letterbox = preprocess_clip(frames, prep)
+    rois = letterbox.pixels_to_input(np.asarray(boxes, np.float32))
+    rois = torch.from_numpy(np.column_stack([np.zeros(len(rois)), rois]).astype(np.float32))
+    with torch.no_grad():
+        return torch.sigmoid(model(clip[None], head="ava", boxes=rois)).numpy()
+
+
+# --------------------------------------------------------------------------- parity
+def test_detect_scores_equal_model_on_shared_preprocessing(detector, model, video_path):
+    result = detector.detect(video_path, boxes=BOXES)
+    assert result.detector == "given" and result.video_id == "odd_clip"
+    assert result.frame_size == (97, 61)
+    assert result.class_names == tuple(ACTIONS) and result.class_ids == (11, 12, 14)
+    assert sorted(set(result.timestamps.tolist())) == sorted(BOXES)  # keyframes = box times
+    for time, boxes in BOXES.items():
+        rows = result[result.timestamps == time]
+        np.testing.assert_array_equal(rows.boxes, np.asarray(boxes, np.float32))
+        np.testing.assert_allclose(
+            rows.action_scores, _reference(model, video_path, time, boxes), atol=1e-6, rtol=0
+        )
+        np.testing.assert_array_equal(rows.person_scores, 1.0)
+
+
+def test_batch_size_does_not_change_scores(model_dir, video_path):
+    one = Detector.from_pretrained(model_dir, progress=False, batch_size=1)
+    many = Detector.from_pretrained(model_dir, progress=False, batch_size=8)
+    a, b = one.detect(video_path, boxes=BOXES), many.detect(video_path, boxes=BOXES)
+    np.testing.assert_array_equal(a.boxes, b.boxes)
+    np.testing.assert_allclose(a.action_scores, b.action_scores, atol=1e-6, rtol=0)
+
+
+# --------------------------------------------------------------------------- box mapping
+class _SpyBackend:
+    """Records what the Detector hands to the backend (the numpy boundary)."""
+
+    name = "spy"
+
+    def __init__(self, inner: TorchBackend) -> None:
+        self.inner, self.heads, self.preprocessing = inner, inner.heads, inner.preprocessing
+        self.calls: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def classify(self, video: np.ndarray, head: str) -> np.ndarray:
+        return self.inner.classify(video, head)
+
+    def detect(self, video: np.ndarray, boxes: np.ndarray, head: str) -> np.ndarray:
+        self.calls.append((video, boxes))
+        return self.inner.detect(video, boxes, head)
+
+
+@pytest.mark.parametrize("height, width", [(61, 97), (97, 61), (64, 64), (33, 200)])
+@pytest.mark.parametrize("normalised", [False, True])
+def test_boxes_map_to_input_and_back(model, height, width, normalised):
+    frames = _frames(12, height, width)
+    pixel_boxes = np.array(
+        [[1.0, 2.0, width - 3.5, height - 1.0], [width / 3, height / 5, width / 2, height / 2]],
+        np.float32,
+    )
+    given = (
+        pixel_boxes / np.array([width, height, width, height], np.float32)
+        if normalised
+        else pixel_boxes
+    )
+    spy = _SpyBackend(TorchBackend(model))
+    result = Detector(spy, progress=False).detect(frames, fps=FPS, timestamps=[0.5], boxes=given)
+    # Output boxes are in original-frame pixels whatever the input convention.
+    np.testing.assert_allclose(result.boxes, pixel_boxes, atol=1e-4)
+    # Input boxes: longer side scaled to SIZE, padding bottom/right (offset 0).
+    ((video, rois),) = spy.calls
+    assert video.shape == (1, 3, NUM_FRAMES, SIZE, SIZE) and video.dtype == np.float32
+    resized_w = round(width * SIZE / max(width, height))
+    resized_h = round(height * SIZE / max(width, height))
+    scale = np.array([resized_w / width, resized_h / height] * 2)
+    np.testing.assert_array_equal(rois[:, 0], 0)
+    np.testing.assert_allclose(rois[:, 1:], pixel_boxes * scale, atol=1e-4)
+    assert rois[:, 3].max() <= resized_w + 1e-4 and rois[:, 4].max() <= resized_h + 1e-4
+    # Padded region is pixel black: (0 - mean) / std = -1 for mean = std = 0.5.
+    if resized_h < SIZE:
+        np.testing.assert_array_equal(video[0, :, :, resized_h:], -1.0)
+    if resized_w < SIZE:
+        np.testing.assert_array_equal(video[0, :, :, :, resized_w:], -1.0)
+
+
+# --------------------------------------------------------------------------- inputs
+def _without_id(result: Detections) -> Detections:
+    return dataclasses.replace(result, video_id="")
+
+
+class _PipeReader(io.RawIOBase):
+    """A readable, NON-seekable stream (like stdin or an HTTP body)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._buffer = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:  # type: ignore[no-untyped-def]
+        chunk = self._buffer.read(len(b))
+        b[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def test_file_object_and_array_match_path(detector, video_path):
+    from_path = detector.detect(video_path, boxes=BOXES)
+    with open(video_path, "rb") as handle:
+        assert detector.detect(handle, boxes=BOXES) == from_path
+    from_bytes = detector.detect(io.BytesIO(video_path.read_bytes()), boxes=BOXES)
+    assert _without_id(from_bytes) == _without_id(from_path)
+    from_pipe = detector.detect(_PipeReader(video_path.read_bytes()), boxes=BOXES)
+    assert _without_id(from_pipe) == _without_id(from_path)
+    frames = np.stack([frame for _, frame in iter_frames(video_path)])
+    from_array = detector.detect(frames, fps=FPS, boxes=BOXES)
+    assert from_array.video_id == ""
+    assert _without_id(from_array) == _without_id(from_path)
+
+
+def test_keyframes_every_and_person_detector(detector, video_path):
+    calls = []
+
+    def people(frame: np.ndarray) -> tuple[list, list]:
+        calls.append(frame.shape)
+        return [[4, 4, 30, 40]], [0.75]
+
+    result = detector.detect(video_path, every=0.5, person_detector=people, threshold=0.2)
+    np.testing.assert_allclose(np.unique(result.timestamps), np.arange(0, 3.0, 0.5))
+    assert calls == [(61, 97, 3)] * 6
+    assert result.detector == "people" and result.threshold == 0.2
+    np.testing.assert_array_equal(result.person_scores, 0.75)
+
+
+def test_no_people_gives_empty_result(detector, video_path):
+    result = detector.detect(video_path, person_detector=lambda frame: ([], []))
+    assert len(result) == 0 and result.class_names == tuple(ACTIONS)
+    assert result.frame_size == (97, 61)
+
+
+def test_default_hog_person_detector_runs(detector, video_path):
+    result = detector.detect(video_path, timestamps=[1.0])
+    assert result.detector == "opencv_hog"
+
+
+def test_ava_csv_person_boxes(detector, video_path, tmp_path):
+    csv = tmp_path / "boxes.csv"
+    csv.write_text(
+        "odd_clip,901,0.1,0.1,0.5,0.9,,0.95\nodd_clip,902,0.2,0.0,1.0,1.0,,0.9\n"
+        "odd_clip,902,0.0,0.0,0.1,0.1,,0.3\nother,901,0,0,1,1,,0.99\n"
+    )
+    from cofin_sdk.person_detection import AvaCsvBoxes
+
+    boxes = AvaCsvBoxes(csv, "odd_clip", time_offset=900)
+    result = detector.detect(video_path, person_detector=boxes)
+    assert result.detector == "ava_csv"
+    assert result.timestamps.tolist() == [1.0, 2.0]  # keyframes from the CSV, low score dropped
+    np.testing.assert_allclose(result.boxes[1], [0.2 * 97, 0, 97, 61], atol=1e-4)
+
+
+class _NumpyBackend:
+    """A torch-free backend: logits from clip means, to show the boundary is numpy-only."""
+
+    name = "numpy"
+    heads = {}
+    preprocessing = Preprocessing(image_size=32, num_frames=2, frame_stride=1)
+
+    def __init__(self, heads: dict) -> None:
+        self.heads = heads
+
+    def classify(self, video: np.ndarray, head: str) -> np.ndarray:
+        return np.stack([video.mean(axis=(1, 2, 3, 4)) * k for k in range(5)], axis=1)
+
+    def detect(self, video: np.ndarray, boxes: np.ndarray, head: str) -> np.ndarray:
+        return np.repeat(boxes[:, 1:2] / 32.0, 3, axis=1).astype(np.float32)
+
+
+def test_detector_accepts_any_backend(model):
+    backend = _NumpyBackend(dict(model.config.heads))
+    assert isinstance(backend, Backend)
+    detector = Detector(backend, progress=False)
+    result = detector.detect(_frames(5, 40, 40), fps=5, boxes=[[20, 0, 40, 40]])
+    np.testing.assert_allclose(result.action_scores, 1 / (1 + np.exp(-0.5)), atol=1e-6)
+    assert detector.classify(_frames(5, 40, 40), fps=5).head == "k400"
+
+
+# --------------------------------------------------------------------------- classify
+def test_classify_topk_and_clip_averaging(detector, model, video_path):
+    single = detector.classify(video_path, head="k400", top_k=3)
+    assert isinstance(single, Classifications) and single.num_clips == 1
+    assert single.clip_times.tolist() == [1.5]  # middle frame of 30 at 10 fps
+    probs = single.probabilities
+    assert probs.sum() == pytest.approx(1.0, abs=1e-5)
+    top = single.top_k(3)
+    assert [name for name, _ in top] == [LABELS[i] for i in np.argsort(-probs)[:3]]
+    assert [p for _, p in top] == sorted((p for _, p in top), reverse=True)
+
+    multi = detector.classify(video_path, head="k400", num_clips=3)
+    np.testing.assert_allclose(multi.clip_times, [0.5, 1.5, 2.5])
+    prep = Preprocessing(image_size=SIZE, num_frames=NUM_FRAMES, frame_stride=STRIDE)
+    clips = [
+        preprocess_clip(read_clip(video_path, t, NUM_FRAMES, STRIDE), prep)[0]
+        for t in (0.5, 1.5, 2.5)
+    ]
+    with torch.no_grad():
+        expected = torch.softmax(model(torch.stack(clips), head="k400"), dim=-1).numpy()
+    np.testing.assert_allclose(multi.clip_probabilities, expected, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(multi.probabilities, expected.mean(axis=0), atol=1e-6)
+    np.testing.assert_allclose(multi.clip_probabilities[1], single.clip_probabilities[0], atol=1e-6)
+
+
+def test_defaults_pick_the_only_head_of_each_task(detector, video_path):
+    assert detector.classify(video_path).head == "k400"
+    assert detector.detect(video_path, boxes=BOXES).class_names == tuple(ACTIONS)
+    assert set(detector.heads) == {"ava", "k400"} and detector.preprocessing.frame_stride == STRIDE
+
+
+# --------------------------------------------------------------------------- errors
+GOOD = np.zeros((5, 32, 48, 3), np.uint8)
+BOX = [[1, 1, 20, 20]]
+
+
+@pytest.mark.parametrize(
+    "method, video, kwargs, error, match",
+    [
+        ("detect", GOOD, dict(fps=5, boxes=BOX), None, None),
+        ("classify", GOOD, dict(fps=5), None, None),
+        (
+            "detect",
+            GOOD,
+            dict(fps=5, boxes=BOX, head="nope"),
+            ValueError,
+            r"unknown head 'nope'.*ava",
+        ),
+        (
+            "detect",
+            GOOD,
+            dict(fps=5, boxes=BOX, head="k400"),
+            ValueError,
+            "classification head.*classify",
+        ),
+        ("classify", GOOD, dict(fps=5, head="ava"), ValueError, "detection head.*detect"),
+        (
+            "classify",
+            GOOD,
+            dict(fps=5, head="nope"),
+            ValueError,
+            r"available heads: \['ava', 'k400'\]",
+        ),
+        ("detect", GOOD, dict(boxes=BOX), ValueError, "fps is required"),
+        ("detect", GOOD, dict(fps=0, boxes=BOX), ValueError, "fps must be a positive"),
+        ("detect", GOOD.astype(np.float32), dict(fps=5, boxes=BOX), ValueError, "uint8"),
+        ("detect", GOOD[0], dict(fps=5, boxes=BOX), ValueError, r"\(T, H, W, 3\).*frame\[None\]"),
+        ("detect", GOOD[..., :1], dict(fps=5, boxes=BOX), ValueError, r"\(T, H, W, 3\)"),
+        ("detect", GOOD[:0], dict(fps=5, boxes=BOX), ValueError, "no frames"),
+        ("classify", GOOD[:0], dict(fps=5), ValueError, "no frames"),
+        ("detect", [[1, 2]], dict(fps=5, boxes=BOX), TypeError, "path, a binary file object"),
+        (
+            "detect",
+            GOOD,
+            dict(fps=5, boxes=[[1, 1, 60, 20]]),
+            ValueError,
+            "outside the 48x32 frame",
+        ),
+        ("detect", GOOD, dict(fps=5, boxes=[[1, np.nan, 6, 20]]), ValueError, "NaN"),
+        ("detect", GOOD, dict(fps=5, boxes=[[10, 1, 6, 20]]), ValueError, "x2 > x1"),
+        ("detect", GOOD, dict(fps=5, boxes=[[-1, 1, 6, 20]]), ValueError, ">= 0"),
+        ("detect", GOOD, dict(fps=5, boxes=[[1, 2, 3]]), ValueError, r"\[N, 4\]"),
+        (
+            "detect",
+            GOOD,
+            dict(fps=5, boxes={0.0: BOX}, timestamps=[0.4]),
+            ValueError,
+            "no given boxes for t=0.4",
+        ),
+        (
+            "detect",
+            GOOD,
+            dict(fps=5, boxes=BOX, timestamps=[5.0]),
+            ValueError,
+            "must lie in the video",
+        ),
+        ("detect", GOOD, dict(fps=5, boxes=BOX, every=0), ValueError, "every must be a positive"),
+        ("detect", GOOD, dict(fps=5, boxes=BOX, person_detector="hog"), ValueError, "either boxes"),
+        (
+            "detect",
+            GOOD,
+            dict(fps=5, boxes=BOX, threshold=2.0),
+            ValueError,
+            r"threshold must be in \[0, 1\]",
+        ),
+        (
+            "detect",
+            GOOD,
+            dict(fps=5, person_detector="yolo"),
+            ValueError,
+            "unknown person detector",
+        ),
+        ("classify", GOOD, dict(fps=5, top_k=0), ValueError, "top_k must be an int >= 1"),
+        ("classify", GOOD, dict(fps=5, num_clips=0), ValueError, "num_clips must be an int >= 1"),
+        ("detect", "/no/such/video.mp4", dict(boxes=BOX), FileNotFoundError, "not found"),
+    ],
+)
+def test_error_table(detector, method, video, kwargs, error, match):
+    call = getattr(detector, method)
+    if error is None:
+        assert call(video, **kwargs) is not None
+        return
+    with pytest.raises(error, match=match):
+        call(video, **kwargs)
+
+
+def test_fps_rejected_for_files_and_bad_constructor(detector, video_path, model):
+    with pytest.raises(ValueError, match="fps= is only for numpy arrays"):
+        detector.detect(video_path, fps=25, boxes=BOX)
+    with pytest.raises(TypeError, match="ViViT model or a Backend"):
+        Detector(object())
+    with pytest.raises(ValueError, match="batch_size"):
+        Detector(model, batch_size=0)
+
+
+def test_model_without_detection_head(tmp_path):
+    model = create_model(
+        "vivit_ti16_fe",
+        spatial_depth=1,
+        temporal_depth=1,
+        num_frames=2,
+        image_size=32,
+        heads={"k": {"task": "classification", "num_classes": 2}},
+    )
+    with pytest.raises(ValueError, match="no detection head"):
+        Detector(model, progress=False).detect(GOOD, fps=5, boxes=BOX)
