@@ -22,3 +22,28 @@ def synthetic_config(name: str, root: str, preset: str, upstream: tuple[str, ...
     cfg.run.synth_preset = preset
     cfg.run.out_dir = f"runs/{name}"
     return cfg
+
+
+def transfer_stages(cofinetune: TrainConfig, epochs_upstream: float, epochs_detection: float) -> list[TrainConfig]:
+    """The traditional transfer baseline matching a co-finetuning config (paper Table 1).
+
+    Stage 1 trains on the upstream datasets only; stage 2 takes that backbone, creates a
+    new detection head and a fresh optimiser, and finetunes on the detection dataset.
+    Epoch counts are chosen by the caller so the total data seen matches co-finetuning.
+    """
+    import copy
+
+    detection = [d for d in cofinetune.datasets if d.kind in ("ava", "ava_kinetics")]
+    upstream = [d for d in cofinetune.datasets if d not in detection]
+    stage1 = copy.deepcopy(cofinetune)
+    stage1.name = f"{cofinetune.name}_stage1_upstream"
+    stage1.datasets = copy.deepcopy(upstream)
+    stage1.schedule.epochs = epochs_upstream
+    stage1.run.out_dir = f"{cofinetune.run.out_dir}/stage1_upstream"
+    stage2 = copy.deepcopy(cofinetune)
+    stage2.name = f"{cofinetune.name}_stage2_finetune"
+    stage2.datasets = copy.deepcopy(detection)
+    stage2.schedule.epochs = epochs_detection
+    stage2.model.backbone_from = f"{stage1.run.out_dir}/final"
+    stage2.run.out_dir = f"{cofinetune.run.out_dir}/stage2_finetune"
+    return [stage1, stage2]
