@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -57,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(list_configs()))
         return 0
     finals = run_stages(args.config, args.overrides, args.resume)
+    if os.environ.get("RANK", "0") != "0":
+        return 0
     for final in finals:
         print(f"model saved to {final}  (load with Detector.from_pretrained('{final}'))")
     return 0

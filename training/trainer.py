@@ -241,7 +241,10 @@ def _micro_batches_per_step(run: _Run) -> int:
 def _loader(run: _Run, start: int, end: int) -> DataLoader:
     sampler = _MicroBatches(run.schedule, start, end, run.ctx, _micro_size(run), run.cfg.run.seed)
     workers = run.cfg.run.num_workers
+    # A private generator: creating the loader must not consume the global RNG, which
+    # drives dropout/stochastic depth and is restored exactly on resume.
     return DataLoader(_Samples(run.datasets), batch_sampler=sampler, collate_fn=_collate, num_workers=workers,
+                      generator=torch.Generator().manual_seed(run.cfg.run.seed),
                       pin_memory=run.ctx.device.type == "cuda", persistent_workers=False,
                       prefetch_factor=4 if workers else None)
 
