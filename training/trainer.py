@@ -336,7 +336,8 @@ def _evaluate(run: _Run, step: int) -> dict[str, Any]:
 
         with torch.random.fork_rng(devices=[]):  # evaluation must not shift the training RNG
             metrics = evaluate_model(run.model, run.cfg, run.out_dir / "eval" / f"step_{step:08d}",
-                                     device=run.ctx.device, max_batches=run.cfg.eval.max_batches)
+                                     device=run.ctx.device, max_batches=run.cfg.eval.max_batches,
+                                     progress=run.cfg.run.progress)
     _barrier(run.ctx)
     return metrics
 

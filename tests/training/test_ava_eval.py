@@ -4,7 +4,6 @@ the CLI, and a randomized comparison against a slow reference written from the p
 from __future__ import annotations
 
 import heapq
-import importlib.util
 import json
 from pathlib import Path
 
@@ -577,13 +576,6 @@ def test_keyframe_order_matches_heap_replay_on_ties() -> None:
             ]
             assert got == expected[("v", round(f * 1e6))]
         assert np.all(np.diff(frame[order]) >= 0)
-
-
-def test_cli_eval_without_runner_raises_clearly(tmp_path: Path) -> None:
-    if importlib.util.find_spec("training.evaluation.runner") is not None:
-        pytest.skip("the evaluation runner exists; its own tests cover `cofin eval`")
-    with pytest.raises(NotImplementedError, match="runner.py"):
-        cofin_main(["eval", str(tmp_path / "ckpt"), "tiny", "--set", "a=1"])
 
 
 def test_exact_floats_parse_like_python_float(tmp_path: Path) -> None:

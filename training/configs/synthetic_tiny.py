@@ -24,6 +24,6 @@ def get_config() -> TrainConfig:
     # lr 0.2 at batch 128 scales to 0.0125 at batch 8: too timid for a few dozen steps from
     # scratch, so the tiny recipe uses a larger base lr (still SGD + warm-up + cosine).
     cfg.optim.base_lr = 1.6
-    cfg.schedule.epochs = 6
-    cfg.schedule.warmup_epochs = 1
+    cfg.schedule.epochs = 20
+    cfg.schedule.warmup_epochs = 2
     return cfg

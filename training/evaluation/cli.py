@@ -93,8 +93,17 @@ def register_eval(subparsers: argparse._SubParsersAction) -> None:
         help="evaluate a checkpoint on the validation sets (AVA mAP, clip top-1/top-5)",
         description="Run a trained model over the validation sets and write detections, metrics and plots.",
     )
-    parser.add_argument("checkpoint", help="checkpoint file or run directory")
-    parser.add_argument("config", help="training config (name or path)")
+    parser.add_argument(
+        "checkpoint", help="save_pretrained folder, run directory, or checkpoints/step_*.pt file"
+    )
+    parser.add_argument(
+        "config",
+        nargs="?",
+        default=None,
+        help="training config (preset name or path); default: the config saved with the model",
+    )
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--max-batches", type=int, default=None, help="evaluate only this many batches")
     parser.add_argument("--out", help="output directory (default: next to the checkpoint)")
     parser.add_argument(
         "--set",
@@ -108,14 +117,7 @@ def register_eval(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    """Delegates to ``training.evaluation.runner.main(args)``."""
-    try:
-        from .runner import main
-    except ModuleNotFoundError as exc:
-        if exc.name != "training.evaluation.runner":
-            raise
-        raise NotImplementedError(
-            "cofin eval needs training/evaluation/runner.py, which is not in this installation yet; "
-            "use `cofin eval-ava` on a detections CSV meanwhile"
-        ) from exc
+    """Runs ``cofin eval`` through :func:`training.evaluation.runner.main`."""
+    from .runner import main
+
     return int(main(args) or 0)
