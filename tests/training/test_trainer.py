@@ -44,16 +44,31 @@ def _env() -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
 
 
-def test_tiny_run_learns_and_saves_a_loadable_model(synth_root, tmp_path):
-    cfg = tiny_config(synth_root, tmp_path / "run", heads=("ava",),
-                      **{"schedule.max_steps": 24, "optim.base_lr": 4.0, "schedule.epochs": 4})
-    final = train(cfg)
-    curve = [loss for _, _, loss in losses(tmp_path / "run")]
-    assert len(curve) == 24
-    assert sum(curve[-6:]) / 6 < 0.8 * sum(curve[:3]) / 3, curve
-    from cofin_sdk import from_pretrained
+def _mean_ava_loss(model, cfg) -> float:
+    """The training objective on every AVA training keyframe, without augmentation."""
+    from training.data import build_dataset, collate_detection
+    from training.trainer import batch_loss, preprocessing_of
 
+    ds = build_dataset("ava", cfg.datasets[0].root, "train", preprocessing_of(cfg), train=False, boxes="gt")
+    batch = collate_detection([ds[i] for i in range(len(ds))])
+    model.eval()
+    with torch.no_grad():
+        return float(batch_loss(model, "ava", "detection", batch, 0.0, len(ds), torch.device("cpu")))
+
+
+def test_tiny_run_learns_and_saves_a_loadable_model(synth_root, tmp_path):
+    from cofin_sdk import from_pretrained
+    from training.trainer import build_datasets, build_model
+
+    cfg = tiny_config(synth_root, tmp_path / "run", heads=("ava",),
+                      **{"schedule.max_steps": 24, "optim.base_lr": 2.0, "schedule.epochs": 4})
+    torch.manual_seed(cfg.run.seed)  # the trainer's own initialisation, rebuilt
+    initial = build_model(cfg, build_datasets(cfg, "train"))
+    final = train(cfg)
     model = from_pretrained(final)
+    assert len(losses(tmp_path / "run")) == 24
+    before, after = _mean_ava_loss(initial, cfg), _mean_ava_loss(model, cfg)
+    assert after < 0.7 * before, (before, after)  # measured here: 1.30 → 0.56
     assert model.head_names == ["ava"] and model.config.heads["ava"].class_names[0] == "stand"
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["run"]["out_dir"] == str(tmp_path / "run")
