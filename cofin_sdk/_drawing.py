@@ -138,8 +138,13 @@ def save_annotated_video(
     tolerance: float,
     top_k: int,
     threshold: float | None,
+    min_height: int = 0,
 ) -> Path:
-    """Writes every frame of ``video`` with the detections of the nearest keyframe."""
+    """Writes every frame of ``video`` with the detections of the nearest keyframe.
+
+    Frames lower than ``min_height`` are upscaled by an integer factor first, so labels
+    stay readable on small videos.
+    """
     from cofin_sdk.video import write_video
 
     timed, fps = _timed_frames(video, fps)
@@ -155,17 +160,21 @@ def save_annotated_video(
         for _, g in groups
     ]
 
+    width, height = detections.frame_size
+    scale = max(1, -(-min_height // height)) if min_height else 1
+    size = (width * scale, height * scale)
+
     def annotated() -> Iterator[np.ndarray]:
         for time, frame in timed:
-            if not len(times):
-                yield _check_frame(frame, detections.frame_size)
-                continue
-            nearest = int(np.argmin(np.abs(times - time)))
-            if abs(times[nearest] - time) > tolerance:
-                yield _check_frame(frame, detections.frame_size)
+            frame = _check_frame(frame, detections.frame_size)
+            if scale > 1:
+                frame = cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR)
+            nearest = int(np.argmin(np.abs(times - time))) if len(times) else -1
+            if nearest < 0 or abs(times[nearest] - time) > tolerance:
+                yield frame
                 continue
             boxes, texts, keys = labels[nearest]
-            yield draw_detections(frame, boxes, texts, detections.frame_size, keys)
+            yield draw_detections(frame, boxes * scale, texts, size, keys)
 
     count = write_video(path, annotated(), fps)
     logger.info("wrote %d annotated frames to %s", count, path)

@@ -625,6 +625,7 @@ class Detections:
         tolerance: float = 0.5,
         top_k: int = 3,
         threshold: float | None = None,
+        min_height: int = 0,
     ) -> Path:
         """Writes an annotated mp4: each frame shows the detections of the nearest keyframe.
 
@@ -636,6 +637,8 @@ class Detections:
             tolerance: A frame shows the keyframe nearest to its time if within this many seconds.
             top_k: Actions listed per box.
             threshold: Hides actions below it (default ``self.threshold``).
+            min_height: Upscale smaller frames by an integer factor to at least this height
+                so labels stay readable (0: keep the video's size).
 
         Returns:
             The written path.
@@ -643,7 +646,8 @@ class Detections:
         from cofin_sdk import _drawing
 
         return _drawing.save_annotated_video(
-            self, Path(path), video, fps, tolerance=tolerance, top_k=top_k, threshold=threshold
+            self, Path(path), video, fps, tolerance=tolerance, top_k=top_k, threshold=threshold,
+            min_height=min_height,
         )
 
 

@@ -85,7 +85,7 @@ def _detect_held_out(model_dir: Path, data: Path, out: Path, progress: bool) -> 
     out.mkdir(parents=True, exist_ok=True)
     paths = {"annotated_video": out / f"{video_id}_annotated.mp4", "detections_json": out / f"{video_id}.json",
              "detections_csv": out / f"{video_id}_ava.csv"}
-    detections.save_video(paths["annotated_video"], video)
+    detections.save_video(paths["annotated_video"], video, min_height=360)  # the tiny videos are 96×72
     detections.to_json(paths["detections_json"], indent=1)
     detections.to_ava_csv(paths["detections_csv"], timestamp_offset=900)
     return {**paths, "detections": detections, "video": video}
