@@ -94,7 +94,7 @@ def main() -> None:
           f"{args.image_size}px, 8 frames, {args.rounds} rounds x {args.steps} steps (medians)")
     for name, value in rate.items():
         print(f"  {name:<11} {value:6.2f} steps/s")
-    print(f"  co-finetuning drew: " + ", ".join(f"{h} {mix[h]:.0%}" for h in SINGLE))
+    print("  co-finetuning drew: " + ", ".join(f"{h} {mix[h]:.0%}" for h in SINGLE))
     print(f"cofinetune / mix-weighted single = {rate['cofinetune'] / mix_rate:.3f}   (target >= 0.98)")
     print(f"cofinetune / kinetics only       = {rate['cofinetune'] / rate['kinetics']:.3f}")
 

@@ -30,7 +30,15 @@ from .person_detection import (
 )
 from .preprocessing import Letterbox, Preprocessing, preprocess_clip
 from .results import Classifications, Detections
-from .video import VideoInfo, clip_frame_indices, iter_frames, probe, read_clip, read_frames_at, write_video
+from .video import (
+    VideoInfo,
+    clip_frame_indices,
+    iter_frames,
+    probe,
+    read_clip,
+    read_frames_at,
+    write_video,
+)
 
 __version__ = "0.1.0"
 __all__ = [
