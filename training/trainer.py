@@ -52,7 +52,9 @@ def build_datasets(cfg: TrainConfig, split: str = "train") -> list[Dataset]:
         options = dict(d.options if train else {**d.options, **d.eval_options})
         if train:
             aug = cfg.augment
-            flip = options.pop("horizontal_flip", aug.horizontal_flip)
+            # SSv2 labels name directions ("left to right"): no flip unless asked explicitly.
+            default_flip = aug.horizontal_flip and d.kind.lower() != "ssv2"
+            flip = options.pop("horizontal_flip", default_flip)
             options["augmentation"] = AugmentationConfig(tuple(aug.scale_range), aug.box_jitter, flip)
         else:
             options.pop("horizontal_flip", None)
