@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             register = ep.load()
         except ImportError as exc:  # an optional extra is missing: keep the others usable
-            subparsers.add_parser(ep.name, help=f"(unavailable: {exc})")
+            extra = "train" if ep.value.startswith("training") else "dev"
+            subparsers.add_parser(ep.name, help=f"(unavailable: {exc}; pip install 'cofin-sdk[{extra}]')")
             continue
         register(subparsers)
     return parser
