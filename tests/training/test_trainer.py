@@ -205,3 +205,25 @@ def test_transfer_recipe_builds_two_stages():
     assert [d.name for d in stage1.datasets] == ["kinetics", "ssv2"]
     assert [d.name for d in stage2.datasets] == ["ava"]
     assert stage2.model.backbone_from == f"{stage1.run.out_dir}/final"
+
+
+def test_periodic_eval_and_eval_from_checkpoint_run_or_folder_agree(synth_root, tmp_path):
+    from training.evaluation.runner import evaluate_checkpoint
+
+    cfg = tiny_config(synth_root, tmp_path / "run", heads=("ava", "kinetics"),
+                      **{"schedule.max_steps": 2, "eval.every_steps": 1, "eval.at_end": True})
+    final = train(cfg)
+    assert (tmp_path / "run" / "eval" / "step_00000001" / "metrics.json").is_file()  # periodic
+    at_end = json.loads((tmp_path / "run" / "eval" / "step_00000002" / "metrics.json").read_text())
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "eval" in r] == [1, 2]
+    from_ckpt = evaluate_checkpoint(str(tmp_path / "run" / "checkpoints" / "step_00000002.pt"),
+                                    out=str(tmp_path / "e1"))
+    from_folder = evaluate_checkpoint(str(final), out=str(tmp_path / "e2"))
+    from_run = evaluate_checkpoint(str(tmp_path / "run"), out=str(tmp_path / "e3"))
+    for other in (from_ckpt, from_folder, from_run):
+        assert other["ava"]["mAP"] == pytest.approx(at_end["ava"]["mAP"], abs=1e-9)
+        assert other["kinetics"] == at_end["kinetics"]
+    csv_rows = (tmp_path / "e1" / "ava_detections.csv").read_text().splitlines()
+    video_id, ts, *box, action, score = csv_rows[0].split(",")
+    assert float(ts) >= 902 and len(box) == 4 and 0 <= float(score) <= 1 and int(action) >= 1
