@@ -219,11 +219,16 @@ def test_periodic_eval_and_eval_from_checkpoint_run_or_folder_agree(synth_root, 
     assert [r["step"] for r in rows if "eval" in r] == [1, 2]
     from_ckpt = evaluate_checkpoint(str(tmp_path / "run" / "checkpoints" / "step_00000002.pt"),
                                     out=str(tmp_path / "e1"))
-    from_folder = evaluate_checkpoint(str(final), out=str(tmp_path / "e2"))
+    from_folder = evaluate_checkpoint(str(final), out=str(tmp_path / "e2"), compare=str(tmp_path / "e1"))
+    assert (tmp_path / "e2" / "ava_ap_difference.png").stat().st_size > 1000  # paper Fig. 1 style
     from_run = evaluate_checkpoint(str(tmp_path / "run"), out=str(tmp_path / "e3"))
     for other in (from_ckpt, from_folder, from_run):
         assert other["ava"]["mAP"] == pytest.approx(at_end["ava"]["mAP"], abs=1e-9)
         assert other["kinetics"] == at_end["kinetics"]
+    from training.evaluation.ava import AvaResult
+
+    saved = AvaResult.from_json(tmp_path / "e1" / "ava_ava_metrics.json")
+    assert saved.mAP == pytest.approx(from_ckpt["ava"]["mAP"]) and len(saved.groups) == len(saved.class_ids)
     csv_rows = (tmp_path / "e1" / "ava_detections.csv").read_text().splitlines()
     video_id, ts, *box, action, score = csv_rows[0].split(",")
     assert float(ts) >= 902 and len(box) == 4 and 0 <= float(score) <= 1 and int(action) >= 1

@@ -145,6 +145,31 @@ class AvaResult:
             ],
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping) -> AvaResult:
+        """Inverse of :meth:`to_dict` (``None`` APs become NaN)."""
+        classes = data["classes"]
+
+        def num(value: float | None) -> float:
+            return float("nan") if value is None else float(value)
+
+        return cls(
+            class_ids=[c["id"] for c in classes],
+            class_names=[c["name"] for c in classes],
+            ap=[num(c["ap"]) for c in classes],
+            num_groundtruth=[c["num_groundtruth"] for c in classes],
+            num_detections=[c["num_detections"] for c in classes],
+            mAP=num(data["mAP@0.5IOU"]),
+            groups=tuple(c["group"] for c in classes),
+            train_counts=np.asarray([c["train_count"] for c in classes], dtype=np.int64),
+            group_mAP={k: num(v) for k, v in data.get("group_mAP", {}).items()},
+        )
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> AvaResult:
+        """Reads a file written by :meth:`to_json`."""
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
     def to_json(self, path: str | Path | None = None) -> str:
         """Serialises to JSON; also writes it to ``path`` when given."""
         text = json.dumps(self.to_dict(), indent=2)

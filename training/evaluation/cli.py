@@ -103,7 +103,14 @@ def register_eval(subparsers: argparse._SubParsersAction) -> None:
         help="training config (preset name or path); default: the config saved with the model",
     )
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--max-batches", type=int, default=None, help="evaluate only this many batches")
+    parser.add_argument(
+        "--max-batches", type=int, default=None, help="evaluate only this many batches"
+    )
+    parser.add_argument(
+        "--compare",
+        metavar="EVAL_DIR",
+        help="another run's eval folder: also plot per-class AP (this run - that run), paper Fig. 1",
+    )
     parser.add_argument("--out", help="output directory (default: next to the checkpoint)")
     parser.add_argument(
         "--set",

@@ -93,7 +93,12 @@ def _thresholds(dcfg: DatasetConfig, train_cfg: TrainConfig) -> tuple[int, int]:
 
 
 def _evaluate_detection(
-    dcfg: DatasetConfig, train_cfg: TrainConfig, ds: Any, out: dict[str, Any], out_dir: Path
+    dcfg: DatasetConfig,
+    train_cfg: TrainConfig,
+    ds: Any,
+    out: dict[str, Any],
+    out_dir: Path,
+    compare: Path | None = None,
 ) -> dict[str, Any]:
     from training.evaluation.ava import evaluate_ava_files
 
@@ -122,6 +127,8 @@ def _evaluate_detection(
     )
     result.to_json(out_dir / f"{dcfg.name}_ava_metrics.json")
     _plot(result, out_dir / f"{dcfg.name}_per_class_ap.png", title=f"{dcfg.name}: per-class AP")
+    if compare is not None:
+        _plot_difference(compare, result, dcfg.name, out_dir)
     summary = {
         "mAP": _clean(result.mAP),
         **{f"mAP_{g}": _clean(v) for g, v in result.group_mAP.items()},
@@ -139,6 +146,22 @@ def _plot(result: Any, path: Path, title: str) -> None:
     plot_per_class_ap(result, path, title=title)
 
 
+def _plot_difference(compare: Path, result: Any, head: str, out_dir: Path) -> None:
+    """The paper's Fig. 1: per-class AP of this run minus another run's (same classes)."""
+    from training.evaluation.ava import AvaResult
+    from training.evaluation.plots import plot_ap_difference
+
+    other_file = compare / f"{head}_ava_metrics.json" if compare.is_dir() else compare
+    if not other_file.is_file():
+        raise FileNotFoundError(
+            f"--compare: {other_file} not found (an eval folder or *_ava_metrics.json)"
+        )
+    baseline = AvaResult.from_json(other_file)
+    plot_ap_difference(
+        baseline, result, out_dir / f"{head}_ap_difference.png", labels=(str(compare), "this run")
+    )
+
+
 def _clean(value: float) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
@@ -152,8 +175,12 @@ def evaluate_model(
     max_batches: int | None = None,
     batch_size: int | None = None,
     progress: bool = True,
+    compare: str | Path | None = None,
 ) -> dict[str, Any]:
     """Evaluate every head on its dataset's validation split; writes CSV/JSON/PNG to ``out_dir``.
+
+    ``compare``: another evaluation folder (or its ``<head>_ava_metrics.json``): also plot
+    the per-class AP difference this run minus that one (paper Fig. 1).
 
     Returns:
         ``{head: {"mAP", "mAP_head", "mAP_mid", "mAP_tail", "per_class_ap"}}`` for detection
@@ -181,7 +208,9 @@ def evaluate_model(
         )
         out = _predict(model, dcfg.name, loader, device, max_batches, detection, progress)
         if detection:
-            metrics[dcfg.name] = _evaluate_detection(dcfg, train_cfg, ds, out, out_dir)
+            metrics[dcfg.name] = _evaluate_detection(
+                dcfg, train_cfg, ds, out, out_dir, Path(compare) if compare else None
+            )
         else:
             accuracy = top_k_accuracy(
                 np.concatenate(out["scores"]), np.concatenate(out["labels"]), ks=(1, 5)
@@ -235,6 +264,7 @@ def evaluate_checkpoint(
     overrides: list[str] | None = None,
     device: str = "cpu",
     max_batches: int | None = None,
+    compare: str | None = None,
 ) -> dict[str, Any]:
     """``cofin eval CHECKPOINT_OR_DIR [CONFIG]``: a ``save_pretrained`` folder, a run folder
     or a ``step_*.pt`` checkpoint; CONFIG defaults to the training config saved with it."""
@@ -255,7 +285,12 @@ def evaluate_checkpoint(
     model = _load_for_eval(path, train_cfg)
     out_dir = Path(out) if out else (path if path.is_dir() else path.parent) / "eval"
     return evaluate_model(
-        model.to(device), train_cfg, out_dir, device=device, max_batches=max_batches
+        model.to(device),
+        train_cfg,
+        out_dir,
+        device=device,
+        max_batches=max_batches,
+        compare=compare,
     )
 
 
@@ -268,6 +303,7 @@ def main(args: Any) -> int:
         getattr(args, "overrides", []),
         getattr(args, "device", "cpu"),
         getattr(args, "max_batches", None),
+        getattr(args, "compare", None),
     )
     for head, values in metrics.items():
         shown = {
