@@ -38,9 +38,17 @@ def make_config(root: Path, out: Path, heads: tuple[str, ...], args: argparse.Na
     for d in cfg.datasets:
         d.root = str(root / d.kind)
     cfg.run.synth_preset = None
-    sets = [f"run.image_size={args.image_size}", "run.num_frames=8", f"run.global_batch_size={args.batch}",
-            "run.num_workers=0", f"run.out_dir={out}", "run.progress=false", "run.tensorboard=false",
-            "schedule.epochs=1000", "eval.at_end=false"]
+    sets = [
+        f"run.image_size={args.image_size}",
+        "run.num_frames=8",
+        f"run.global_batch_size={args.batch}",
+        "run.num_workers=0",
+        f"run.out_dir={out}",
+        "run.progress=false",
+        "run.tensorboard=false",
+        "schedule.epochs=1000",
+        "eval.at_end=false",
+    ]
     return apply_overrides(cfg, sets)
 
 
@@ -64,7 +72,9 @@ class TimedRun:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=8, help="steps per run per round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch", type=int, default=8)
@@ -84,18 +94,22 @@ def main() -> None:
             run.steps(2)
             run.times.clear()
         for r in range(args.rounds):
-            for run in runs[r % len(runs):] + runs[: r % len(runs)]:  # rotate the order
+            for run in runs[r % len(runs) :] + runs[: r % len(runs)]:  # rotate the order
                 run.steps(args.steps)
     rate = {run.name: 1.0 / statistics.median(run.times) for run in runs}
     co = runs[-1]
     mix = {h: co.heads.count(h) / len(co.heads) for h in SINGLE}
     mix_rate = 1.0 / sum(mix[h] / rate[h] for h in SINGLE)  # time-weighted (harmonic) mix
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, batch {args.batch}, "
-          f"{args.image_size}px, 8 frames, {args.rounds} rounds x {args.steps} steps (medians)")
+    print(
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}, batch {args.batch}, "
+        f"{args.image_size}px, 8 frames, {args.rounds} rounds x {args.steps} steps (medians)"
+    )
     for name, value in rate.items():
         print(f"  {name:<11} {value:6.2f} steps/s")
     print("  co-finetuning drew: " + ", ".join(f"{h} {mix[h]:.0%}" for h in SINGLE))
-    print(f"cofinetune / mix-weighted single = {rate['cofinetune'] / mix_rate:.3f}   (target >= 0.98)")
+    print(
+        f"cofinetune / mix-weighted single = {rate['cofinetune'] / mix_rate:.3f}   (target >= 0.98)"
+    )
     print(f"cofinetune / kinetics only       = {rate['cofinetune'] / rate['kinetics']:.3f}")
 
 

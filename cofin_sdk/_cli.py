@@ -29,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
             register = ep.load()
         except ImportError as exc:  # an optional extra is missing: keep the others usable
             extra = "train" if ep.value.startswith("training") else "dev"
-            subparsers.add_parser(ep.name, help=f"(unavailable: {exc}; pip install 'cofin-sdk[{extra}]')")
+            subparsers.add_parser(
+                ep.name, help=f"(unavailable: {exc}; pip install 'cofin-sdk[{extra}]')"
+            )
             continue
         register(subparsers)
     return parser

@@ -36,13 +36,24 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(folder: str | os.PathLike, step: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    extra: dict[str, Any] | None = None, keep_last: int = 2) -> Path:
+def save_checkpoint(
+    folder: str | os.PathLike,
+    step: int,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    extra: dict[str, Any] | None = None,
+    keep_last: int = 2,
+) -> Path:
     """Write ``folder/step_XXXXXXXX.pt`` atomically and delete all but the newest ``keep_last``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    payload = {"step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-               "rng": _rng_state(), "extra": extra or {}}
+    payload = {
+        "step": step,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "rng": _rng_state(),
+        "extra": extra or {},
+    }
     path = folder / f"step_{step:08d}.pt"
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".step_", suffix=".tmp")
     os.close(fd)
@@ -64,8 +75,12 @@ def latest_checkpoint(folder: str | os.PathLike) -> Path | None:
     return found[-1] if found else None
 
 
-def load_checkpoint(path: str | os.PathLike, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None,
-                    restore_rng: bool = True) -> dict[str, Any]:
+def load_checkpoint(
+    path: str | os.PathLike,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    restore_rng: bool = True,
+) -> dict[str, Any]:
     """Restore model (+ optimiser, RNG) from ``path``; returns the payload (``step``, ``extra``)."""
     payload = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(payload["model"], strict=True)

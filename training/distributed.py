@@ -33,7 +33,9 @@ def _pick_device(requested: str, local_rank: int) -> torch.device:
     if requested.startswith("cuda"):
         if not torch.cuda.is_available():
             raise ValueError("run.device is 'cuda' but no GPU is visible; use run.device=cpu")
-        return torch.device("cuda", local_rank if requested == "cuda" else int(requested.split(":")[1]))
+        return torch.device(
+            "cuda", local_rank if requested == "cuda" else int(requested.split(":")[1])
+        )
     return torch.device(requested)
 
 

@@ -49,7 +49,9 @@ class CofinetuneSchedule:
         (100, [0, 1, 0, 1])
     """
 
-    def __init__(self, sizes: Sequence[int], global_batch_size: int, kind: str = "weighted", seed: int = 0) -> None:
+    def __init__(
+        self, sizes: Sequence[int], global_batch_size: int, kind: str = "weighted", seed: int = 0
+    ) -> None:
         if kind not in SAMPLERS:
             raise ValueError(f"sampler kind must be one of {SAMPLERS}, got {kind!r}")
         self.sizes = [int(s) for s in sizes]
@@ -128,7 +130,9 @@ class CofinetuneSchedule:
         dataset, indices = self.global_indices(step)
         return StepBatch(step, dataset, tuple(int(i) for i in indices[rank::world_size]))
 
-    def iter_batches(self, start_step: int, end_step: int, rank: int = 0, world_size: int = 1) -> Iterator[StepBatch]:
+    def iter_batches(
+        self, start_step: int, end_step: int, rank: int = 0, world_size: int = 1
+    ) -> Iterator[StepBatch]:
         for step in range(start_step, end_step):
             yield self.rank_batch(step, rank, world_size)
 

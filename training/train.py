@@ -14,10 +14,21 @@ logger = logging.getLogger(__name__)
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="preset name (see --list), a .py file with get_config(), or a saved config.json")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value, e.g. --set optim.base_lr=0.1 --set datasets.ava.root=/data/ava")
-    parser.add_argument("--resume", metavar="RUN_DIR", help="resume the run in RUN_DIR from its newest checkpoint")
+    parser.add_argument(
+        "config",
+        help="preset name (see --list), a .py file with get_config(), or a saved config.json",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set optim.base_lr=0.1 --set datasets.ava.root=/data/ava",
+    )
+    parser.add_argument(
+        "--resume", metavar="RUN_DIR", help="resume the run in RUN_DIR from its newest checkpoint"
+    )
     parser.add_argument("--list", action="store_true", help="list the presets and exit")
 
 
@@ -35,7 +46,9 @@ def run_stages(config: str, overrides: list[str], resume: str | None = None) -> 
     if resume:
         saved = Path(resume) / "config.json"
         if not saved.is_file():
-            raise FileNotFoundError(f"{saved} not found: --resume expects a run folder written by cofin train")
+            raise FileNotFoundError(
+                f"{saved} not found: --resume expects a run folder written by cofin train"
+            )
         stages = load_config(str(saved), overrides)
     else:
         stages = load_config(config, overrides)

@@ -38,7 +38,11 @@ logger = logging.getLogger(__name__)
 
 # ----------------------------------------------------------------------------- data
 def preprocessing_of(cfg: TrainConfig) -> Preprocessing:
-    return Preprocessing(image_size=cfg.run.image_size, num_frames=cfg.run.num_frames, frame_stride=cfg.run.frame_stride)
+    return Preprocessing(
+        image_size=cfg.run.image_size,
+        num_frames=cfg.run.num_frames,
+        frame_stride=cfg.run.frame_stride,
+    )
 
 
 def build_datasets(cfg: TrainConfig, split: str = "train") -> list[Dataset]:
@@ -55,10 +59,16 @@ def build_datasets(cfg: TrainConfig, split: str = "train") -> list[Dataset]:
             # SSv2 labels name directions ("left to right"): no flip unless asked explicitly.
             default_flip = aug.horizontal_flip and d.kind.lower() != "ssv2"
             flip = options.pop("horizontal_flip", default_flip)
-            options["augmentation"] = AugmentationConfig(tuple(aug.scale_range), aug.box_jitter, flip)
+            options["augmentation"] = AugmentationConfig(
+                tuple(aug.scale_range), aug.box_jitter, flip
+            )
         else:
             options.pop("horizontal_flip", None)
-        out.append(build_dataset(d.kind, d.root, d.train_split if train else d.eval_split, prep, train, **options))
+        out.append(
+            build_dataset(
+                d.kind, d.root, d.train_split if train else d.eval_split, prep, train, **options
+            )
+        )
     return out
 
 
@@ -87,8 +97,23 @@ class _Samples(Dataset):
 class _MicroBatches(Sampler):
     """Yields this rank's micro-batches, step after step, from ``start`` to ``end``."""
 
-    def __init__(self, schedule: CofinetuneSchedule, start: int, end: int, ctx: DistContext, micro: int, seed: int):
-        self.schedule, self.start, self.end, self.ctx, self.micro, self.seed = schedule, start, end, ctx, micro, seed
+    def __init__(
+        self,
+        schedule: CofinetuneSchedule,
+        start: int,
+        end: int,
+        ctx: DistContext,
+        micro: int,
+        seed: int,
+    ):
+        self.schedule, self.start, self.end, self.ctx, self.micro, self.seed = (
+            schedule,
+            start,
+            end,
+            ctx,
+            micro,
+            seed,
+        )
 
     def __len__(self) -> int:
         local = self.schedule.global_batch_size // self.ctx.world_size
@@ -99,7 +124,10 @@ class _MicroBatches(Sampler):
             dataset, indices = self.schedule.global_indices(step)
             slots = np.arange(self.ctx.rank, len(indices), self.ctx.world_size)  # this rank's shard
             for i in range(0, len(slots), self.micro):
-                yield [(dataset, int(indices[s]), _sample_seed(self.seed, step, int(s))) for s in slots[i : i + self.micro]]
+                yield [
+                    (dataset, int(indices[s]), _sample_seed(self.seed, step, int(s)))
+                    for s in slots[i : i + self.micro]
+                ]
 
 
 def _collate(items: list[tuple[int, dict[str, Any]]]) -> tuple[int, dict[str, Any]]:
@@ -107,7 +135,9 @@ def _collate(items: list[tuple[int, dict[str, Any]]]) -> tuple[int, dict[str, An
 
     dataset = items[0][0]
     samples = [s for _, s in items]
-    return dataset, collate_detection(samples) if "boxes" in samples[0] else collate_classification(samples)
+    return dataset, collate_detection(samples) if "boxes" in samples[0] else collate_classification(
+        samples
+    )
 
 
 # ----------------------------------------------------------------------------- model
@@ -116,16 +146,29 @@ def build_model(cfg: TrainConfig, datasets: list[Dataset]) -> ViViT:
     heads = {}
     for d, ds in zip(cfg.datasets, datasets):
         task = "detection" if hasattr(ds, "class_ids") else "classification"
-        spec: dict[str, Any] = {"task": task, "num_classes": ds.num_classes, "class_names": list(ds.class_names)}
+        spec: dict[str, Any] = {
+            "task": task,
+            "num_classes": ds.num_classes,
+            "class_names": list(ds.class_names),
+        }
         if task == "detection":
             spec["class_ids"] = [int(i) for i in ds.class_ids]
         heads[d.name] = spec
-    model = create_model(cfg.model.name, heads=heads, num_frames=cfg.run.num_frames,
-                         image_size=cfg.run.image_size, **cfg.model.overrides)
+    model = create_model(
+        cfg.model.name,
+        heads=heads,
+        num_frames=cfg.run.num_frames,
+        image_size=cfg.run.image_size,
+        **cfg.model.overrides,
+    )
     model.preprocessing = {"frame_stride": cfg.run.frame_stride}
     if cfg.model.vit_init:
         report = init_from_vit(model, cfg.model.vit_init, tubelet_init=cfg.model.tubelet_init)
-        logger.info("ViT init: %d tensors loaded, %d fresh", len(report.loaded_keys), len(report.missing_keys))
+        logger.info(
+            "ViT init: %d tensors loaded, %d fresh",
+            len(report.loaded_keys),
+            len(report.missing_keys),
+        )
     if cfg.model.backbone_from:
         _load_backbone(model, cfg.model.backbone_from)
     return model
@@ -139,7 +182,9 @@ def _load_backbone(model: ViViT, source: str) -> None:
     missing = [k for k in own if not k.startswith("heads.") and k not in backbone]
     shapes = [k for k in backbone if k in own and backbone[k].shape != own[k].shape]
     if missing or shapes:
-        raise ValueError(f"backbone of {source} does not fit: missing {missing[:5]}, shape mismatches {shapes[:5]}")
+        raise ValueError(
+            f"backbone of {source} does not fit: missing {missing[:5]}, shape mismatches {shapes[:5]}"
+        )
     model.load_state_dict({**own, **backbone}, strict=True)
     logger.info("backbone initialised from %s (%d tensors), heads fresh", source, len(backbone))
 
@@ -152,10 +197,15 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, 
             continue
         skip = p.ndim <= 1 or "pos_embed" in name or name.endswith("cls_token")
         (no_decay if skip else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
 
 
-def lr_at(step: int, peak_lr: float, warmup_steps: int, total_steps: int, min_ratio: float = 0.0) -> float:
+def lr_at(
+    step: int, peak_lr: float, warmup_steps: int, total_steps: int, min_ratio: float = 0.0
+) -> float:
     """Linear warm-up to ``peak_lr`` then cosine decay to ``min_ratio * peak_lr`` (App. A.1)."""
     if step < warmup_steps:
         return peak_lr * (step + 1) / warmup_steps
@@ -164,8 +214,15 @@ def lr_at(step: int, peak_lr: float, warmup_steps: int, total_steps: int, min_ra
 
 
 # ----------------------------------------------------------------------------- loss
-def batch_loss(model: torch.nn.Module, head: str, task: str, batch: dict[str, Any], smoothing: float,
-               normaliser: float, device: torch.device) -> torch.Tensor:
+def batch_loss(
+    model: torch.nn.Module,
+    head: str,
+    task: str,
+    batch: dict[str, Any],
+    smoothing: float,
+    normaliser: float,
+    device: torch.device,
+) -> torch.Tensor:
     """Sum of per-clip losses / ``normaliser`` (the rank's share of the global batch).
 
     Summing then dividing by a fixed count (instead of averaging per micro-batch) makes
@@ -177,7 +234,10 @@ def batch_loss(model: torch.nn.Module, head: str, task: str, batch: dict[str, An
     if task == "classification":
         logits = model(video, head=head)
         labels = batch["label"].to(device)
-        return F.cross_entropy(logits.float(), labels, label_smoothing=smoothing, reduction="sum") / normaliser
+        return (
+            F.cross_entropy(logits.float(), labels, label_smoothing=smoothing, reduction="sum")
+            / normaliser
+        )
     logits = model(video, head=head, boxes=batch["boxes"].to(device))
     targets = batch["targets"].to(device).float() * (1 - smoothing) + smoothing / 2
     loss = F.binary_cross_entropy_with_logits(logits.float(), targets, reduction="sum")
@@ -205,7 +265,9 @@ def _setup(cfg: TrainConfig, resume: bool) -> tuple[_Run, int]:
     out_dir = Path(cfg.run.out_dir)
     ckpt_dir = out_dir / "checkpoints"
     if not resume and latest_checkpoint(ckpt_dir) is not None:
-        raise ValueError(f"{out_dir} already holds checkpoints: pass --resume {out_dir} or choose another run.out_dir")
+        raise ValueError(
+            f"{out_dir} already holds checkpoints: pass --resume {out_dir} or choose another run.out_dir"
+        )
     torch.manual_seed(cfg.run.seed)
     datasets = build_datasets(cfg, "train")
     model = build_model(cfg, datasets).to(ctx.device)
@@ -215,10 +277,16 @@ def _setup(cfg: TrainConfig, resume: bool) -> tuple[_Run, int]:
         net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
     B = cfg.run.global_batch_size
     if B % ctx.world_size:
-        raise ValueError(f"run.global_batch_size={B} must be divisible by the world size {ctx.world_size}")
+        raise ValueError(
+            f"run.global_batch_size={B} must be divisible by the world size {ctx.world_size}"
+        )
     peak_lr = cfg.optim.base_lr * B / cfg.optim.base_batch_size  # linear scaling rule
-    optimizer = torch.optim.SGD(param_groups(model, cfg.optim.weight_decay), lr=peak_lr,
-                                momentum=cfg.optim.momentum, nesterov=cfg.optim.nesterov)
+    optimizer = torch.optim.SGD(
+        param_groups(model, cfg.optim.weight_decay),
+        lr=peak_lr,
+        momentum=cfg.optim.momentum,
+        nesterov=cfg.optim.nesterov,
+    )
     schedule = CofinetuneSchedule([len(d) for d in datasets], B, cfg.sampler.kind, cfg.run.seed)
     total = max(1, round(cfg.schedule.epochs * schedule.steps_per_epoch))
     warmup = min(total, max(1, round(cfg.schedule.warmup_epochs * schedule.steps_per_epoch)))
@@ -245,13 +313,21 @@ def _loader(run: _Run, start: int, end: int) -> DataLoader:
     workers = run.cfg.run.num_workers
     # A private generator: creating the loader must not consume the global RNG, which
     # drives dropout/stochastic depth and is restored exactly on resume.
-    return DataLoader(_Samples(run.datasets), batch_sampler=sampler, collate_fn=_collate, num_workers=workers,
-                      generator=torch.Generator().manual_seed(run.cfg.run.seed),
-                      pin_memory=run.ctx.device.type == "cuda", persistent_workers=False,
-                      prefetch_factor=4 if workers else None)
+    return DataLoader(
+        _Samples(run.datasets),
+        batch_sampler=sampler,
+        collate_fn=_collate,
+        num_workers=workers,
+        generator=torch.Generator().manual_seed(run.cfg.run.seed),
+        pin_memory=run.ctx.device.type == "cuda",
+        persistent_workers=False,
+        prefetch_factor=4 if workers else None,
+    )
 
 
-def train_step(run: _Run, step: int, micro_batches: list[tuple[int, dict[str, Any]]]) -> tuple[str, float]:
+def train_step(
+    run: _Run, step: int, micro_batches: list[tuple[int, dict[str, Any]]]
+) -> tuple[str, float]:
     """One optimiser step over this rank's micro-batches; returns (head, global mean loss)."""
     cfg = run.cfg
     lr = lr_at(step, run.peak_lr, run.warmup_steps, run.total_steps, cfg.schedule.min_lr_ratio)
@@ -267,7 +343,15 @@ def train_step(run: _Run, step: int, micro_batches: list[tuple[int, dict[str, An
         sync = i == len(micro_batches) - 1 or not run.ctx.enabled
         with run.net.no_sync() if not sync else contextlib.nullcontext():
             with torch.autocast(run.ctx.device.type, dtype=torch.bfloat16, enabled=cfg.run.bf16):
-                loss = batch_loss(run.net, head, task, batch, cfg.optim.label_smoothing, normaliser, run.ctx.device)
+                loss = batch_loss(
+                    run.net,
+                    head,
+                    task,
+                    batch,
+                    cfg.optim.label_smoothing,
+                    normaliser,
+                    run.ctx.device,
+                )
             loss.backward()
         total += loss.detach()
     if cfg.optim.grad_clip_norm:
@@ -275,7 +359,9 @@ def train_step(run: _Run, step: int, micro_batches: list[tuple[int, dict[str, An
     run.optimizer.step()
     loss_value = float(all_reduce_sum(total, run.ctx)) / run.ctx.world_size
     if not math.isfinite(loss_value):
-        raise FloatingPointError(f"loss became {loss_value} at step {step} on head {head!r}; lower optim.base_lr")
+        raise FloatingPointError(
+            f"loss became {loss_value} at step {step} on head {head!r}; lower optim.base_lr"
+        )
     return head, loss_value
 
 
@@ -288,9 +374,16 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     if run.ctx.is_main:
         run.out_dir.mkdir(parents=True, exist_ok=True)
         (run.out_dir / "config.json").write_text(cfg.to_json())
-        logger.info("%s: %d steps (%d per epoch, warm-up %d), global batch %d, peak lr %.4g, datasets %s",
-                    cfg.name, end, run.schedule.steps_per_epoch, run.warmup_steps, cfg.run.global_batch_size,
-                    run.peak_lr, {d.name: len(ds) for d, ds in zip(cfg.datasets, run.datasets)})
+        logger.info(
+            "%s: %d steps (%d per epoch, warm-up %d), global batch %d, peak lr %.4g, datasets %s",
+            cfg.name,
+            end,
+            run.schedule.steps_per_epoch,
+            run.warmup_steps,
+            cfg.run.global_batch_size,
+            run.peak_lr,
+            {d.name: len(ds) for d, ds in zip(cfg.datasets, run.datasets)},
+        )
     logger_ = _MetricsLogger(run, start, end)
     micro_per_step = _micro_batches_per_step(run)
     pending: list[tuple[int, dict[str, Any]]] = []
@@ -313,15 +406,23 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     logger_.close()
     final = run.out_dir / "final"
     if run.ctx.is_main:
-        run.model.save_pretrained(final, metadata={"train_config": cfg.to_dict(), "step": step, "metrics": metrics})
+        run.model.save_pretrained(
+            final, metadata={"train_config": cfg.to_dict(), "step": step, "metrics": metrics}
+        )
     _barrier(run.ctx)
     return final
 
 
 def _checkpoint(run: _Run, step: int) -> None:
     if run.ctx.is_main:
-        save_checkpoint(run.out_dir / "checkpoints", step, run.model, run.optimizer,
-                        extra={"config": run.cfg.to_dict()}, keep_last=run.cfg.run.keep_last)
+        save_checkpoint(
+            run.out_dir / "checkpoints",
+            step,
+            run.model,
+            run.optimizer,
+            extra={"config": run.cfg.to_dict()},
+            keep_last=run.cfg.run.keep_last,
+        )
     _barrier(run.ctx)
 
 
@@ -337,9 +438,14 @@ def _evaluate(run: _Run, step: int) -> dict[str, Any]:
         from training.evaluation.runner import evaluate_model
 
         with torch.random.fork_rng(devices=[]):  # evaluation must not shift the training RNG
-            metrics = evaluate_model(run.model, run.cfg, run.out_dir / "eval" / f"step_{step:08d}",
-                                     device=run.ctx.device, max_batches=run.cfg.eval.max_batches,
-                                     progress=run.cfg.run.progress)
+            metrics = evaluate_model(
+                run.model,
+                run.cfg,
+                run.out_dir / "eval" / f"step_{step:08d}",
+                device=run.ctx.device,
+                max_batches=run.cfg.eval.max_batches,
+                progress=run.cfg.run.progress,
+            )
     _barrier(run.ctx)
     return metrics
 
@@ -352,7 +458,9 @@ def _prepare_data(cfg: TrainConfig) -> None:
     for root in roots:
         if not (root / "synth_meta.json").is_file():
             if int(os.environ.get("RANK", "0")) != 0:
-                raise FileNotFoundError(f"synthetic data missing at {root}: generate it first with `cofin synth`")
+                raise FileNotFoundError(
+                    f"synthetic data missing at {root}: generate it first with `cofin synth`"
+                )
             from training.synth import generate
 
             logger.info("generating synthetic preset %r into %s", cfg.run.synth_preset, root)
@@ -373,22 +481,34 @@ class _MetricsLogger:
         if run.cfg.run.progress:
             from tqdm.auto import tqdm
 
-            self.pbar = tqdm(total=end, initial=start, desc=run.cfg.name, unit="step", dynamic_ncols=True)
+            self.pbar = tqdm(
+                total=end, initial=start, desc=run.cfg.name, unit="step", dynamic_ncols=True
+            )
         if run.cfg.run.tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
                 self.writer = SummaryWriter(str(run.out_dir / "tb"))
             except ImportError:
-                logger.warning("tensorboard not installed (pip install 'cofin-sdk[train]'): TensorBoard logging off")
+                logger.warning(
+                    "tensorboard not installed (pip install 'cofin-sdk[train]'): TensorBoard logging off"
+                )
 
     def log(self, step: int, head: str, loss: float, clips: int) -> None:
         if not self.enabled:
             return
         self.clips += clips
-        self.running[head] = loss if head not in self.running else 0.9 * self.running[head] + 0.1 * loss
+        self.running[head] = (
+            loss if head not in self.running else 0.9 * self.running[head] + 0.1 * loss
+        )
         lr = self.run.optimizer.param_groups[0]["lr"]
-        record = {"step": step, "epoch": step / self.run.schedule.steps_per_epoch, "head": head, "loss": loss, "lr": lr}
+        record = {
+            "step": step,
+            "epoch": step / self.run.schedule.steps_per_epoch,
+            "head": head,
+            "loss": loss,
+            "lr": lr,
+        }
         if step % max(1, self.run.cfg.run.log_every) == 0 or step == 1:
             now = time.perf_counter()
             record["clips_per_s"] = self.clips / max(now - self.last_time, 1e-9)
@@ -400,7 +520,9 @@ class _MetricsLogger:
             self.writer.add_scalar("lr", lr, step)
         if self.pbar:
             self.pbar.update(1)
-            self.pbar.set_postfix({**{f"loss_{k}": f"{v:.3f}" for k, v in self.running.items()}, "lr": f"{lr:.3g}"})
+            self.pbar.set_postfix(
+                {**{f"loss_{k}": f"{v:.3f}" for k, v in self.running.items()}, "lr": f"{lr:.3g}"}
+            )
 
     def eval(self, step: int, metrics: dict[str, Any]) -> None:
         if not self.enabled or not metrics:

@@ -9,6 +9,15 @@ from .vit_init import InitReport, checkpoint_filter_fn, init_from_vit
 from .vivit import ViViT
 
 __all__ = [
-    "HeadSpec", "InitReport", "ViViT", "ViViTConfig", "checkpoint_filter_fn", "create_model",
-    "from_pretrained", "init_from_vit", "list_models", "model_config", "save_pretrained",
+    "HeadSpec",
+    "InitReport",
+    "ViViT",
+    "ViViTConfig",
+    "checkpoint_filter_fn",
+    "create_model",
+    "from_pretrained",
+    "init_from_vit",
+    "list_models",
+    "model_config",
+    "save_pretrained",
 ]

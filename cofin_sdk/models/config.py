@@ -53,7 +53,9 @@ class HeadSpec:
         if isinstance(spec, HeadSpec):
             return spec
         if not isinstance(spec, dict):
-            raise TypeError(f"head {name!r}: expected a dict or HeadSpec, got {type(spec).__name__}")
+            raise TypeError(
+                f"head {name!r}: expected a dict or HeadSpec, got {type(spec).__name__}"
+            )
         unknown = set(spec) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"head {name!r}: unknown keys {sorted(unknown)}")

@@ -32,7 +32,9 @@ def model_config(name: str, heads: dict[str, Any] | None = None, **overrides: An
     known = {f.name for f in dataclasses.fields(ViViTConfig)} - {"heads"}
     unknown = set(overrides) - known
     if unknown:
-        raise ValueError(f"unknown model options {sorted(unknown)} for {name!r}; valid options: {sorted(known)}")
+        raise ValueError(
+            f"unknown model options {sorted(unknown)} for {name!r}; valid options: {sorted(known)}"
+        )
     args = {**_VARIANTS[name], **overrides}
     head_specs = {n: HeadSpec.parse(n, spec) for n, spec in (heads or {}).items()}
     return ViViTConfig(heads=head_specs, **args)

@@ -19,7 +19,13 @@ from safetensors.torch import load_file, save_file
 from .config import ViViTConfig
 from .vivit import ViViT
 
-__all__ = ["save_pretrained", "from_pretrained", "resolve_pretrained_dir", "CONFIG_NAME", "WEIGHTS_NAME"]
+__all__ = [
+    "save_pretrained",
+    "from_pretrained",
+    "resolve_pretrained_dir",
+    "CONFIG_NAME",
+    "WEIGHTS_NAME",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +37,11 @@ DEFAULT_PREPROCESSING = {"frame_stride": 2, "mean": [0.5, 0.5, 0.5], "std": [0.5
 
 def model_preprocessing(model: ViViT) -> dict[str, Any]:
     """Preprocessing the model expects (image size, frames, stride, mean/std)."""
-    prep = {**DEFAULT_PREPROCESSING, "image_size": model.config.image_size, "num_frames": model.config.num_frames}
+    prep = {
+        **DEFAULT_PREPROCESSING,
+        "image_size": model.config.image_size,
+        "num_frames": model.config.num_frames,
+    }
     prep.update(model.preprocessing)
     return prep
 
@@ -48,7 +58,9 @@ def _atomic_write(path: Path, write: Any) -> None:
             os.unlink(tmp)
 
 
-def save_pretrained(model: ViViT, save_directory: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
+def save_pretrained(
+    model: ViViT, save_directory: str | os.PathLike, metadata: dict[str, Any] | None = None
+) -> Path:
     """Write ``model.safetensors``, ``config.json`` and ``README.md`` to a folder.
 
     Args:
@@ -78,11 +90,16 @@ def save_pretrained(model: ViViT, save_directory: str | os.PathLike, metadata: d
 
 def _model_card(model: ViViT, config: dict[str, Any]) -> str:
     heads = "\n".join(
-        f"| `{name}` | {spec.task} | {spec.num_classes} |" for name, spec in model.config.heads.items()
+        f"| `{name}` | {spec.task} | {spec.num_classes} |"
+        for name, spec in model.config.heads.items()
     )
     n_params = sum(p.numel() for p in model.parameters())
     metrics = config["metadata"].get("metrics")
-    metrics_md = "\n".join(f"- {k}: {v}" for k, v in metrics.items()) if isinstance(metrics, dict) else "not recorded"
+    metrics_md = (
+        "\n".join(f"- {k}: {v}" for k, v in metrics.items())
+        if isinstance(metrics, dict)
+        else "not recorded"
+    )
     prep = config["preprocessing"]
     return f"""---
 library_name: cofin
@@ -113,7 +130,9 @@ detector = Detector.from_pretrained("path/or/repo-id")
 
 
 def resolve_pretrained_dir(
-    name_or_path: str | os.PathLike, revision: str | None = None, cache_dir: str | os.PathLike | None = None
+    name_or_path: str | os.PathLike,
+    revision: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
 ) -> Path:
     """A local folder, or a Hugging Face Hub repo id resolved through the local cache.
 
@@ -122,17 +141,25 @@ def resolve_pretrained_dir(
     path = Path(name_or_path)
     if path.is_dir():
         if not (path / CONFIG_NAME).is_file():
-            raise FileNotFoundError(f"{path} has no {CONFIG_NAME}: not a folder written by save_pretrained")
+            raise FileNotFoundError(
+                f"{path} has no {CONFIG_NAME}: not a folder written by save_pretrained"
+            )
         return path
     if path.exists() or str(name_or_path).count("/") != 1:
-        raise FileNotFoundError(f"{name_or_path!s} is neither a folder from save_pretrained nor a Hub repo id")
+        raise FileNotFoundError(
+            f"{name_or_path!s} is neither a folder from save_pretrained nor a Hub repo id"
+        )
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
     try:
         return Path(
             snapshot_download(
-                str(name_or_path), revision=revision, cache_dir=cache_dir, allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, "README.md"])
+                str(name_or_path),
+                revision=revision,
+                cache_dir=cache_dir,
+                allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, "README.md"],
+            )
         )
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as exc:
         raise FileNotFoundError(
@@ -157,25 +184,39 @@ def from_pretrained(
     folder = resolve_pretrained_dir(name_or_path, revision, cache_dir)
     config = json.loads((folder / CONFIG_NAME).read_text())
     if config.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{folder / CONFIG_NAME}: unsupported format_version {config.get('format_version')!r}")
+        raise ValueError(
+            f"{folder / CONFIG_NAME}: unsupported format_version {config.get('format_version')!r}"
+        )
     model = ViViT(ViViTConfig.from_dict(config["model"]), name=config["architecture"])
     model.preprocessing = dict(config.get("preprocessing", {}))
     weights = folder / WEIGHTS_NAME
     if not weights.is_file():
         raise FileNotFoundError(f"{weights} is missing")
-    load_state_dict_strict(model, load_file(str(weights), device=str(map_location)), source=str(weights))
+    load_state_dict_strict(
+        model, load_file(str(weights), device=str(map_location)), source=str(weights)
+    )
     return model.to(map_location)
 
 
-def load_state_dict_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+def load_state_dict_strict(
+    model: torch.nn.Module, state: dict[str, torch.Tensor], source: str
+) -> None:
     """``load_state_dict(strict=True)`` with one readable error listing every mismatch."""
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
-    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-              for k in own if k in state and state[k].shape != own[k].shape]
+    shapes = [
+        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in own
+        if k in state and state[k].shape != own[k].shape
+    ]
     if missing or unexpected or shapes:
-        parts = [f"missing {missing[:10]}" if missing else "", f"unexpected {unexpected[:10]}" if unexpected else "",
-                 f"shape mismatches {shapes[:10]}" if shapes else ""]
-        raise ValueError(f"checkpoint {source} does not match the model: " + "; ".join(p for p in parts if p))
+        parts = [
+            f"missing {missing[:10]}" if missing else "",
+            f"unexpected {unexpected[:10]}" if unexpected else "",
+            f"shape mismatches {shapes[:10]}" if shapes else "",
+        ]
+        raise ValueError(
+            f"checkpoint {source} does not match the model: " + "; ".join(p for p in parts if p)
+        )
     model.load_state_dict(state, strict=True)

@@ -46,7 +46,9 @@ class InitReport:
 
 
 # ----------------------------------------------------------------------------- reading
-def load_vit_state_dict(source: str | os.PathLike | dict[str, Any], revision: str | None = None) -> dict[str, Tensor]:
+def load_vit_state_dict(
+    source: str | os.PathLike | dict[str, Any], revision: str | None = None
+) -> dict[str, Tensor]:
     """Read an image-ViT checkpoint and return it with timm ``VisionTransformer`` keys."""
     if isinstance(source, dict):
         state = source
@@ -65,7 +67,9 @@ def _resolve_source(source: str | os.PathLike, revision: str | None) -> Path:
                 return path / name
         raise FileNotFoundError(f"{path} holds no model.safetensors / pytorch_model.bin")
     if str(source).count("/") != 1:
-        raise FileNotFoundError(f"ViT checkpoint {source!s} is neither a file, a folder, nor a Hub repo id")
+        raise FileNotFoundError(
+            f"ViT checkpoint {source!s} is neither a file, a folder, nor a Hub repo id"
+        )
     from huggingface_hub import hf_hub_download
 
     repo_id = str(source)
@@ -88,7 +92,9 @@ def _read_file(path: Path) -> dict[str, Any]:
             return {k: torch.from_numpy(np.asarray(data[k])) for k in data.files}
     if suffix in (".pth", ".pt", ".bin", ".ckpt"):
         return torch.load(path, map_location="cpu", weights_only=True)  # never unpickle code
-    raise ValueError(f"{path}: unsupported checkpoint format {suffix!r} (use .safetensors, .pth/.bin or .npz)")
+    raise ValueError(
+        f"{path}: unsupported checkpoint format {suffix!r} (use .safetensors, .pth/.bin or .npz)"
+    )
 
 
 def _unwrap(state: dict[str, Any]) -> dict[str, Tensor]:
@@ -101,7 +107,15 @@ def _unwrap(state: dict[str, Any]) -> dict[str, Tensor]:
             v = torch.from_numpy(v)
         if not isinstance(v, Tensor):
             continue
-        for prefix in ("module.", "model.", "opt/target/", "params/img/", "params/", "vit.", "visual.trunk."):
+        for prefix in (
+            "module.",
+            "model.",
+            "opt/target/",
+            "params/img/",
+            "params/",
+            "vit.",
+            "visual.trunk.",
+        ):
             k = k.removeprefix(prefix)
         out[k] = v
     return out
@@ -121,8 +135,11 @@ def _to_timm_layout(state: dict[str, Tensor]) -> dict[str, Tensor]:
 
 
 _HF_BLOCK = {
-    "layernorm_before": "norm1", "layernorm_after": "norm2", "attention.output.dense": "attn.proj",
-    "intermediate.dense": "mlp.fc1", "output.dense": "mlp.fc2",
+    "layernorm_before": "norm1",
+    "layernorm_after": "norm2",
+    "attention.output.dense": "attn.proj",
+    "intermediate.dense": "mlp.fc1",
+    "output.dense": "mlp.fc2",
 }
 
 
@@ -166,9 +183,15 @@ def _from_jax(w: dict[str, Tensor]) -> dict[str, Tensor]:
     for i in range(depth):
         src, dst = f"Transformer/encoderblock_{i}/", f"blocks.{i}."
         att = f"{src}MultiHeadDotProductAttention_{mha}/"
-        out[f"{dst}attn.qkv.weight"] = torch.cat([w[f"{att}{n}/kernel"].flatten(1).T for n in ("query", "key", "value")])
-        out[f"{dst}attn.qkv.bias"] = torch.cat([w[f"{att}{n}/bias"].reshape(-1) for n in ("query", "key", "value")])
-        out[f"{dst}attn.proj.weight"] = w[f"{att}out/kernel"].flatten(0, 1).T  # (heads, hd, D) → (D, D)
+        out[f"{dst}attn.qkv.weight"] = torch.cat(
+            [w[f"{att}{n}/kernel"].flatten(1).T for n in ("query", "key", "value")]
+        )
+        out[f"{dst}attn.qkv.bias"] = torch.cat(
+            [w[f"{att}{n}/bias"].reshape(-1) for n in ("query", "key", "value")]
+        )
+        out[f"{dst}attn.proj.weight"] = (
+            w[f"{att}out/kernel"].flatten(0, 1).T
+        )  # (heads, hd, D) → (D, D)
         out[f"{dst}attn.proj.bias"] = w[f"{att}out/bias"]
         for ln, name in ((0, "norm1"), (ln2, "norm2")):
             out[f"{dst}{name}.weight"] = w[f"{src}LayerNorm_{ln}/scale"]
@@ -196,7 +219,9 @@ def inflate_patch_embed(weight_2d: Tensor, tubelet_t: int, method: str = "centra
     return out
 
 
-def checkpoint_filter_fn(timm_state: dict[str, Tensor], model: ViViT, tubelet_init: str = "central_frame") -> tuple[dict[str, Tensor], list[str]]:
+def checkpoint_filter_fn(
+    timm_state: dict[str, Tensor], model: ViViT, tubelet_init: str = "central_frame"
+) -> tuple[dict[str, Tensor], list[str]]:
     """Map a timm-layout ViT state dict onto ViViT's spatial encoder.
 
     Returns:
@@ -220,7 +245,9 @@ def checkpoint_filter_fn(timm_state: dict[str, Tensor], model: ViViT, tubelet_in
     has_cls = "cls_token" in timm_state
     num_prefix = 1 if has_cls and pos.shape[1] != int(math.isqrt(pos.shape[1])) ** 2 else 0
     side = math.isqrt(pos.shape[1] - num_prefix)
-    out["spatial_pos_embed"] = resample_grid_embed(pos[:, num_prefix:], (side, side), model.grid_size[1:])
+    out["spatial_pos_embed"] = resample_grid_embed(
+        pos[:, num_prefix:], (side, side), model.grid_size[1:]
+    )
     if model.cls_token is not None and has_cls:
         cls_pos = pos[:, :1] if num_prefix else 0
         out["cls_token"] = timm_state["cls_token"] + cls_pos  # position folded into the token
@@ -273,7 +300,11 @@ def init_from_vit(
     timm_state = load_vit_state_dict(source, revision)
     mapped, unused = checkpoint_filter_fn(timm_state, model, tubelet_init)
     own = model.state_dict()
-    bad = [f"{k}: {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in mapped.items() if k in own and v.shape != own[k].shape]
+    bad = [
+        f"{k}: {tuple(v.shape)} vs {tuple(own[k].shape)}"
+        for k, v in mapped.items()
+        if k in own and v.shape != own[k].shape
+    ]
     if bad:
         raise ValueError(f"ViT checkpoint shapes do not fit the model: {bad[:5]}")
     with torch.no_grad():
@@ -283,12 +314,22 @@ def init_from_vit(
         loaded_keys=sorted(mapped),
         missing_keys=[k for k in own if k not in mapped],
         unexpected_keys=unused,
-        notes=[f"patch embedding inflated with {tubelet_init!r} to {tuple(mapped['patch_embed.weight'].shape)}"],
+        notes=[
+            f"patch embedding inflated with {tubelet_init!r} to {tuple(mapped['patch_embed.weight'].shape)}"
+        ],
     )
-    if len([k for k in timm_state if k.startswith("blocks.")]) and model.config.spatial_depth > _depth(timm_state):
-        report.notes.append(f"checkpoint has {_depth(timm_state)} blocks, model {model.config.spatial_depth}: extra blocks fresh")
-    logger.info("init_from_vit: loaded %d tensors, %d left fresh, %d unused",
-                len(report.loaded_keys), len(report.missing_keys), len(report.unexpected_keys))
+    if len(
+        [k for k in timm_state if k.startswith("blocks.")]
+    ) and model.config.spatial_depth > _depth(timm_state):
+        report.notes.append(
+            f"checkpoint has {_depth(timm_state)} blocks, model {model.config.spatial_depth}: extra blocks fresh"
+        )
+    logger.info(
+        "init_from_vit: loaded %d tensors, %d left fresh, %d unused",
+        len(report.loaded_keys),
+        len(report.missing_keys),
+        len(report.unexpected_keys),
+    )
     return report
 
 

@@ -27,7 +27,9 @@ from .layers import Block, run_blocks
 __all__ = ["ViViT", "resample_grid_embed", "resample_temporal_embed"]
 
 
-def resample_grid_embed(pos_embed: Tensor, old_hw: tuple[int, int], new_hw: tuple[int, int]) -> Tensor:
+def resample_grid_embed(
+    pos_embed: Tensor, old_hw: tuple[int, int], new_hw: tuple[int, int]
+) -> Tensor:
     """Bicubically resample a spatial position embedding ``[1, h*w, D]`` to a new grid."""
     if tuple(old_hw) == tuple(new_hw):
         return pos_embed
@@ -51,7 +53,9 @@ def _is_exporting() -> bool:
     if torch.jit.is_tracing() or torch.jit.is_scripting():
         return True
     compiler = getattr(torch, "compiler", None)
-    return bool(compiler and (compiler.is_compiling() or getattr(compiler, "is_exporting", lambda: False)()))
+    return bool(
+        compiler and (compiler.is_compiling() or getattr(compiler, "is_exporting", lambda: False)())
+    )
 
 
 class ViViT(nn.Module):
@@ -86,7 +90,9 @@ class ViViT(nn.Module):
         t, h, w = self.grid_size
         self.preprocessing: dict[str, Any] = {}
 
-        self.patch_embed = nn.Conv3d(config.in_chans, D, kernel_size=config.tubelet_size, stride=config.tubelet_size)
+        self.patch_embed = nn.Conv3d(
+            config.in_chans, D, kernel_size=config.tubelet_size, stride=config.tubelet_size
+        )
         self.cls_token = nn.Parameter(torch.zeros(1, 1, D)) if config.class_token else None
         self.spatial_pos_embed = nn.Parameter(torch.zeros(1, h * w, D))
         self.temporal_pos_embed = nn.Parameter(torch.zeros(1, t, D))
@@ -96,15 +102,21 @@ class ViViT(nn.Module):
         total_depth = config.spatial_depth + config.temporal_depth
         rates = torch.linspace(0, config.drop_path_rate, max(total_depth, 1)).tolist()
         block_args = dict(
-            dim=D, num_heads=config.num_heads, mlp_ratio=config.mlp_ratio, qkv_bias=config.qkv_bias,
-            drop=config.drop_rate, attn_drop=config.attn_drop_rate, norm_eps=config.norm_eps,
+            dim=D,
+            num_heads=config.num_heads,
+            mlp_ratio=config.mlp_ratio,
+            qkv_bias=config.qkv_bias,
+            drop=config.drop_rate,
+            attn_drop=config.attn_drop_rate,
+            norm_eps=config.norm_eps,
         )
         self.spatial_blocks = nn.ModuleList(
             Block(drop_path=rates[i], **block_args) for i in range(config.spatial_depth)
         )
         self.spatial_norm = nn.LayerNorm(D, eps=config.norm_eps)
         self.temporal_blocks = nn.ModuleList(
-            Block(drop_path=rates[config.spatial_depth + i], **block_args) for i in range(config.temporal_depth)
+            Block(drop_path=rates[config.spatial_depth + i], **block_args)
+            for i in range(config.temporal_depth)
         )
         self.temporal_norm = nn.LayerNorm(D, eps=config.norm_eps)
 
@@ -117,9 +129,13 @@ class ViViT(nn.Module):
         if spec.task == "classification":
             return ClassificationHead(cfg.embed_dim, spec.num_classes, dropout=cfg.head_dropout)
         return DetectionHead(
-            cfg.embed_dim, spec.num_classes, patch_size=cfg.tubelet_size[1],
-            output_size=cfg.roi_output_size, sampling_ratio=cfg.roi_sampling_ratio,
-            pool=cfg.roi_pool, dropout=cfg.head_dropout,
+            cfg.embed_dim,
+            spec.num_classes,
+            patch_size=cfg.tubelet_size[1],
+            output_size=cfg.roi_output_size,
+            sampling_ratio=cfg.roi_sampling_ratio,
+            pool=cfg.roi_pool,
+            dropout=cfg.head_dropout,
         )
 
     def reset_parameters(self) -> None:
@@ -179,7 +195,9 @@ class ViViT(nn.Module):
         x = x.permute(0, 2, 3, 4, 1).reshape(B * t, h * w, D)  # (B*t, N, D)
         x = x + resample_grid_embed(self.spatial_pos_embed, self.grid_size[1:], (h, w))
         if self.cls_token is not None:
-            x = torch.cat([self.cls_token.expand(B * t, -1, -1).to(x.dtype), x], dim=1)  # (B*t, 1+N, D)
+            x = torch.cat(
+                [self.cls_token.expand(B * t, -1, -1).to(x.dtype), x], dim=1
+            )  # (B*t, 1+N, D)
         x = self.pos_drop(x)
         x = run_blocks(self.spatial_blocks, x, self.config.grad_checkpointing)
         return self.spatial_norm(x)
@@ -286,13 +304,24 @@ def _check_box_values(boxes: Tensor, batch_size: int | None) -> None:
         bad = (~torch.isfinite(boxes)).any(dim=1).nonzero().flatten()[:5].tolist()
         raise ValueError(f"boxes contain NaN/inf values (rows {bad})")
     idx = boxes[:, 0]
-    if (idx != idx.round()).any() or (idx < 0).any() or (batch_size is not None and (idx >= batch_size).any()):
+    if (
+        (idx != idx.round()).any()
+        or (idx < 0).any()
+        or (batch_size is not None and (idx >= batch_size).any())
+    ):
         raise ValueError(
             f"boxes[:, 0] must be integer batch indices in [0, {batch_size}), got values {idx.unique()[:8].tolist()}"
         )
     if ((boxes[:, 3] < boxes[:, 1]) | (boxes[:, 4] < boxes[:, 2])).any():
-        bad = ((boxes[:, 3] < boxes[:, 1]) | (boxes[:, 4] < boxes[:, 2])).nonzero().flatten()[:5].tolist()
-        raise ValueError(f"boxes must be (batch_index, x1, y1, x2, y2) with x2 >= x1 and y2 >= y1; bad rows {bad}")
+        bad = (
+            ((boxes[:, 3] < boxes[:, 1]) | (boxes[:, 4] < boxes[:, 2]))
+            .nonzero()
+            .flatten()[:5]
+            .tolist()
+        )
+        raise ValueError(
+            f"boxes must be (batch_index, x1, y1, x2, y2) with x2 >= x1 and y2 >= y1; bad rows {bad}"
+        )
 
 
 def _init_module(module: nn.Module) -> None:

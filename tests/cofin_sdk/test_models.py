@@ -27,17 +27,26 @@ def video(B: int = 2, T: int = 4, H: int = 32, W: int = 32) -> torch.Tensor:
     return torch.randn(B, 3, T, H, W, generator=torch.Generator().manual_seed(1))
 
 
-BOXES = torch.tensor([[0, 1.0, 2.0, 20.0, 30.0], [1, 0.0, 0.0, 31.0, 31.0], [1, 8.0, 8.0, 16.0, 24.0]])
+BOXES = torch.tensor(
+    [[0, 1.0, 2.0, 20.0, 30.0], [1, 0.0, 0.0, 31.0, 31.0], [1, 8.0, 8.0, 16.0, 24.0]]
+)
 
 
 def test_registry_lists_paper_variants():
     assert {"vivit_ti16_fe", "vivit_s16_fe", "vivit_b16_fe", "vivit_l16_fe"} <= set(list_models())
-    cfg_b = create_model("vivit_b16_fe", spatial_depth=1, temporal_depth=1, num_frames=4, image_size=32).config
+    cfg_b = create_model(
+        "vivit_b16_fe", spatial_depth=1, temporal_depth=1, num_frames=4, image_size=32
+    ).config
     assert (cfg_b.embed_dim, cfg_b.num_heads) == (768, 12)
     from cofin_sdk.models import model_config
 
     l16 = model_config("vivit_l16_fe")
-    assert (l16.embed_dim, l16.spatial_depth, l16.temporal_depth, l16.num_heads) == (1024, 24, 4, 16)
+    assert (l16.embed_dim, l16.spatial_depth, l16.temporal_depth, l16.num_heads) == (
+        1024,
+        24,
+        4,
+        16,
+    )
     b16 = model_config("vivit_b16_fe")
     assert (b16.spatial_depth, b16.temporal_depth, b16.tubelet_size) == (12, 4, (2, 16, 16))
 
@@ -53,7 +62,9 @@ def test_every_variant_forward_backward(name):
     logits = model(x, head="ava", boxes=BOXES)
     assert logits.shape == (3, 6)
     logits.sum().backward()
-    assert all(p.grad is not None for p in model.parameters() if not _in_other_head(p, model, "ava"))
+    assert all(
+        p.grad is not None for p in model.parameters() if not _in_other_head(p, model, "ava")
+    )
 
 
 def _in_other_head(param, model, head):
@@ -137,7 +148,11 @@ NAN_BOX = torch.tensor([[0, float("nan"), 0, 5, 5]])
         (dict(head="kinetics700"), ValueError, "unknown head 'kinetics700'.*heads"),
         (dict(head="ava"), ValueError, "detection head: pass boxes"),
         (dict(head="k400", boxes=BOXES), ValueError, "classification head and takes no boxes"),
-        (dict(head="ava", boxes=torch.zeros(3, 4)), ValueError, r"Tensor\[K,5\].*got shape \(3, 4\)"),
+        (
+            dict(head="ava", boxes=torch.zeros(3, 4)),
+            ValueError,
+            r"Tensor\[K,5\].*got shape \(3, 4\)",
+        ),
         (dict(head="ava", boxes=[[0, 1, 1, 2, 2]]), TypeError, "boxes must be a torch.Tensor"),
         (dict(head="ava", boxes=NAN_BOX), ValueError, "NaN"),
         (dict(head="ava", boxes=torch.tensor([[5, 0, 0, 5, 5.0]])), ValueError, "batch indices"),
@@ -152,8 +167,12 @@ def test_bad_head_and_box_inputs_raise_clear_errors(kwargs, error, match):
 
 @pytest.mark.parametrize(
     "shape,match",
-    [((2, 4, 32, 32), r"Tensor\[B,3,T,H,W\]"), ((2, 1, 4, 32, 32), r"Tensor\[B,3,T,H,W\]"),
-     ((2, 3, 3, 32, 32), "multiples of the tubelet"), ((2, 3, 4, 30, 32), "multiples of the tubelet")],
+    [
+        ((2, 4, 32, 32), r"Tensor\[B,3,T,H,W\]"),
+        ((2, 1, 4, 32, 32), r"Tensor\[B,3,T,H,W\]"),
+        ((2, 3, 3, 32, 32), "multiples of the tubelet"),
+        ((2, 3, 4, 30, 32), "multiples of the tubelet"),
+    ],
 )
 def test_bad_video_shapes(shape, match):
     with pytest.raises(ValueError, match=match):
@@ -167,7 +186,10 @@ def test_bad_video_shapes(shape, match):
         (dict(spatial_detph=2), r"unknown model options \['spatial_detph'\]"),
         (dict(heads={"ava": {"task": "segmentation", "num_classes": 3}}), "head 'ava'.*task"),
         (dict(heads={"ava": {"task": "detection", "num_classes": 0}}), "num_classes"),
-        (dict(heads={"ava": {"task": "detection", "num_classes": 2, "class_names": ["a"]}}), "class_names has 1"),
+        (
+            dict(heads={"ava": {"task": "detection", "num_classes": 2, "class_names": ["a"]}}),
+            "class_names has 1",
+        ),
         (dict(num_frames=5), "multiple of the tubelet"),
     ],
 )
@@ -188,8 +210,10 @@ def test_position_embeddings_resample_for_other_sizes():
 
 def test_stochastic_depth_is_linear_and_only_active_in_training():
     model = tiny_model(drop_path_rate=0.2, spatial_depth=3, temporal_depth=1)
-    rates = [b.drop_path.drop_prob if hasattr(b.drop_path, "drop_prob") else 0.0
-             for b in [*model.spatial_blocks, *model.temporal_blocks]]
+    rates = [
+        b.drop_path.drop_prob if hasattr(b.drop_path, "drop_prob") else 0.0
+        for b in [*model.spatial_blocks, *model.temporal_blocks]
+    ]
     assert rates == pytest.approx([0.0, 0.2 / 3, 0.4 / 3, 0.2])
     x = video()
     model.train()
@@ -207,7 +231,9 @@ def test_gradient_checkpointing_gives_identical_gradients():
     for ckpt in (False, True):
         model = tiny_model(grad_checkpointing=ckpt)
         model(x, head="ava", boxes=BOXES).sum().backward()
-        grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
+        grads.append(
+            torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+        )
     torch.testing.assert_close(grads[0], grads[1])
 
 
@@ -238,12 +264,18 @@ def test_save_load_round_trip_is_exact(tmp_path):
     model.config.heads["k400"].class_names = [f"action {i}" for i in range(5)]
     model.preprocessing = {"frame_stride": 3}
     model.save_pretrained(tmp_path / "m", metadata={"metrics": {"mAP": 0.5}})
-    assert {p.name for p in (tmp_path / "m").iterdir()} == {"model.safetensors", "config.json", "README.md"}
+    assert {p.name for p in (tmp_path / "m").iterdir()} == {
+        "model.safetensors",
+        "config.json",
+        "README.md",
+    }
     loaded = from_pretrained(tmp_path / "m").eval()
     model.eval()
     x = video()
     with torch.no_grad():
-        torch.testing.assert_close(loaded(x, head="ava", boxes=BOXES), model(x, head="ava", boxes=BOXES), rtol=0, atol=0)
+        torch.testing.assert_close(
+            loaded(x, head="ava", boxes=BOXES), model(x, head="ava", boxes=BOXES), rtol=0, atol=0
+        )
     assert loaded.config.heads["k400"].class_names[2] == "action 2"
     assert loaded.preprocessing["frame_stride"] == 3 and loaded.preprocessing["image_size"] == 32
     config = json.loads((tmp_path / "m" / "config.json").read_text())
@@ -261,10 +293,13 @@ def test_mismatched_checkpoint_is_a_clear_error(tmp_path):
         from_pretrained(tmp_path / "m")
 
 
-@pytest.mark.parametrize("make,error", [
-    (lambda p: p, FileNotFoundError),  # empty folder: no config.json
-    (lambda p: p / "nope", FileNotFoundError),
-])
+@pytest.mark.parametrize(
+    "make,error",
+    [
+        (lambda p: p, FileNotFoundError),  # empty folder: no config.json
+        (lambda p: p / "nope", FileNotFoundError),
+    ],
+)
 def test_missing_pretrained_sources(tmp_path, make, error):
     with pytest.raises(error):
         from_pretrained(make(tmp_path))

@@ -24,8 +24,13 @@ def vit():
 
 def vivit(**kw):
     torch.manual_seed(1)
-    return create_model("vivit_ti16_fe", num_frames=4, image_size=224,
-                        heads={"k": {"task": "classification", "num_classes": 3}}, **kw).eval()
+    return create_model(
+        "vivit_ti16_fe",
+        num_frames=4,
+        image_size=224,
+        heads={"k": {"task": "classification", "num_classes": 3}},
+        **kw,
+    ).eval()
 
 
 def frames(n=4, seed=0):
@@ -54,7 +59,9 @@ def test_central_frame_inflation_reads_the_central_frame_of_each_tubelet(vit):
     with torch.no_grad():
         got = model.forward_spatial(clip)
         for t in range(2):  # tubelet t covers frames 2t, 2t+1; index t//2 == 1 is central
-            torch.testing.assert_close(got[t], vit.forward_features(f[2 * t + 1 : 2 * t + 2])[0], atol=1e-4, rtol=0)
+            torch.testing.assert_close(
+                got[t], vit.forward_features(f[2 * t + 1 : 2 * t + 2])[0], atol=1e-4, rtol=0
+            )
 
 
 def test_average_inflation_equals_image_model_on_the_mean_frame(vit):
@@ -73,8 +80,12 @@ def test_position_embedding_resampled_for_larger_inputs(vit):
     init_from_vit(model, vit.state_dict())
     assert model.spatial_pos_embed.shape == (1, 400, 192)
     expected = timm.layers.resample_abs_pos_embed(
-        vit.pos_embed[:, 1:].detach(), new_size=(20, 20), old_size=(14, 14), num_prefix_tokens=0,
-        interpolation="bicubic", antialias=False,
+        vit.pos_embed[:, 1:].detach(),
+        new_size=(20, 20),
+        old_size=(14, 14),
+        num_prefix_tokens=0,
+        interpolation="bicubic",
+        antialias=False,
     )
     torch.testing.assert_close(model.spatial_pos_embed.detach(), expected, atol=1e-5, rtol=0)
 
@@ -90,8 +101,10 @@ def test_checkpoint_files_and_errors(vit, tmp_path):
     for name in ("vit.safetensors", "vit.pth"):
         model = vivit()
         init_from_vit(model, tmp_path / name)
-        torch.testing.assert_close(model.state_dict()["spatial_blocks.3.attn.qkv.weight"],
-                                   reference.state_dict()["spatial_blocks.3.attn.qkv.weight"])
+        torch.testing.assert_close(
+            model.state_dict()["spatial_blocks.3.attn.qkv.weight"],
+            reference.state_dict()["spatial_blocks.3.attn.qkv.weight"],
+        )
     with pytest.raises(ValueError, match="does not fit the model"):
         init_from_vit(create_model("vivit_s16_fe", num_frames=2, image_size=224), vit.state_dict())
     with pytest.raises(ValueError, match="unrecognised ViT checkpoint"):
@@ -104,21 +117,30 @@ def test_checkpoint_files_and_errors(vit, tmp_path):
 
 def _to_transformers_layout(state):
     """timm keys → Hugging Face ``transformers`` ViTModel keys (written independently here)."""
-    out = {"vit.embeddings.cls_token": state["cls_token"], "vit.embeddings.position_embeddings": state["pos_embed"],
-           "vit.embeddings.patch_embeddings.projection.weight": state["patch_embed.proj.weight"],
-           "vit.embeddings.patch_embeddings.projection.bias": state["patch_embed.proj.bias"],
-           "vit.layernorm.weight": state["norm.weight"], "vit.layernorm.bias": state["norm.bias"]}
+    out = {
+        "vit.embeddings.cls_token": state["cls_token"],
+        "vit.embeddings.position_embeddings": state["pos_embed"],
+        "vit.embeddings.patch_embeddings.projection.weight": state["patch_embed.proj.weight"],
+        "vit.embeddings.patch_embeddings.projection.bias": state["patch_embed.proj.bias"],
+        "vit.layernorm.weight": state["norm.weight"],
+        "vit.layernorm.bias": state["norm.bias"],
+    }
     for i in range(12):
         p, b = f"vit.encoder.layer.{i}.", f"blocks.{i}."
         for kind in ("weight", "bias"):
             q, k, v = state[f"{b}attn.qkv.{kind}"].chunk(3)
-            out.update({f"{p}attention.attention.query.{kind}": q, f"{p}attention.attention.key.{kind}": k,
-                        f"{p}attention.attention.value.{kind}": v,
-                        f"{p}attention.output.dense.{kind}": state[f"{b}attn.proj.{kind}"],
-                        f"{p}layernorm_before.{kind}": state[f"{b}norm1.{kind}"],
-                        f"{p}layernorm_after.{kind}": state[f"{b}norm2.{kind}"],
-                        f"{p}intermediate.dense.{kind}": state[f"{b}mlp.fc1.{kind}"],
-                        f"{p}output.dense.{kind}": state[f"{b}mlp.fc2.{kind}"]})
+            out.update(
+                {
+                    f"{p}attention.attention.query.{kind}": q,
+                    f"{p}attention.attention.key.{kind}": k,
+                    f"{p}attention.attention.value.{kind}": v,
+                    f"{p}attention.output.dense.{kind}": state[f"{b}attn.proj.{kind}"],
+                    f"{p}layernorm_before.{kind}": state[f"{b}norm1.{kind}"],
+                    f"{p}layernorm_after.{kind}": state[f"{b}norm2.{kind}"],
+                    f"{p}intermediate.dense.{kind}": state[f"{b}mlp.fc1.{kind}"],
+                    f"{p}output.dense.{kind}": state[f"{b}mlp.fc2.{kind}"],
+                }
+            )
     return out
 
 
@@ -135,10 +157,16 @@ def test_google_npz_matches_timms_own_npz_loader(tmp_path):
     """Random arrays in the vit_jax (AugReg) layout, loaded by timm's loader and by ours."""
     rng = np.random.default_rng(0)
     D, heads, hd, depth = 192, 3, 64, 12
-    arrays = {"embedding/kernel": (16, 16, 3, D), "embedding/bias": (D,), "cls": (1, 1, D),
-              "Transformer/posembed_input/pos_embedding": (1, 197, D),
-              "Transformer/encoder_norm/scale": (D,), "Transformer/encoder_norm/bias": (D,),
-              "head/kernel": (D, 1000), "head/bias": (1000,)}
+    arrays = {
+        "embedding/kernel": (16, 16, 3, D),
+        "embedding/bias": (D,),
+        "cls": (1, 1, D),
+        "Transformer/posembed_input/pos_embedding": (1, 197, D),
+        "Transformer/encoder_norm/scale": (D,),
+        "Transformer/encoder_norm/bias": (D,),
+        "head/kernel": (D, 1000),
+        "head/bias": (1000,),
+    }
     for i in range(depth):
         blk = f"Transformer/encoderblock_{i}/"
         for n in ("query", "key", "value"):
@@ -154,7 +182,9 @@ def test_google_npz_matches_timms_own_npz_loader(tmp_path):
         arrays[f"{blk}MlpBlock_3/Dense_1/kernel"] = (4 * D, D)
         arrays[f"{blk}MlpBlock_3/Dense_1/bias"] = (D,)
     path = tmp_path / "vit.npz"
-    np.savez(path, **{k: (rng.standard_normal(s) * 0.05).astype(np.float32) for k, s in arrays.items()})
+    np.savez(
+        path, **{k: (rng.standard_normal(s) * 0.05).astype(np.float32) for k, s in arrays.items()}
+    )
     ref = timm.create_model("vit_tiny_patch16_224", pretrained=False).eval()
     timm.models.vision_transformer._load_weights(ref, str(path))
     model = vivit()

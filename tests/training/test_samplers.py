@@ -42,7 +42,9 @@ def test_schedule_is_deterministic_per_seed_and_epoch():
     assert np.array_equal(a.epoch_schedule(3), b.epoch_schedule(3))
     assert not np.array_equal(a.epoch_schedule(3), c.epoch_schedule(3))
     assert not np.array_equal(a.epoch_schedule(0), a.epoch_schedule(1))
-    assert [a.rank_batch(i).indices for i in range(90)] == [b.rank_batch(i).indices for i in range(90)]
+    assert [a.rank_batch(i).indices for i in range(90)] == [
+        b.rank_batch(i).indices for i in range(90)
+    ]
 
 
 @pytest.mark.parametrize("kind", ["weighted", "alternating", "sequential"])
@@ -71,11 +73,14 @@ def test_sampler_state_is_only_the_step():
     assert [fresh.rank_batch(i) for i in range(200, 210)] == later
 
 
-@pytest.mark.parametrize("args,match", [
-    (([10], 4, "random"), "sampler kind"),
-    (([10, 0], 4, "weighted"), "at least one sample"),
-    (([10], 0, "weighted"), "global_batch_size"),
-])
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        (([10], 4, "random"), "sampler kind"),
+        (([10, 0], 4, "weighted"), "at least one sample"),
+        (([10], 0, "weighted"), "global_batch_size"),
+    ],
+)
 def test_bad_schedules(args, match):
     with pytest.raises(ValueError, match=match):
         CofinetuneSchedule(*args)

@@ -21,16 +21,26 @@ from training.trainer import lr_at, param_groups, train
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def tiny_config(synth_root: Path, out_dir: Path, heads=("ava", "kinetics"), **overrides) -> TrainConfig:
+def tiny_config(
+    synth_root: Path, out_dir: Path, heads=("ava", "kinetics"), **overrides
+) -> TrainConfig:
     cfg = load_config("synthetic_tiny")[0]
     cfg.datasets = [d for d in cfg.datasets if d.name in heads]
     for d in cfg.datasets:
         d.root = str(synth_root / d.kind)
     cfg.run.synth_preset = None
     cfg.model.overrides = {"spatial_depth": 1, "temporal_depth": 1, "drop_path_rate": 0.0}
-    sets = {"run.image_size": 64, "run.num_frames": 4, "run.global_batch_size": 4, "run.num_workers": 0,
-            "run.progress": False, "run.tensorboard": False, "run.out_dir": str(out_dir),
-            "eval.at_end": False, **overrides}
+    sets = {
+        "run.image_size": 64,
+        "run.num_frames": 4,
+        "run.global_batch_size": 4,
+        "run.num_workers": 0,
+        "run.progress": False,
+        "run.tensorboard": False,
+        "run.out_dir": str(out_dir),
+        "eval.at_end": False,
+        **overrides,
+    }
     return apply_overrides(cfg, [f"{k}={v}" for k, v in sets.items()])
 
 
@@ -49,19 +59,27 @@ def _mean_ava_loss(model, cfg) -> float:
     from training.data import build_dataset, collate_detection
     from training.trainer import batch_loss, preprocessing_of
 
-    ds = build_dataset("ava", cfg.datasets[0].root, "train", preprocessing_of(cfg), train=False, boxes="gt")
+    ds = build_dataset(
+        "ava", cfg.datasets[0].root, "train", preprocessing_of(cfg), train=False, boxes="gt"
+    )
     batch = collate_detection([ds[i] for i in range(len(ds))])
     model.eval()
     with torch.no_grad():
-        return float(batch_loss(model, "ava", "detection", batch, 0.0, len(ds), torch.device("cpu")))
+        return float(
+            batch_loss(model, "ava", "detection", batch, 0.0, len(ds), torch.device("cpu"))
+        )
 
 
 def test_tiny_run_learns_and_saves_a_loadable_model(synth_root, tmp_path):
     from cofin_sdk import from_pretrained
     from training.trainer import build_datasets, build_model
 
-    cfg = tiny_config(synth_root, tmp_path / "run", heads=("ava",),
-                      **{"schedule.max_steps": 24, "optim.base_lr": 2.0, "schedule.epochs": 4})
+    cfg = tiny_config(
+        synth_root,
+        tmp_path / "run",
+        heads=("ava",),
+        **{"schedule.max_steps": 24, "optim.base_lr": 2.0, "schedule.epochs": 4},
+    )
     torch.manual_seed(cfg.run.seed)  # the trainer's own initialisation, rebuilt
     initial = build_model(cfg, build_datasets(cfg, "train"))
     final = train(cfg)
@@ -75,8 +93,12 @@ def test_tiny_run_learns_and_saves_a_loadable_model(synth_root, tmp_path):
 
 
 def test_co_finetuning_uses_every_head(synth_root, tmp_path):
-    cfg = tiny_config(synth_root, tmp_path / "run", heads=("ava", "kinetics", "ssv2"),
-                      **{"schedule.max_steps": 9, "sampler.kind": "alternating"})
+    cfg = tiny_config(
+        synth_root,
+        tmp_path / "run",
+        heads=("ava", "kinetics", "ssv2"),
+        **{"schedule.max_steps": 9, "sampler.kind": "alternating"},
+    )
     train(cfg)
     assert [h for _, h, _ in losses(tmp_path / "run")] == ["ava", "kinetics", "ssv2"] * 3
 
@@ -91,27 +113,47 @@ def test_existing_run_is_not_overwritten(synth_root, tmp_path):
 @pytest.mark.slow
 def test_sigkill_and_resume_is_bit_identical(synth_root, tmp_path):
     steps = 8
-    sets = {"schedule.max_steps": steps, "run.checkpoint_every": 1, "run.keep_last": 2,
-            "model.overrides": {"spatial_depth": 1, "temporal_depth": 1, "drop_path_rate": 0.3}}
+    sets = {
+        "schedule.max_steps": steps,
+        "run.checkpoint_every": 1,
+        "run.keep_last": 2,
+        "model.overrides": {"spatial_depth": 1, "temporal_depth": 1, "drop_path_rate": 0.3},
+    }
     paths = {}
     for name in ("straight", "killed"):
         cfg = tiny_config(synth_root, tmp_path / name, **sets)
         paths[name] = tmp_path / f"{name}.json"
         paths[name].write_text(cfg.to_json())
     cmd = [sys.executable, "-m", "training.train"]
-    subprocess.run([*cmd, str(paths["straight"])], check=True, env=_env(), cwd=tmp_path, capture_output=True)
+    subprocess.run(
+        [*cmd, str(paths["straight"])], check=True, env=_env(), cwd=tmp_path, capture_output=True
+    )
 
-    proc = subprocess.Popen([*cmd, str(paths["killed"])], env=_env(), cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*cmd, str(paths["killed"])],
+        env=_env(),
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     ckpts = tmp_path / "killed" / "checkpoints"
     deadline = time.time() + 120
-    while not list(ckpts.glob("step_00000003.pt")) and time.time() < deadline and proc.poll() is None:
+    while (
+        not list(ckpts.glob("step_00000003.pt")) and time.time() < deadline and proc.poll() is None
+    ):
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert not (tmp_path / "killed" / "final").exists(), "the run finished before it could be killed"
-    subprocess.run([*cmd, str(paths["killed"]), "--resume", str(tmp_path / "killed")], check=True, env=_env(),
-                   cwd=tmp_path, capture_output=True)
+    assert not (tmp_path / "killed" / "final").exists(), (
+        "the run finished before it could be killed"
+    )
+    subprocess.run(
+        [*cmd, str(paths["killed"]), "--resume", str(tmp_path / "killed")],
+        check=True,
+        env=_env(),
+        cwd=tmp_path,
+        capture_output=True,
+    )
 
     a = load_file(tmp_path / "straight" / "final" / "model.safetensors")
     b = load_file(tmp_path / "killed" / "final" / "model.safetensors")
@@ -125,22 +167,47 @@ def test_sigkill_and_resume_is_bit_identical(synth_root, tmp_path):
 
 @pytest.mark.slow
 def test_two_process_ddp_matches_one_process(synth_root, tmp_path):
-    sets = {"schedule.max_steps": 6, "run.global_batch_size": 4, "run.micro_batch_size": 1,
-            "run.checkpoint_every": 0, "optim.base_lr": 1.0}
+    sets = {
+        "schedule.max_steps": 6,
+        "run.global_batch_size": 4,
+        "run.micro_batch_size": 1,
+        "run.checkpoint_every": 0,
+        "optim.base_lr": 1.0,
+    }
     runs = {}
     for name in ("one", "two"):
         cfg = tiny_config(synth_root, tmp_path / name, **sets)
         runs[name] = tmp_path / f"{name}.json"
         runs[name].write_text(cfg.to_json())
-    subprocess.run([sys.executable, "-m", "training.train", str(runs["one"])], check=True, env=_env(),
-                   cwd=tmp_path, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "training.train", str(runs["one"])],
+        check=True,
+        env=_env(),
+        cwd=tmp_path,
+        capture_output=True,
+    )
     with socket.socket() as sock:  # a free loopback port for the rendezvous
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-                "--master-addr", "127.0.0.1", "--master-port", str(port)]
-    result = subprocess.run([*torchrun, "-m", "training.train", str(runs["two"])], env=_env(), cwd=tmp_path,
-                            capture_output=True, text=True, timeout=600)
+    torchrun = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--master-addr",
+        "127.0.0.1",
+        "--master-port",
+        str(port),
+    ]
+    result = subprocess.run(
+        [*torchrun, "-m", "training.train", str(runs["two"])],
+        env=_env(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     one, two = losses(tmp_path / "one"), losses(tmp_path / "two")
     assert [h for _, h, _ in one] == [h for _, h, _ in two]  # same dataset schedule
@@ -162,28 +229,40 @@ def test_lr_schedule_warms_up_linearly_then_follows_a_cosine():
 def test_no_weight_decay_on_norms_biases_and_embeddings():
     from cofin_sdk import create_model
 
-    model = create_model("vivit_ti16_fe", spatial_depth=1, temporal_depth=1, num_frames=4, image_size=32)
+    model = create_model(
+        "vivit_ti16_fe", spatial_depth=1, temporal_depth=1, num_frames=4, image_size=32
+    )
     decay, no_decay = param_groups(model, 1e-4)
     names = {id(p): n for n, p in model.named_parameters()}
-    assert {names[id(p)] for p in no_decay["params"]} >= {"spatial_pos_embed", "temporal_pos_embed", "cls_token",
-                                                         "spatial_norm.weight", "patch_embed.bias"}
+    assert {names[id(p)] for p in no_decay["params"]} >= {
+        "spatial_pos_embed",
+        "temporal_pos_embed",
+        "cls_token",
+        "spatial_norm.weight",
+        "patch_embed.bias",
+    }
     assert all(p.ndim > 1 for p in decay["params"]) and decay["weight_decay"] == 1e-4
 
 
-@pytest.mark.parametrize("override,match", [
-    ("optim.base_lrr=0.1", "unknown config key 'optim.base_lrr'"),
-    ("optim.base_lr=fast", "expected float"),
-    ("datasets.imagenet.root=/x", "unknown dataset 'imagenet'"),
-    ("optim.base_lr", "section.field=value"),
-])
+@pytest.mark.parametrize(
+    "override,match",
+    [
+        ("optim.base_lrr=0.1", "unknown config key 'optim.base_lrr'"),
+        ("optim.base_lr=fast", "expected float"),
+        ("datasets.imagenet.root=/x", "unknown dataset 'imagenet'"),
+        ("optim.base_lr", "section.field=value"),
+    ],
+)
 def test_bad_overrides_name_the_problem(override, match):
     with pytest.raises(ValueError, match=match):
         load_config("synthetic_tiny", [override])
 
 
 def test_overrides_and_saved_config_round_trip(tmp_path):
-    cfg = load_config("synthetic_tiny", ["optim.base_lr=0.1", "datasets.ava.root=/data/ava",
-                                         "augment.scale_range=(1.0, 1.2)"])[0]
+    cfg = load_config(
+        "synthetic_tiny",
+        ["optim.base_lr=0.1", "datasets.ava.root=/data/ava", "augment.scale_range=(1.0, 1.2)"],
+    )[0]
     assert cfg.optim.base_lr == 0.1 and cfg.datasets[0].root == "/data/ava"
     path = tmp_path / "c.json"
     path.write_text(cfg.to_json())
@@ -210,16 +289,25 @@ def test_transfer_recipe_builds_two_stages():
 def test_periodic_eval_and_eval_from_checkpoint_run_or_folder_agree(synth_root, tmp_path):
     from training.evaluation.runner import evaluate_checkpoint
 
-    cfg = tiny_config(synth_root, tmp_path / "run", heads=("ava", "kinetics"),
-                      **{"schedule.max_steps": 2, "eval.every_steps": 1, "eval.at_end": True})
+    cfg = tiny_config(
+        synth_root,
+        tmp_path / "run",
+        heads=("ava", "kinetics"),
+        **{"schedule.max_steps": 2, "eval.every_steps": 1, "eval.at_end": True},
+    )
     final = train(cfg)
     assert (tmp_path / "run" / "eval" / "step_00000001" / "metrics.json").is_file()  # periodic
     at_end = json.loads((tmp_path / "run" / "eval" / "step_00000002" / "metrics.json").read_text())
-    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
     assert [r["step"] for r in rows if "eval" in r] == [1, 2]
-    from_ckpt = evaluate_checkpoint(str(tmp_path / "run" / "checkpoints" / "step_00000002.pt"),
-                                    out=str(tmp_path / "e1"))
-    from_folder = evaluate_checkpoint(str(final), out=str(tmp_path / "e2"), compare=str(tmp_path / "e1"))
+    from_ckpt = evaluate_checkpoint(
+        str(tmp_path / "run" / "checkpoints" / "step_00000002.pt"), out=str(tmp_path / "e1")
+    )
+    from_folder = evaluate_checkpoint(
+        str(final), out=str(tmp_path / "e2"), compare=str(tmp_path / "e1")
+    )
     assert (tmp_path / "e2" / "ava_ap_difference.png").stat().st_size > 1000  # paper Fig. 1 style
     from_run = evaluate_checkpoint(str(tmp_path / "run"), out=str(tmp_path / "e3"))
     for other in (from_ckpt, from_folder, from_run):
@@ -228,7 +316,9 @@ def test_periodic_eval_and_eval_from_checkpoint_run_or_folder_agree(synth_root, 
     from training.evaluation.ava import AvaResult
 
     saved = AvaResult.from_json(tmp_path / "e1" / "ava_ava_metrics.json")
-    assert saved.mAP == pytest.approx(from_ckpt["ava"]["mAP"]) and len(saved.groups) == len(saved.class_ids)
+    assert saved.mAP == pytest.approx(from_ckpt["ava"]["mAP"]) and len(saved.groups) == len(
+        saved.class_ids
+    )
     csv_rows = (tmp_path / "e1" / "ava_detections.csv").read_text().splitlines()
     video_id, ts, *box, action, score = csv_rows[0].split(",")
     assert float(ts) >= 902 and len(box) == 4 and 0 <= float(score) <= 1 and int(action) >= 1

@@ -9,15 +9,28 @@ from __future__ import annotations
 from training.configs.base import DatasetConfig, TrainConfig
 
 _UPSTREAM = {
-    "kinetics400": DatasetConfig(name="kinetics400", kind="kinetics400", root="data/kinetics400", eval_split="validate"),
+    "kinetics400": DatasetConfig(
+        name="kinetics400", kind="kinetics400", root="data/kinetics400", eval_split="validate"
+    ),
     "mit": DatasetConfig(name="mit", kind="mit", root="data/mit", eval_split="val"),
-    "ssv2": DatasetConfig(name="ssv2", kind="ssv2", root="data/ssv2", eval_split="validation",
-                          options={"horizontal_flip": False}),
+    "ssv2": DatasetConfig(
+        name="ssv2",
+        kind="ssv2",
+        root="data/ssv2",
+        eval_split="validation",
+        options={"horizontal_flip": False},
+    ),
 }
 
 
-def paper_config(name: str, model: str, upstream: tuple[str, ...], image_size: int = 224,
-                 epochs: float = 15.0, detection: str = "ava") -> TrainConfig:
+def paper_config(
+    name: str,
+    model: str,
+    upstream: tuple[str, ...],
+    image_size: int = 224,
+    epochs: float = 15.0,
+    detection: str = "ava",
+) -> TrainConfig:
     """ViViT-B/L co-finetuned on ``detection`` + ``upstream`` with the App. A.1 recipe."""
     datasets = [DatasetConfig(name=detection, kind=detection, root=f"data/{detection}")]
     datasets += [_UPSTREAM[u] for u in upstream]

@@ -7,7 +7,9 @@ from training.configs.base import DatasetConfig, TrainConfig
 UPSTREAM = ("kinetics", "mit", "ssv2")
 
 
-def synthetic_datasets(root: str, upstream: tuple[str, ...] = ("kinetics",), detection: bool = True) -> list[DatasetConfig]:
+def synthetic_datasets(
+    root: str, upstream: tuple[str, ...] = ("kinetics",), detection: bool = True
+) -> list[DatasetConfig]:
     """Dataset entries for a generated root; head names match the dataset kinds."""
     out = [DatasetConfig(name="ava", kind="ava", root=f"{root}/ava")] if detection else []
     for kind in upstream:
@@ -17,14 +19,18 @@ def synthetic_datasets(root: str, upstream: tuple[str, ...] = ("kinetics",), det
     return out
 
 
-def synthetic_config(name: str, root: str, preset: str, upstream: tuple[str, ...] = ("kinetics",)) -> TrainConfig:
+def synthetic_config(
+    name: str, root: str, preset: str, upstream: tuple[str, ...] = ("kinetics",)
+) -> TrainConfig:
     cfg = TrainConfig(name=name, datasets=synthetic_datasets(root, upstream))
     cfg.run.synth_preset = preset
     cfg.run.out_dir = f"runs/{name}"
     return cfg
 
 
-def transfer_stages(cofinetune: TrainConfig, epochs_upstream: float, epochs_detection: float) -> list[TrainConfig]:
+def transfer_stages(
+    cofinetune: TrainConfig, epochs_upstream: float, epochs_detection: float
+) -> list[TrainConfig]:
     """The traditional transfer baseline matching a co-finetuning config (paper Table 1).
 
     Stage 1 trains on the upstream datasets only; stage 2 takes that backbone, creates a

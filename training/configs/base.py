@@ -20,9 +20,18 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "AugmentConfig", "DatasetConfig", "EvalConfig", "ModelConfig", "OptimConfig",
-    "RunConfig", "SamplerConfig", "ScheduleConfig", "TrainConfig", "apply_overrides",
-    "list_configs", "load_config",
+    "AugmentConfig",
+    "DatasetConfig",
+    "EvalConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "RunConfig",
+    "SamplerConfig",
+    "ScheduleConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "list_configs",
+    "load_config",
 ]
 
 PAPER_GLOBAL_BATCH = 128  # paper App. A.1: base lr 0.2 at global batch 128
@@ -143,7 +152,9 @@ class TrainConfig:
         if len(set(names)) != len(names):
             raise ValueError(f"dataset (head) names must be unique, got {names}")
         if self.sampler.kind not in ("weighted", "alternating", "sequential"):
-            raise ValueError(f"sampler.kind must be weighted|alternating|sequential, got {self.sampler.kind!r}")
+            raise ValueError(
+                f"sampler.kind must be weighted|alternating|sequential, got {self.sampler.kind!r}"
+            )
         if self.run.micro_batch_size and self.run.global_batch_size % self.run.micro_batch_size:
             raise ValueError("run.global_batch_size must be a multiple of run.micro_batch_size")
 
@@ -162,7 +173,10 @@ def _build(cls: type, data: Any, where: str) -> Any:
         hint = hints[name]
         origin = typing.get_origin(hint)
         if origin is list and dataclasses.is_dataclass(typing.get_args(hint)[0]):
-            value = [_build(typing.get_args(hint)[0], v, f"{where}.{name}[{i}]") for i, v in enumerate(value)]
+            value = [
+                _build(typing.get_args(hint)[0], v, f"{where}.{name}[{i}]")
+                for i, v in enumerate(value)
+            ]
         elif dataclasses.is_dataclass(hint):
             value = _build(hint, value, f"{where}.{name}")
         elif origin is tuple:
@@ -207,7 +221,9 @@ def _descend(target: Any, part: str, path: str) -> Any:
         for item in target:
             if getattr(item, "name", None) == part:
                 return item
-        raise ValueError(f"unknown dataset {part!r} in override {path!r}; have {[d.name for d in target]}")
+        raise ValueError(
+            f"unknown dataset {part!r} in override {path!r}; have {[d.name for d in target]}"
+        )
     if isinstance(target, dict):
         return target.setdefault(part, {})
     if not dataclasses.is_dataclass(target) or not hasattr(target, part):
@@ -219,7 +235,9 @@ def _assign(target: Any, name: str, value: Any, key: str) -> None:
     if isinstance(target, dict):
         target[name] = value
         return
-    if not dataclasses.is_dataclass(target) or name not in {f.name for f in dataclasses.fields(target)}:
+    if not dataclasses.is_dataclass(target) or name not in {
+        f.name for f in dataclasses.fields(target)
+    }:
         raise ValueError(f"unknown config key {key!r}; valid here: {_fields(target)}")
     hint = typing.get_type_hints(type(target))[name]
     if hint is float and isinstance(value, int):
@@ -252,7 +270,11 @@ def list_configs() -> list[str]:
     """Preset names in ``training/configs``."""
     import training.configs as pkg
 
-    return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_") and m.name != "base")
+    return sorted(
+        m.name
+        for m in pkgutil.iter_modules(pkg.__path__)
+        if not m.name.startswith("_") and m.name != "base"
+    )
 
 
 def load_config(name_or_path: str, overrides: list[str] | None = None) -> list[TrainConfig]:

@@ -7,4 +7,6 @@ from training.configs.base import TrainConfig
 
 
 def get_config() -> TrainConfig:
-    return paper_config("paper_vivit_b_ava_k400", "vivit_b16_fe", ("kinetics400",), image_size=224, epochs=15.0)
+    return paper_config(
+        "paper_vivit_b_ava_k400", "vivit_b16_fe", ("kinetics400",), image_size=224, epochs=15.0
+    )

@@ -7,4 +7,10 @@ from training.configs.base import TrainConfig
 
 
 def get_config() -> TrainConfig:
-    return paper_config("paper_vivit_b_ava_k400_mit_ssv2", "vivit_b16_fe", ("kinetics400", "mit", "ssv2"), image_size=224, epochs=15.0)
+    return paper_config(
+        "paper_vivit_b_ava_k400_mit_ssv2",
+        "vivit_b16_fe",
+        ("kinetics400", "mit", "ssv2"),
+        image_size=224,
+        epochs=15.0,
+    )

@@ -7,4 +7,10 @@ from training.configs.base import TrainConfig
 
 
 def get_config() -> TrainConfig:
-    return paper_config("paper_vivit_l_ava_k400_mit_ssv2_512", "vivit_l16_fe", ("kinetics400", "mit", "ssv2"), image_size=512, epochs=15.0)
+    return paper_config(
+        "paper_vivit_l_ava_k400_mit_ssv2_512",
+        "vivit_l16_fe",
+        ("kinetics400", "mit", "ssv2"),
+        image_size=512,
+        epochs=15.0,
+    )

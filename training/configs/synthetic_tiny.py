@@ -11,7 +11,9 @@ from training.configs.base import TrainConfig
 
 
 def get_config() -> TrainConfig:
-    cfg = synthetic_config("synthetic_tiny", "data/synth_tiny", "tiny", upstream=("kinetics", "ssv2"))
+    cfg = synthetic_config(
+        "synthetic_tiny", "data/synth_tiny", "tiny", upstream=("kinetics", "ssv2")
+    )
     cfg.model.name = "vivit_ti16_fe"
     cfg.model.overrides = {"spatial_depth": 2, "temporal_depth": 1, "drop_path_rate": 0.1}
     cfg.run.image_size = 96  # the tiny videos are 96×72 (AVA) and 64×48 (clips)
