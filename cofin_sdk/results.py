@@ -1,4 +1,5 @@
-"""Inference results: person-box action detections and clip classifications.
+"""Inference results: person-box action detections (clip classifications live in
+:mod:`cofin_sdk.classifications` and are re-exported here).
 
 Results are plain numpy dataclasses (in the style of ``supervision.Detections``):
 validated on construction, indexable with boolean masks, mergeable, and exportable
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -24,6 +24,9 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+
+from ._results_common import as_array, check_unit_interval, load_json, save_json
+from .classifications import Classifications  # re-exported: results API
 
 logger = logging.getLogger(__name__)
 
@@ -37,35 +40,6 @@ PERSON_DETECTOR_NAMES = ("given", "ava_csv", "torchvision_frcnn", "opencv_hog")
 _BOX_TOLERANCE_PX = 0.01
 
 _JSON_FORMAT = "cofin.detections/v1"
-_JSON_FORMAT_CLS = "cofin.classifications/v1"
-
-
-def _as_array(
-    name: str, value: Any, dtype: type, ndim: int, width: int | None = None
-) -> np.ndarray:
-    """Converts ``value`` to an array of ``dtype`` with ``ndim`` dims (empty input reshaped)."""
-    try:
-        array = np.asarray(value, dtype=dtype)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be a numeric array, could not convert: {err}") from None
-    if array.size == 0 and ndim == 2 and width is not None:
-        array = array.reshape(0, width)
-    if array.size == 0 and ndim == 1:
-        array = array.reshape(0)
-    if array.ndim != ndim or (width is not None and array.shape[1] != width):
-        expected = f"[N, {width or 'C'}]" if ndim == 2 else "[N]"
-        raise ValueError(f"{name} must have shape {expected}, got {tuple(array.shape)}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return array
-
-
-def _check_unit_interval(name: str, array: np.ndarray) -> None:
-    if array.size and (array.min() < 0.0 or array.max() > 1.0):
-        raise ValueError(
-            f"{name} must be probabilities in [0, 1], got values in "
-            f"[{array.min():.4g}, {array.max():.4g}] (apply a sigmoid/softmax to logits)"
-        )
 
 
 def _format_time(seconds: float) -> str:
@@ -174,20 +148,20 @@ class Detections:
 
     def _validate_arrays(self) -> None:
         num_classes = len(self.class_names)
-        self.boxes = _as_array("boxes", self.boxes, np.float32, 2, 4)
+        self.boxes = as_array("boxes", self.boxes, np.float32, 2, 4)
         num_boxes = len(self.boxes)
-        self.person_scores = _as_array("person_scores", self.person_scores, np.float32, 1)
+        self.person_scores = as_array("person_scores", self.person_scores, np.float32, 1)
         if np.size(self.action_scores) == 0:  # e.g. [] for no boxes
             self.action_scores = np.zeros((0, num_classes), np.float32)
-        self.action_scores = _as_array("action_scores", self.action_scores, np.float32, 2)
-        self.timestamps = _as_array("timestamps", self.timestamps, np.float64, 1)
+        self.action_scores = as_array("action_scores", self.action_scores, np.float32, 2)
+        self.timestamps = as_array("timestamps", self.timestamps, np.float64, 1)
         arrays = {
             "person_scores": self.person_scores,
             "action_scores": self.action_scores,
             "timestamps": self.timestamps,
         }
         if self.person_ids is not None:
-            self.person_ids = _as_array("person_ids", self.person_ids, np.int64, 1)
+            self.person_ids = as_array("person_ids", self.person_ids, np.int64, 1)
             arrays["person_ids"] = self.person_ids
         for name, array in arrays.items():
             if len(array) != num_boxes:
@@ -197,8 +171,8 @@ class Detections:
                 f"action_scores has {self.action_scores.shape[1]} columns but class_names has "
                 f"{num_classes} names"
             )
-        _check_unit_interval("person_scores", self.person_scores)
-        _check_unit_interval("action_scores", self.action_scores)
+        check_unit_interval("person_scores", self.person_scores)
+        check_unit_interval("action_scores", self.action_scores)
         if num_boxes and self.timestamps.min() < 0:
             raise ValueError(f"timestamps must be >= 0 seconds, got {self.timestamps.min()}")
         self._validate_boxes()
@@ -486,18 +460,12 @@ class Detections:
 
     def to_json(self, path: str | Path | None = None, indent: int | None = None) -> str:
         """Serialises to JSON (float32 values round-trip exactly); writes ``path`` if given."""
-        text = json.dumps(self.to_dict(), indent=indent)
-        if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
-        return text
+        return save_json(self.to_dict(), path, indent)
 
     @classmethod
     def from_json(cls, text_or_path: str | Path) -> Detections:
         """Parses ``to_json`` output, given as the JSON text or a path to a file."""
-        text = str(text_or_path)
-        if not text.lstrip().startswith("{"):
-            text = Path(text_or_path).read_text(encoding="utf-8")
-        return cls.from_dict(json.loads(text))
+        return cls.from_dict(load_json(text_or_path))
 
     def ava_rows(
         self, video_id: str | None = None, timestamp_offset: float = 0.0, min_score: float = 0.0
@@ -646,141 +614,12 @@ class Detections:
         from cofin_sdk import _drawing
 
         return _drawing.save_annotated_video(
-            self, Path(path), video, fps, tolerance=tolerance, top_k=top_k, threshold=threshold,
+            self,
+            Path(path),
+            video,
+            fps,
+            tolerance=tolerance,
+            top_k=top_k,
+            threshold=threshold,
             min_height=min_height,
-        )
-
-
-@dataclass(eq=False)
-class Classifications:
-    """Clip classification probabilities of one video for one head.
-
-    Attributes:
-        head: Name of the classification head (e.g. ``"kinetics400"``).
-        class_names: ``C`` label names.
-        clip_probabilities: ``float32 [num_clips, C]`` per-clip probabilities in [0, 1]
-            (a ``[C]`` vector is accepted as one clip).
-        clip_times: Optional ``float64 [num_clips]`` centre time of each clip in seconds.
-        video_id: Identifier of the video.
-
-    Example:
-        >>> c = Classifications("kinetics400", ("dance", "run", "sit"),
-        ...                     [[0.7, 0.2, 0.1], [0.5, 0.4, 0.1]])
-        >>> c.top_k(2)
-        [('dance', 0.6), ('run', 0.3)]
-        >>> c.label
-        'dance'
-    """
-
-    head: str
-    class_names: tuple[str, ...]
-    clip_probabilities: np.ndarray
-    clip_times: np.ndarray | None = None
-    video_id: str = ""
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.head, str) or not self.head:
-            raise ValueError(f"head must be a non-empty str, got {self.head!r}")
-        if isinstance(self.class_names, str) or not all(
-            isinstance(n, str) for n in self.class_names
-        ):
-            raise ValueError(f"class_names must be a sequence of str, got {self.class_names!r}")
-        self.class_names = tuple(self.class_names)
-        if not self.class_names:
-            raise ValueError("class_names must not be empty")
-        probs = np.asarray(self.clip_probabilities, dtype=np.float32)
-        if probs.ndim == 1:
-            probs = probs[None]
-        self.clip_probabilities = _as_array(
-            "clip_probabilities", probs, np.float32, 2, len(self.class_names)
-        )
-        if not len(self.clip_probabilities):
-            raise ValueError("clip_probabilities needs at least one clip")
-        _check_unit_interval("clip_probabilities", self.clip_probabilities)
-        if self.clip_times is not None:
-            self.clip_times = _as_array("clip_times", self.clip_times, np.float64, 1)
-            if len(self.clip_times) != len(self.clip_probabilities):
-                raise ValueError(
-                    f"clip_times has {len(self.clip_times)} entries but there are "
-                    f"{len(self.clip_probabilities)} clips"
-                )
-
-    @property
-    def probabilities(self) -> np.ndarray:
-        """``float32 [C]`` probabilities averaged over clips."""
-        return self.clip_probabilities.mean(axis=0)
-
-    @property
-    def num_clips(self) -> int:
-        return len(self.clip_probabilities)
-
-    @property
-    def label(self) -> str:
-        """The top-1 class name."""
-        return self.class_names[int(np.argmax(self.probabilities))]
-
-    def top_k(self, k: int = 5) -> list[tuple[str, float]]:
-        """The ``k`` most probable ``(class_name, probability)`` pairs, best first."""
-        if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
-        probs = self.probabilities
-        order = np.argsort(-probs, kind="stable")[:k]
-        return [(self.class_names[i], round(float(probs[i]), 6)) for i in order]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": _JSON_FORMAT_CLS,
-            "head": self.head,
-            "video_id": self.video_id,
-            "class_names": list(self.class_names),
-            "clip_probabilities": self.clip_probabilities.tolist(),
-            "clip_times": None if self.clip_times is None else self.clip_times.tolist(),
-            "probabilities": self.probabilities.tolist(),
-            "top_k": [[name, prob] for name, prob in self.top_k(5)],
-        }
-
-    def to_json(self, path: str | Path | None = None, indent: int | None = None) -> str:
-        """Serialises to JSON (with the mean probabilities and top-5 for convenience)."""
-        text = json.dumps(self.to_dict(), indent=indent)
-        if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
-        return text
-
-    @classmethod
-    def from_json(cls, text_or_path: str | Path) -> Classifications:
-        """Parses ``to_json`` output, given as the JSON text or a path to a file."""
-        text = str(text_or_path)
-        if not text.lstrip().startswith("{"):
-            text = Path(text_or_path).read_text(encoding="utf-8")
-        data = json.loads(text)
-        if data.get("format") != _JSON_FORMAT_CLS:
-            raise ValueError(f"not cofin classifications JSON: format={data.get('format')!r}")
-        return cls(
-            data["head"],
-            tuple(data["class_names"]),
-            data["clip_probabilities"],
-            data.get("clip_times"),
-            data.get("video_id", ""),
-        )
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Classifications):
-            return NotImplemented
-        times_equal = (self.clip_times is None) == (other.clip_times is None) and (
-            self.clip_times is None or np.array_equal(self.clip_times, other.clip_times)
-        )
-        return (
-            times_equal
-            and (self.head, self.class_names, self.video_id)
-            == (other.head, other.class_names, other.video_id)
-            and np.array_equal(self.clip_probabilities, other.clip_probabilities)
-        )
-
-    def __repr__(self) -> str:
-        width = max(len(name) for name, _ in self.top_k(5))
-        lines = [f"  {name:<{width}}  {prob:.3f}" for name, prob in self.top_k(5)]
-        video = f", video_id={self.video_id!r}" if self.video_id else ""
-        return (
-            f"Classifications(head={self.head!r}{video}, clips={self.num_clips}, "
-            f"classes={len(self.class_names)}, top-5:\n" + "\n".join(lines) + "\n)"
         )

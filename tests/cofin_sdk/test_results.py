@@ -321,8 +321,9 @@ def test_to_pandas_missing_pandas_names_extra(monkeypatch):
 
 
 # ------------------------------------------------------------------ no torch needed
-def test_results_module_has_no_torch_import_statically():
-    tree = ast.parse(RESULTS_PY.read_text())
+@pytest.mark.parametrize("module", ["results.py", "classifications.py", "_results_common.py"])
+def test_results_module_has_no_torch_import_statically(module):
+    tree = ast.parse((RESULTS_PY.parent / module).read_text())
     imported = {
         alias.name.split(".")[0]
         for node in ast.walk(tree)
@@ -338,13 +339,13 @@ def test_results_module_has_no_torch_import_statically():
 
 
 def test_results_module_works_without_torch_in_a_fresh_interpreter():
-    """Loads results.py on its own (not via cofin_sdk/__init__, which may import torch)."""
+    """Imports cofin_sdk.results without running cofin_sdk/__init__ (which imports torch)."""
     code = textwrap.dedent(f"""
-        import importlib.util, sys
-        spec = importlib.util.spec_from_file_location("isolated_results", {str(RESULTS_PY)!r})
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["isolated_results"] = module
-        spec.loader.exec_module(module)
+        import importlib, sys, types
+        package = types.ModuleType("cofin_sdk")  # bare package: submodules only
+        package.__path__ = [{str(RESULTS_PY.parent)!r}]
+        sys.modules["cofin_sdk"] = package
+        module = importlib.import_module("cofin_sdk.results")
         d = module.Detections([[0, 0, 5, 5]], [1.0], [[0.5]], ("a",), (10, 10), [0.0], video_id="v")
         assert module.Detections.from_json(d.to_json()) == d
         d.to_ava_csv()
