@@ -480,6 +480,13 @@ class TorchvisionPersonDetector:
         self._torch = torch
 
     def _load_state_dict(self, weights: str | os.PathLike) -> dict[str, Any]:
+        """Reads ``"DEFAULT"`` from torchvision's cache, or a ``.pth``/``.safetensors`` path.
+
+        Raises:
+            FileNotFoundError: If the file is not on disk.
+            ValueError: If the file cannot be read as a state dict (corrupt, truncated,
+                not a checkpoint), naming the file.
+        """
         import torch
         from torchvision.models import detection
 
@@ -496,11 +503,27 @@ class TorchvisionPersonDetector:
             path = Path(weights)
             if not path.is_file():
                 raise FileNotFoundError(f"person-detector weights not found: {path}")
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
+        # Both loaders raise their own error types (SafetensorError, UnpicklingError,
+        # KeyError, RuntimeError...) for a corrupt file; report one that names the file.
+        try:
+            if path.suffix == ".safetensors":
+                from safetensors.torch import load_file
 
-            return load_file(str(path))
-        return torch.load(path, map_location="cpu", weights_only=True)
+                state_dict = load_file(str(path))
+            else:
+                state_dict = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:
+            raise ValueError(
+                f"cannot read person-detector weights {path}: {type(error).__name__}: {error}. "
+                "Expected a torchvision state dict saved with torch.save (.pth) or "
+                "safetensors.torch.save_file (.safetensors)."
+            ) from error
+        if not isinstance(state_dict, Mapping):
+            raise ValueError(
+                f"person-detector weights {path} hold a {type(state_dict).__name__}, "
+                "expected a state dict (name -> tensor)"
+            )
+        return dict(state_dict)
 
     def __call__(self, frame: np.ndarray, timestamp: float | None = None) -> PersonBoxes:
         torch = self._torch
