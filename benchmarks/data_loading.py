@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from cofin_sdk.preprocessing import Preprocessing
-from cofin_sdk.video import clip_frame_indices, probe
+from cofin_sdk.video import clip_indices_at, probe
 from training.data import AVADataset
 
 
@@ -46,9 +46,7 @@ def raw_pyav_clip(path: Path, center_time: float, num_frames: int, frame_stride:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         fps, time_base, start = float(stream.average_rate), stream.time_base, stream.start_time or 0
-        indices = clip_frame_indices(
-            round(center_time * fps), num_frames, frame_stride, stream.frames
-        )
+        indices = clip_indices_at(center_time, fps, stream.frames, num_frames, frame_stride)
         first, last, wanted = int(indices.min()), int(indices.max()), set(indices.tolist())
         container.seek(int(first / fps / time_base) + start, stream=stream, backward=True)
         frames: dict[int, np.ndarray] = {}

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from cofin_sdk.preprocessing import Preprocessing, preprocess_clip
-from cofin_sdk.video import clip_frame_indices, probe, read_clip, write_video
+from cofin_sdk.video import clip_indices_at, probe, read_clip, write_video
 
 
 def _synthetic_frames(width: int, height: int, count: int):
@@ -82,9 +82,8 @@ def main() -> None:
             )
 
         def raw(k: int) -> np.ndarray:
-            center = round(centers[k % len(centers)] * fps)
-            indices = clip_frame_indices(
-                center, prep.num_frames, prep.frame_stride, info.num_frames
+            indices = clip_indices_at(
+                centers[k % len(centers)], fps, info.num_frames, prep.num_frames, prep.frame_stride
             )
             return _raw_pyav(path, indices, fps)
 

@@ -1,7 +1,7 @@
 """``Detector``: the one facade applications use for action detection and clip classification.
 
 Everything between a video and the network is shared with training: clips are sampled
-with :func:`cofin_sdk.video.clip_frame_indices` (as :func:`~cofin_sdk.video.read_clip`
+with :func:`cofin_sdk.video.clip_indices_at` (as :func:`~cofin_sdk.video.read_clip`
 does) and preprocessed with :func:`cofin_sdk.preprocessing.preprocess_clip`; person boxes
 are mapped into the model input with the clip's :class:`~cofin_sdk.preprocessing.Letterbox`.
 The network itself sits behind a :class:`~cofin_sdk.backends.Backend` (torch today;
@@ -54,7 +54,13 @@ from cofin_sdk.models.config import HeadSpec
 from cofin_sdk.person_detection import GivenBoxes, PersonDetector, get_person_detector
 from cofin_sdk.preprocessing import Letterbox, Preprocessing, preprocess_clip
 from cofin_sdk.results import Classifications, Detections
-from cofin_sdk.video import clip_frame_indices, probe, read_frames_at
+from cofin_sdk.video import (
+    clip_indices_at,
+    frame_times,
+    probe,
+    read_frames_at,
+    spread_centre_indices,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +134,7 @@ class _FileVideo:
 
     def frames_at(self, indices: np.ndarray) -> dict[int, np.ndarray]:
         # Nominal-grid times, as read_clip uses: the decoded frame nearest each wins.
-        frames = read_frames_at(self.source, (indices / self.meta.fps).tolist())
+        frames = read_frames_at(self.source, frame_times(indices, self.meta.fps).tolist())
         return {int(i): frame for i, frame in zip(indices, frames, strict=True)}
 
 
@@ -173,15 +179,8 @@ class _Clip:
     keyframe: np.ndarray  # (H, W, 3) uint8, the centre frame
 
 
-def _centre_index(time: float, meta: _VideoMeta) -> int:
-    """Frame index of ``time`` exactly as ``read_clip`` computes it."""
-    return min(int(round(time * meta.fps)), meta.num_frames - 1)
-
-
 def _clip_indices(time: float, meta: _VideoMeta, prep: Preprocessing) -> np.ndarray:
-    return clip_frame_indices(
-        _centre_index(time, meta), prep.num_frames, prep.frame_stride, meta.num_frames
-    )
+    return clip_indices_at(time, meta.fps, meta.num_frames, prep.num_frames, prep.frame_stride)
 
 
 def _decode_groups(
@@ -571,8 +570,7 @@ class Detector:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
         with _open_video(video, fps) as source:
             meta = source.meta
-            centres = np.floor((np.arange(num_clips) + 0.5) * meta.num_frames / num_clips)
-            times = centres / meta.fps
+            times = frame_times(spread_centre_indices(meta.num_frames, num_clips), meta.fps)
             probs = []
             with self._progress(len(times), "classify") as bar:
                 for batch in _batched(

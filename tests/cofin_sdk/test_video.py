@@ -159,7 +159,7 @@ def test_write_video_errors(tmp_path: Path, frames, fps, match) -> None:
         (0.0, 4, 2, [0, 0, 0, 2]),  # start: first frame repeated
         (0.04, 5, 1, [0, 0, 1, 2, 3]),
         (1.96, 4, 3, [43, 46, 49, 49]),  # end: last frame repeated
-        (100.0, 2, 1, [49, 49]),  # beyond the end
+        (100.0, 2, 1, [48, 49]),  # beyond the end: centred on the last frame (keyframe_index)
         (-3.0, 2, 1, [0, 0]),
     ],
 )

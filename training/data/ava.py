@@ -51,7 +51,7 @@ import torch
 from torch.utils.data import Dataset
 
 from cofin_sdk.preprocessing import Preprocessing
-from cofin_sdk.video import VideoInfo, clip_frame_indices, probe, read_clip
+from cofin_sdk.video import VideoInfo, clip_indices_at, probe, read_clip
 from training.data._common import handle_missing, index_videos, no_samples, require_file
 from training.data.ava_annotations import (
     BOX_SOURCES,
@@ -116,7 +116,7 @@ def read_frame_folder_clip(
     count = _count_frames(folder.path)
     if count == 0:
         raise FileNotFoundError(f"no .jpg frames in {folder.path}")
-    indices = clip_frame_indices(round(center_time * folder.fps), num_frames, frame_stride, count)
+    indices = clip_indices_at(center_time, folder.fps, count, num_frames, frame_stride)
     decoded: dict[int, np.ndarray] = {}
     for index in dict.fromkeys(indices.tolist()):
         path = folder.path / f"{folder.path.name}_{index + 1:06d}.jpg"

@@ -26,7 +26,7 @@ import torch
 from torch.utils.data import Dataset
 
 from cofin_sdk.preprocessing import Preprocessing
-from cofin_sdk.video import VideoInfo, probe, read_clip
+from cofin_sdk.video import VideoInfo, probe, read_clip, spread_centre_indices
 from training.data._common import (
     VIDEO_EXTENSIONS,
     handle_missing,
@@ -81,7 +81,7 @@ def clip_center_index(
     first = (num_frames // 2) * frame_stride
     last = num_video_frames - 1 - (num_frames - 1 - num_frames // 2) * frame_stride
     if not train or last <= first:
-        return num_video_frames // 2
+        return int(spread_centre_indices(num_video_frames)[0])
     return first + int(torch.randint(0, last - first + 1, ()))
 
 
