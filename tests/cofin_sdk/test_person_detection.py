@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from torchvision.ops import box_iou
 
 from cofin_sdk.person_detection import (
     AVA_TIME_OFFSET,
@@ -270,10 +271,115 @@ def test_torchvision_random_weights_warns():
     assert detector.name == "torchvision_frcnn" and isinstance(detector, PersonDetector)
 
 
-def test_torchvision_real_random_model_output_contract(random_frcnn):
-    frame = np.random.default_rng(0).integers(0, 256, (72, 96, 3), dtype=np.uint8)
-    result = random_frcnn(frame)  # untrained: usually zero boxes, but the types must hold
+ARCH = "fasterrcnn_mobilenet_v3_large_320_fpn"  # the smallest torchvision Faster R-CNN
+
+
+def crafted_state_dict(winner: int) -> dict[str, torch.Tensor]:
+    """Random Faster R-CNN weights whose classifier makes COCO label ``winner`` win.
+
+    A randomly initialised MobileNetV3 backbone's features vanish (~1e-8), so every
+    proposal would get identical scores; scaling the FPN's input convolutions by 1e7
+    brings the image back into the features, so scores differ between boxes.
+    """
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        state = TorchvisionPersonDetector(None, architecture=ARCH).model.state_dict()
+    for name in state:
+        if name.startswith("backbone.fpn.inner_blocks.") and name.endswith(".weight"):
+            state[name] = state[name] * 1e7
+    state["roi_heads.box_predictor.cls_score.bias"][winner] += 6.0  # ~0.8 after the softmax
+    return state
+
+
+def save_state_dict(state: dict[str, torch.Tensor], path):
+    if path.suffix == ".safetensors":
+        from safetensors.torch import save_file
+
+        save_file({name: tensor.contiguous() for name, tensor in state.items()}, str(path))
+    else:
+        torch.save(state, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def person_weights(tmp_path_factory):
+    """``(state_dict, {suffix: path})`` of weights in which "person" wins every box."""
+    state = crafted_state_dict(winner=1)
+    folder = tmp_path_factory.mktemp("frcnn")
+    return state, {
+        suffix: save_state_dict(state, folder / f"person{suffix}")
+        for suffix in (".pth", ".safetensors")
+    }
+
+
+def smooth_frame(height: int, width: int) -> np.ndarray:
+    """Gradient with two blurred blocks: smooth, so a resized copy shows the same picture."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    frame = np.stack(
+        [xx * 255 // width, yy * 255 // height, (xx + yy) * 255 // (height + width)], axis=-1
+    ).astype(np.uint8)
+    frame[height // 6 : height * 5 // 6, width // 7 : width * 2 // 7] = (220, 30, 30)
+    frame[height // 12 : height * 2 // 3, width * 3 // 5 : width * 9 // 10] = (30, 30, 220)
+    return cv2.GaussianBlur(frame, (0, 0), 3)
+
+
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
+def test_torchvision_weights_file_gives_person_boxes_in_frame_pixels(person_weights, suffix):
+    state, paths = person_weights
+    detector = TorchvisionPersonDetector(paths[suffix], score_threshold=0.0, architecture=ARCH)
+    for name, tensor in detector.model.state_dict().items():
+        assert torch.equal(tensor, state[name]), name
+    frame = smooth_frame(60, 200)  # non-square: H=60, W=200
+    result = detector(frame)
     assert_contract(result, frame)
+    assert len(result.boxes) >= 10 and result.scores.min() > 0.5
+    assert len(np.unique(result.scores)) > len(result.scores) // 2, "scores should differ"
+    # The same picture at twice the size gives the same boxes in pixels of THAT frame.
+    big = cv2.resize(frame, (400, 120), interpolation=cv2.INTER_LINEAR)
+    doubled = detector(big)
+    assert_contract(doubled, big)
+    iou = box_iou(torch.from_numpy(result.boxes), torch.from_numpy(doubled.boxes / 2))
+    assert iou.max(dim=1).values.min() > 0.95
+    assert result.boxes[:, 2].max() > 150 and doubled.boxes[:, 2].max() > 300  # not squeezed
+    # The threshold keeps exactly the boxes scoring at least that much.
+    threshold = float(np.median(result.scores))
+    detector.score_threshold = threshold
+    kept = detector(frame)
+    assert_contract(kept, frame)
+    assert 0 < len(kept.boxes) < len(result.boxes) and kept.scores.min() >= threshold
+    np.testing.assert_array_equal(kept.boxes, result.boxes[result.scores >= threshold])
+
+
+def test_torchvision_drops_boxes_of_other_classes(tmp_path):
+    path = save_state_dict(crafted_state_dict(winner=2), tmp_path / "bicycle.safetensors")
+    detector = TorchvisionPersonDetector(path, score_threshold=0.0, architecture=ARCH)
+    frame = smooth_frame(60, 200)
+    with torch.inference_mode():
+        raw = detector.model([torch.from_numpy(frame).permute(2, 0, 1).float() / 255])[0]
+    assert len(raw["labels"]) >= 10 and (raw["labels"] == 2).all(), "bicycle should win"
+    result = detector(frame)
+    assert_contract(result, frame)
+    assert len(result.boxes) == 0
+
+
+BAD_WEIGHTS = {
+    "text.pth": lambda path, good: path.write_text("not a checkpoint\n"),
+    "truncated.pth": lambda path, good: path.write_bytes(good[".pth"].read_bytes()[:4096]),
+    "list.pth": lambda path, good: torch.save([torch.zeros(2)], path),
+    "text.safetensors": lambda path, good: path.write_text("not a checkpoint\n"),
+    "truncated.safetensors": lambda path, good: path.write_bytes(
+        good[".safetensors"].read_bytes()[:100_000]
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_WEIGHTS))
+def test_torchvision_bad_weights_file_names_the_file(tmp_path, person_weights, name):
+    path = tmp_path / name
+    BAD_WEIGHTS[name](path, person_weights[1])
+    with pytest.raises(ValueError, match=re.escape(str(path))):
+        TorchvisionPersonDetector(path, architecture=ARCH)
 
 
 def test_torchvision_keeps_only_person_label_above_threshold():
