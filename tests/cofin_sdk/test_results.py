@@ -123,11 +123,21 @@ VALIDATION_CASES = [
 )
 def test_detections_validation_table(overrides, error):
     if error is None:
-        detections = make(**overrides)
+        kwargs = make_kwargs(**overrides)
+        detections = Detections(**kwargs)
         assert detections.boxes.dtype == np.float32 and detections.boxes.shape[1] == 4
         assert detections.action_scores.shape == (len(detections), len(detections.class_names))
         assert detections.timestamps.dtype == np.float64
-        assert (detections.boxes[:, 2] <= FRAME[0]).all()  # border rounding is clipped
+        # The given values come back (boxes clipped to the frame: border rounding).
+        given_boxes = np.asarray(kwargs["boxes"], np.float32).reshape(-1, 4)
+        np.testing.assert_array_equal(detections.boxes, np.minimum(given_boxes, FRAME * 2))
+        np.testing.assert_allclose(
+            detections.action_scores, np.reshape(kwargs["action_scores"], (-1, 3)), rtol=1e-6
+        )
+        np.testing.assert_array_equal(detections.timestamps, kwargs["timestamps"])
+        assert detections.class_ids == kwargs.get("class_ids", (1, 2, 3))
+        if "person_ids" in kwargs:
+            assert detections.person_ids.tolist() == kwargs["person_ids"]
     else:
         with pytest.raises(ValueError, match=re.escape(error)):
             make(**overrides)
@@ -481,7 +491,10 @@ def test_classifications_validation_table(overrides, error):
     kwargs.update(overrides)
     if error is None:
         result = Classifications(**kwargs)
-        assert result.probabilities.shape == (3,)
+        clips = np.atleast_2d(kwargs["clip_probabilities"])  # (num_clips, 3)
+        assert result.num_clips == len(clips)
+        np.testing.assert_allclose(result.clip_probabilities, clips, rtol=1e-6)
+        np.testing.assert_allclose(result.probabilities, clips.mean(axis=0), rtol=1e-6)
     else:
         with pytest.raises(ValueError, match=re.escape(error)):
             Classifications(**kwargs)
