@@ -26,7 +26,6 @@ import numpy as np
 import torch
 
 from cofin_sdk.models.config import HeadSpec
-from cofin_sdk.models.hub import model_preprocessing
 from cofin_sdk.preprocessing import Preprocessing
 
 if TYPE_CHECKING:
@@ -94,7 +93,7 @@ class TorchBackend:
         if bf16 and not self.bf16:
             logger.info("bf16 autocast is only used on CUDA; running %s in float32", self.device)
         self.heads: Mapping[str, HeadSpec] = dict(model.config.heads)
-        self.preprocessing = Preprocessing.from_dict(model_preprocessing(model))
+        self.preprocessing: Preprocessing = model.preprocessing
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.bf16:

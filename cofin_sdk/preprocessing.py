@@ -33,11 +33,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
+
+from cofin_sdk.boxes import to_normalized, to_pixels, validate_boxes
+
+if TYPE_CHECKING:  # torch is imported where clips are processed: the records stay light
+    import torch
 
 __all__ = [
     "Letterbox",
@@ -47,12 +50,6 @@ __all__ = [
     "preprocess",
     "preprocess_clip",
 ]
-
-# Normalised boxes may overshoot [0, 1] by this much (annotation rounding) before we
-# decide they are really pixel boxes.
-NORM_TOLERANCE = 0.01
-
-_BOXES_SHAPE_MSG = "boxes must be Tensor/array [N,4] x1,y1,x2,y2"
 
 
 @dataclasses.dataclass
@@ -121,40 +118,6 @@ class Preprocessing:
 # --------------------------------------------------------------------------- boxes
 
 
-def _as_boxes(boxes: Any) -> np.ndarray:
-    """Validate ``[N, 4]`` finite x1,y1,x2,y2 boxes and return a float numpy array."""
-    if isinstance(boxes, torch.Tensor):
-        boxes = boxes.detach().cpu().numpy()
-    try:
-        arr = np.asarray(boxes)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{_BOXES_SHAPE_MSG}, got {type(boxes).__name__}") from exc
-    if arr.ndim != 2 or arr.shape[1] != 4:
-        raise ValueError(f"{_BOXES_SHAPE_MSG}, got shape {tuple(arr.shape)}")
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"{_BOXES_SHAPE_MSG} of numbers, got dtype {arr.dtype}")
-    arr = arr.astype(arr.dtype if np.issubdtype(arr.dtype, np.floating) else np.float64)
-    bad = ~np.isfinite(arr).all(axis=1)
-    if bad.any():
-        raise ValueError(f"box {int(np.argmax(bad))} is not finite: {arr[bad][0].tolist()}")
-    for lo, hi, axis in ((0, 2, "x"), (1, 3, "y")):
-        bad = arr[:, hi] < arr[:, lo]
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise ValueError(f"box {i} has {axis}2 < {axis}1: {arr[i].tolist()}")
-    return arr
-
-
-def _check_normalised(arr: np.ndarray) -> None:
-    bad = ((arr < -NORM_TOLERANCE) | (arr > 1 + NORM_TOLERANCE)).any(axis=1)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ValueError(
-            f"box {i} is not normalised to [0, 1]: {arr[i].tolist()}; pass pixel boxes to the "
-            "pixels_* methods, or divide by the frame width/height first"
-        )
-
-
 @dataclasses.dataclass(frozen=True)
 class Letterbox:
     """The resize + pad transform of one clip, and box mapping through it.
@@ -219,27 +182,31 @@ class Letterbox:
             self, image_size=size, pad_x=self.pad_x - x0, pad_y=self.pad_y - y0
         )
 
-    # The six mappings; all take and return [N, 4] x1,y1,x2,y2 float arrays.
+    # The six mappings; all take and return [N, 4] x1,y1,x2,y2 float arrays. Inputs are
+    # checked with THE box rule (cofin_sdk.boxes); nothing is clipped here.
     def norm_to_pixels(self, boxes: Any) -> np.ndarray:
         """Normalised ``[0, 1]`` boxes -> original-frame pixels."""
-        arr = _as_boxes(boxes)
-        _check_normalised(arr)
-        return arr * np.array([self.orig_w, self.orig_h] * 2, dtype=arr.dtype)
+        arr = validate_boxes(
+            boxes,
+            normalized=True,
+            clip=False,
+            hint="pass pixel boxes to the pixels_* methods, or divide by the frame width/height",
+        )
+        return to_pixels(arr, (self.orig_w, self.orig_h))
 
     def pixels_to_norm(self, boxes: Any) -> np.ndarray:
         """Original-frame pixel boxes -> normalised ``[0, 1]``."""
-        arr = _as_boxes(boxes)
-        return arr / np.array([self.orig_w, self.orig_h] * 2, dtype=arr.dtype)
+        return to_normalized(validate_boxes(boxes, clip=False), (self.orig_w, self.orig_h))
 
     def pixels_to_input(self, boxes: Any) -> np.ndarray:
         """Original-frame pixel boxes -> model-input pixels."""
-        arr = _as_boxes(boxes)
+        arr = validate_boxes(boxes, clip=False)
         scale, offset = self._affine()
         return (arr * scale + offset).astype(arr.dtype)
 
     def input_to_pixels(self, boxes: Any) -> np.ndarray:
         """Model-input pixel boxes -> original-frame pixels (inverse for outputs)."""
-        arr = _as_boxes(boxes)
+        arr = validate_boxes(boxes, clip=False)
         scale, offset = self._affine()
         return ((arr - offset) / scale).astype(arr.dtype)
 
@@ -262,6 +229,8 @@ def _as_clip(frames: Any) -> torch.Tensor:
     channels-last path, ~10x faster than resizing in float); other dtypes become
     float32 on the 0..255 scale.
     """
+    import torch
+
     if isinstance(frames, np.ndarray):
         tensor = torch.from_numpy(np.ascontiguousarray(frames))
     elif isinstance(frames, torch.Tensor):
@@ -310,6 +279,9 @@ def letterbox_clip(
         TypeError: If ``frames`` is not an array/Tensor.
         ValueError: If ``frames`` is not ``(T, H, W, 3)``.
     """
+    import torch
+    import torch.nn.functional as F
+
     clip = _as_clip(frames)  # (T, 3, H, W)
     T, _, H, W = clip.shape
     letterbox = Letterbox.fit(W, H, image_size, scale_factor=scale_factor)
@@ -333,6 +305,8 @@ def normalize(clip: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -
     Returns:
         A new float32 ``Tensor[3, T, H, W]``.
     """
+    import torch
+
     if clip.ndim != 4 or clip.shape[0] != 3:
         raise ValueError(f"clip must be Tensor[3, T, H, W], got shape {tuple(clip.shape)}")
     mean_t = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1, 1)

@@ -38,10 +38,13 @@ logger = logging.getLogger(__name__)
 
 # ----------------------------------------------------------------------------- data
 def preprocessing_of(cfg: TrainConfig) -> Preprocessing:
+    """The full input record of a run; saved with the model (``config.json``)."""
     return Preprocessing(
         image_size=cfg.run.image_size,
         num_frames=cfg.run.num_frames,
         frame_stride=cfg.run.frame_stride,
+        mean=tuple(cfg.run.mean),
+        std=tuple(cfg.run.std),
     )
 
 
@@ -161,7 +164,7 @@ def build_model(cfg: TrainConfig, datasets: list[Dataset]) -> ViViT:
         image_size=cfg.run.image_size,
         **cfg.model.overrides,
     )
-    model.preprocessing = {"frame_stride": cfg.run.frame_stride}
+    model.preprocessing = preprocessing_of(cfg)
     if cfg.model.vit_init:
         report = init_from_vit(model, cfg.model.vit_init, tubelet_init=cfg.model.tubelet_init)
         logger.info(

@@ -1,13 +1,34 @@
-"""The ViViT Factorised Encoder, its heads, the factory, ViT initialisation and save/load."""
+"""The ViViT Factorised Encoder, its heads, the factory, ViT initialisation and save/load.
+
+Names resolve lazily (PEP 562), so ``cofin_sdk.models.config`` (the torch-free head specs
+and architecture config) imports without torch.
+"""
 
 from __future__ import annotations
 
-from .config import HeadSpec, ViViTConfig
-from .factory import create_model, list_models, model_config
-from .hub import from_pretrained, save_pretrained
-from .vit_init import InitReport, checkpoint_filter_fn, init_from_vit
-from .vivit import ViViT
+import importlib
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from .config import HeadSpec, ViViTConfig
+    from .factory import create_model, list_models, model_config
+    from .hub import from_pretrained, save_pretrained
+    from .vit_init import InitReport, checkpoint_filter_fn, init_from_vit
+    from .vivit import ViViT
+
+_WHERE = {
+    "HeadSpec": "config",
+    "ViViTConfig": "config",
+    "create_model": "factory",
+    "list_models": "factory",
+    "model_config": "factory",
+    "from_pretrained": "hub",
+    "save_pretrained": "hub",
+    "InitReport": "vit_init",
+    "checkpoint_filter_fn": "vit_init",
+    "init_from_vit": "vit_init",
+    "ViViT": "vivit",
+}
 __all__ = [
     "HeadSpec",
     "InitReport",
@@ -21,3 +42,15 @@ __all__ = [
     "model_config",
     "save_pretrained",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

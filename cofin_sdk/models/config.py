@@ -9,9 +9,19 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["HeadSpec", "ViViTConfig", "TASKS"]
+__all__ = ["HeadSpec", "ViViTConfig", "TASKS", "VARIANTS"]
 
 TASKS = ("classification", "detection")
+
+# The registry of ``create_model`` (torch-free, so a model record can be checked without
+# torch). ViViT-B/L sizes from the paper (§3.1, ViViT Factorised Encoder); Ti/S mirror
+# ViT-Ti/S (12 spatial layers) with the same 4-layer temporal encoder, for CPU work and tests.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "vivit_ti16_fe": dict(embed_dim=192, num_heads=3, spatial_depth=12, temporal_depth=4),
+    "vivit_s16_fe": dict(embed_dim=384, num_heads=6, spatial_depth=12, temporal_depth=4),
+    "vivit_b16_fe": dict(embed_dim=768, num_heads=12, spatial_depth=12, temporal_depth=4),
+    "vivit_l16_fe": dict(embed_dim=1024, num_heads=16, spatial_depth=24, temporal_depth=4),
+}
 
 
 @dataclass

@@ -5,19 +5,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from .config import VARIANTS as _VARIANTS
 from .config import HeadSpec, ViViTConfig
 from .vivit import ViViT
 
 __all__ = ["create_model", "list_models", "model_config"]
-
-# ViViT-B/L sizes from the paper (§3.1, ViViT Factorised Encoder); Ti/S mirror ViT-Ti/S
-# (12 spatial layers) with the same 4-layer temporal encoder, for CPU work and tests.
-_VARIANTS: dict[str, dict[str, Any]] = {
-    "vivit_ti16_fe": dict(embed_dim=192, num_heads=3, spatial_depth=12, temporal_depth=4),
-    "vivit_s16_fe": dict(embed_dim=384, num_heads=6, spatial_depth=12, temporal_depth=4),
-    "vivit_b16_fe": dict(embed_dim=768, num_heads=12, spatial_depth=12, temporal_depth=4),
-    "vivit_l16_fe": dict(embed_dim=1024, num_heads=16, spatial_depth=24, temporal_depth=4),
-}
 
 
 def list_models() -> list[str]:

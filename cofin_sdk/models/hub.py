@@ -6,7 +6,6 @@ the Hub as is. Loading is strict and never unpickles.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tempfile
@@ -14,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from .config import ViViTConfig
+from cofin_sdk.record import CONFIG_NAME, WEIGHTS_NAME, ModelRecord, read_model_record
+
 from .vivit import ViViT
 
 __all__ = [
@@ -28,22 +29,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
-FORMAT_VERSION = 1
-DEFAULT_PREPROCESSING = {"frame_stride": 2, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}
-
-
-def model_preprocessing(model: ViViT) -> dict[str, Any]:
-    """Preprocessing the model expects (image size, frames, stride, mean/std)."""
-    prep = {
-        **DEFAULT_PREPROCESSING,
-        "image_size": model.config.image_size,
-        "num_frames": model.config.num_frames,
-    }
-    prep.update(model.preprocessing)
-    return prep
 
 
 def _atomic_write(path: Path, write: Any) -> None:
@@ -73,16 +58,11 @@ def save_pretrained(
     """
     out = Path(save_directory)
     out.mkdir(parents=True, exist_ok=True)
-    config = {
-        "format_version": FORMAT_VERSION,
-        "architecture": model.name,
-        "model": model.config.to_dict(),
-        "preprocessing": model_preprocessing(model),
-        "metadata": metadata or {},
-    }
+    record = ModelRecord.for_model(model, metadata)
+    config = record.to_dict()
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     _atomic_write(out / WEIGHTS_NAME, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
-    _atomic_write(out / CONFIG_NAME, lambda tmp: Path(tmp).write_text(json.dumps(config, indent=2)))
+    _atomic_write(out / CONFIG_NAME, lambda tmp: record.to_json(tmp))
     _atomic_write(out / "README.md", lambda tmp: Path(tmp).write_text(_model_card(model, config)))
     logger.info("saved %s to %s", model.name, out)
     return out
@@ -174,28 +154,51 @@ def from_pretrained(
     revision: str | None = None,
     cache_dir: str | os.PathLike | None = None,
     map_location: str | torch.device = "cpu",
+    model_cls: type[ViViT] = ViViT,
 ) -> ViViT:
     """Load a model saved with :func:`save_pretrained` from a folder or a Hub repo id.
 
+    The folder's :class:`~cofin_sdk.record.ModelRecord` is read and checked against the
+    weights before they are loaded (architecture, image size, frames, heads).
+
+    Args:
+        name_or_path: A ``save_pretrained`` folder or a Hub repo id (local cache).
+        revision: Hub revision.
+        cache_dir: Hub cache folder.
+        map_location: Device for the weights.
+        model_cls: The class built as ``model_cls(config, name=architecture)``.
+
     Raises:
         FileNotFoundError: no such folder / uncached repo, or files missing.
-        ValueError: the weights do not match the configuration (names or shapes listed).
+        ValueError: invalid ``config.json``, a corrupt weights file, or weights that do not
+            match the record (the field is named).
     """
     folder = resolve_pretrained_dir(name_or_path, revision, cache_dir)
-    config = json.loads((folder / CONFIG_NAME).read_text())
-    if config.get("format_version") != FORMAT_VERSION:
-        raise ValueError(
-            f"{folder / CONFIG_NAME}: unsupported format_version {config.get('format_version')!r}"
-        )
-    model = ViViT(ViViTConfig.from_dict(config["model"]), name=config["architecture"])
-    model.preprocessing = dict(config.get("preprocessing", {}))
+    record = read_model_record(folder)
     weights = folder / WEIGHTS_NAME
     if not weights.is_file():
         raise FileNotFoundError(f"{weights} is missing")
-    load_state_dict_strict(
-        model, load_file(str(weights), device=str(map_location)), source=str(weights)
-    )
+    record.check_weights(_weight_shapes(weights), source=str(weights))
+    try:
+        state = load_file(str(weights), device=str(map_location))
+    except (SafetensorError, OSError) as exc:
+        raise ValueError(f"{weights}: cannot read the weights ({exc})") from None
+    model = model_cls(record.config, name=record.architecture)
+    model.preprocessing = record.preprocessing
+    load_state_dict_strict(model, state, source=str(weights))
     return model.to(map_location)
+
+
+def _weight_shapes(weights: Path) -> dict[str, tuple[int, ...]]:
+    """Tensor shapes from a safetensors header; a corrupt or truncated file is a ValueError."""
+    try:
+        with safe_open(str(weights), framework="pt") as handle:
+            return {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ValueError(
+            f"{weights} is not a readable safetensors file ({exc}); it may be truncated or "
+            "corrupt: copy or download it again"
+        ) from None
 
 
 def load_state_dict_strict(

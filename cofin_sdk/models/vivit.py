@@ -14,11 +14,14 @@ Shapes: ``B`` batch, ``T`` frames, ``H×W`` input size, ``t = T / tubelet_t``,
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from cofin_sdk.preprocessing import Preprocessing
 
 from .config import HeadSpec, ViViTConfig
 from .heads import ClassificationHead, DetectionHead
@@ -88,7 +91,7 @@ class ViViT(nn.Module):
         tt, ph, pw = config.tubelet_size
         self.grid_size = (config.num_frames // tt, config.image_size // ph, config.image_size // pw)
         t, h, w = self.grid_size
-        self.preprocessing: dict[str, Any] = {}
+        self._preprocessing: Preprocessing | None = None
 
         self.patch_embed = nn.Conv3d(
             config.in_chans, D, kernel_size=config.tubelet_size, stride=config.tubelet_size
@@ -158,6 +161,34 @@ class ViViT(nn.Module):
         self._check_head(name)
         del self.heads[name]
         del self.config.heads[name]
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        """What the weights expect as input; part of the model record (``config.json``).
+
+        Defaults to the architecture's image size and frames with stride 2 and mean = std
+        = 0.5; the trainer sets the full record it trained with. Assign a
+        :class:`~cofin_sdk.preprocessing.Preprocessing` (or a dict of fields to change).
+        """
+        if self._preprocessing is None:
+            return Preprocessing(
+                image_size=self.config.image_size, num_frames=self.config.num_frames
+            )
+        return self._preprocessing
+
+    @preprocessing.setter
+    def preprocessing(self, value: Preprocessing | Mapping[str, Any]) -> None:
+        if isinstance(value, Mapping):
+            value = Preprocessing.from_dict({**self.preprocessing.to_dict(), **value})
+        if not isinstance(value, Preprocessing):
+            raise TypeError(f"preprocessing must be a Preprocessing, got {type(value).__name__}")
+        for field in ("image_size", "num_frames"):
+            if getattr(value, field) != getattr(self.config, field):
+                raise ValueError(
+                    f"preprocessing.{field}={getattr(value, field)} disagrees with the model's "
+                    f"{field}={getattr(self.config, field)}"
+                )
+        self._preprocessing = value
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         self.config.grad_checkpointing = enable
@@ -289,10 +320,14 @@ class ViViT(nn.Module):
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, **kwargs: Any) -> ViViT:
-        """Load from a ``save_pretrained`` folder or a Hugging Face Hub repo id."""
+        """Load from a ``save_pretrained`` folder or a Hugging Face Hub repo id.
+
+        Builds ``cls(config)`` (subclasses get their own type, as with
+        ``PyTorchModelHubMixin``); keyword arguments as :func:`cofin_sdk.from_pretrained`.
+        """
         from .hub import from_pretrained
 
-        return from_pretrained(name_or_path, **kwargs)
+        return from_pretrained(name_or_path, model_cls=cls, **kwargs)
 
     def extra_repr(self) -> str:
         return f"name={self.name}, grid={self.grid_size}, heads={self.head_names}"

@@ -277,7 +277,8 @@ def test_save_load_round_trip_is_exact(tmp_path):
             loaded(x, head="ava", boxes=BOXES), model(x, head="ava", boxes=BOXES), rtol=0, atol=0
         )
     assert loaded.config.heads["k400"].class_names[2] == "action 2"
-    assert loaded.preprocessing["frame_stride"] == 3 and loaded.preprocessing["image_size"] == 32
+    assert loaded.preprocessing == model.preprocessing
+    assert loaded.preprocessing.frame_stride == 3 and loaded.preprocessing.image_size == 32
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     assert config["architecture"] == "vivit_ti16_fe" and config["metadata"]["metrics"]["mAP"] == 0.5
     assert "| `ava` | detection | 6 |" in (tmp_path / "m" / "README.md").read_text()
@@ -289,7 +290,7 @@ def test_mismatched_checkpoint_is_a_clear_error(tmp_path):
     config = json.loads(config_path.read_text())
     config["model"]["heads"]["ava"]["num_classes"] = 7
     config_path.write_text(json.dumps(config))
-    with pytest.raises(ValueError, match=r"shape mismatches.*heads\.ava\.fc\.weight"):
+    with pytest.raises(ValueError, match=r"head 'ava' has 6 classes.*num_classes is 7"):
         from_pretrained(tmp_path / "m")
 
 

@@ -202,26 +202,30 @@ LB = Letterbox.fit(97, 61, 224)
         ("norm_to_input", np.zeros((0, 4)), None),
         ("pixels_to_input", [[-3, -2, 120, 80]], None),  # pixel boxes may leave the frame
         ("input_to_norm", [[1.0, 2.0, 3.0, 4.0]], None),
-        ("norm_to_input", [0.1, 0.2, 0.3, 0.4], r"\[N,4\] x1,y1,x2,y2, got shape \(4,\)"),
+        ("norm_to_input", [0.1, 0.2, 0.3, 0.4], r"shape \[N, 4\] \(x1, y1, x2, y2\), got shape \(4,\)"),
         ("norm_to_input", np.zeros((2, 5)), r"got shape \(2, 5\)"),
         ("pixels_to_input", np.zeros((1, 4, 1)), r"got shape \(1, 4, 1\)"),
-        ("pixels_to_input", [["a", "b", "c", "d"]], "of numbers"),
-        ("norm_to_input", [[0.1, 0.2, 0.3, 0.4], [0, 0, float("nan"), 1]], "box 1 is not finite"),
+        ("pixels_to_input", [["a", "b", "c", "d"]], "must be numbers"),
+        ("norm_to_input", [[0.1, 0.2, 0.3, 0.4], [0, 0, float("nan"), 1]], "box 1 .*must be finite"),
         (
             "pixels_to_input",
             [[0, 0, 1, 1], [0, 0, 1, 1], [0, 0, 1, 1], [5, 0, 4, 1]],
-            "box 3 has x2 < x1",
+            "box 3 .*x1 <= x2",
         ),
-        ("input_to_pixels", [[0, 5, 1, 4]], "box 0 has y2 < y1"),
-        ("norm_to_input", [[10, 20, 50, 40]], "not normalised to .*pass pixel boxes"),
-        ("norm_to_pixels", [[-0.1, 0.0, 0.5, 0.5]], "box 0 is not normalised"),
+        ("input_to_pixels", [[0, 5, 1, 4]], "box 0 .*y1 <= y2"),
+        ("norm_to_input", [[10, 20, 50, 40]], r"must lie in \[0, 1\].*pass pixel boxes"),
+        ("norm_to_pixels", [[-0.1, 0.0, 0.5, 0.5]], r"box 0 .*must lie in \[0, 1\]"),
     ],
 )
 def test_box_validation_table(method, boxes, match) -> None:
     if match is None:
         out = getattr(LB, method)(boxes)
-        assert isinstance(out, np.ndarray) and out.shape[1] == 4
+        assert isinstance(out, np.ndarray) and out.shape == (len(boxes), 4)
         assert np.issubdtype(out.dtype, np.floating)
+        inverse = {"norm_to_input": "input_to_norm", "pixels_to_input": "input_to_pixels"}
+        back = getattr(LB, inverse.get(method, "norm_to_input" if "norm" in method else method))
+        if method in inverse:  # the mapping is affine and invertible: round trip
+            np.testing.assert_allclose(back(out), np.asarray(boxes, np.float64), atol=1e-5)
     else:
         with pytest.raises(ValueError, match=match):
             getattr(LB, method)(boxes)

@@ -112,6 +112,10 @@ class RunConfig:
     image_size: int = 224
     num_frames: int = 32
     frame_stride: int = 2
+    # Input normalisation on the [0, 1] scale; 0.5/0.5 is what the ImageNet-21K ViT
+    # checkpoints of the paper were trained with. Saved with the model (its record).
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
     num_workers: int = 2
     device: str = "auto"  # "auto" = cuda if available else cpu
     bf16: bool = False  # bf16 autocast (GPU; works on CPU too but slowly)
