@@ -1,5 +1,9 @@
 """cofin: co-finetuned ViViT video transformers for spatio-temporal action localisation.
 
+Public names are resolved lazily (PEP 562): ``import cofin_sdk`` is cheap, and
+``cofin_sdk.results``, ``cofin_sdk.video`` or ``cofin_sdk.Detections`` never import
+torch; ``cofin_sdk.Detector`` imports it on first access.
+
 Example:
     >>> from cofin_sdk import Detector  # doctest: +SKIP
     >>> detector = Detector.from_pretrained("runs/synthetic_tiny/final")  # doctest: +SKIP
@@ -8,37 +12,41 @@ Example:
 
 from __future__ import annotations
 
-from .backends import Backend, TorchBackend
-from .detector import Detector
-from .models import (
-    HeadSpec,
-    ViViT,
-    ViViTConfig,
-    create_model,
-    from_pretrained,
-    init_from_vit,
-    list_models,
-    save_pretrained,
-)
-from .person_detection import (
-    AvaCsvBoxes,
-    GivenBoxes,
-    HogPersonDetector,
-    PersonDetector,
-    TorchvisionPersonDetector,
-    get_person_detector,
-)
-from .preprocessing import Letterbox, Preprocessing, preprocess_clip
-from .results import Classifications, Detections
-from .video import (
-    VideoInfo,
-    clip_frame_indices,
-    iter_frames,
-    probe,
-    read_clip,
-    read_frames_at,
-    write_video,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time see __getattr__
+    from .backends import Backend, TorchBackend
+    from .detector import Detector
+    from .models import (
+        HeadSpec,
+        ViViT,
+        ViViTConfig,
+        create_model,
+        from_pretrained,
+        init_from_vit,
+        list_models,
+        save_pretrained,
+    )
+    from .person_detection import (
+        AvaCsvBoxes,
+        GivenBoxes,
+        HogPersonDetector,
+        PersonDetector,
+        TorchvisionPersonDetector,
+        get_person_detector,
+    )
+    from .preprocessing import Letterbox, Preprocessing, preprocess_clip
+    from .results import Classifications, Detections
+    from .video import (
+        VideoInfo,
+        clip_frame_indices,
+        iter_frames,
+        probe,
+        read_clip,
+        read_frames_at,
+        write_video,
+    )
 
 __version__ = "0.1.0"
 __all__ = [
@@ -73,3 +81,65 @@ __all__ = [
     "save_pretrained",
     "write_video",
 ]
+
+# Public name -> the submodule defining it (torch-free: results, video).
+_LAZY_NAMES: dict[str, str] = {
+    **dict.fromkeys(["Backend", "TorchBackend"], "backends"),
+    "Detector": "detector",
+    **dict.fromkeys(
+        [
+            "HeadSpec",
+            "ViViT",
+            "ViViTConfig",
+            "create_model",
+            "from_pretrained",
+            "init_from_vit",
+            "list_models",
+            "save_pretrained",
+        ],
+        "models",
+    ),
+    **dict.fromkeys(
+        [
+            "AvaCsvBoxes",
+            "GivenBoxes",
+            "HogPersonDetector",
+            "PersonDetector",
+            "TorchvisionPersonDetector",
+            "get_person_detector",
+        ],
+        "person_detection",
+    ),
+    **dict.fromkeys(["Letterbox", "Preprocessing", "preprocess_clip"], "preprocessing"),
+    **dict.fromkeys(["Classifications", "Detections"], "results"),
+    **dict.fromkeys(
+        [
+            "VideoInfo",
+            "clip_frame_indices",
+            "iter_frames",
+            "probe",
+            "read_clip",
+            "read_frames_at",
+            "write_video",
+        ],
+        "video",
+    ),
+}
+# Submodules the eager __init__ used to import, so ``cofin_sdk.models.create_model``
+# after a bare ``import cofin_sdk`` keeps working.
+_LAZY_SUBMODULES = frozenset(_LAZY_NAMES.values()) | {"classifications"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_NAMES:
+        value = getattr(importlib.import_module(f".{_LAZY_NAMES[name]}", __name__), name)
+    elif name in _LAZY_SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # cache: __getattr__ runs once per name
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__) | _LAZY_SUBMODULES)
