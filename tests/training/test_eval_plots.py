@@ -1,4 +1,4 @@
-"""AVA plots: files are written, bars follow training frequency, bad pairs are rejected."""
+"""AVA plots: the PNG holds one bar per class with AP, in training-frequency order, to scale."""
 
 from __future__ import annotations
 
@@ -6,16 +6,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+from scipy import ndimage
 
 from training.evaluation.ava import AvaResult
-from training.evaluation.plots import _frequency_order, plot_ap_difference, plot_per_class_ap
+from training.evaluation.plots import (
+    GROUP_COLOURS,
+    _frequency_order,
+    plot_ap_difference,
+    plot_per_class_ap,
+)
 
 
 def make_result(
     ap: list[float], counts: list[int] | None = None, ids: list[int] | None = None
 ) -> AvaResult:
     ids = ids or list(range(1, len(ap) + 1))
-    groups = ["head", "mid", "tail", "tail"][: len(ap)] if counts else ()
+    groups = ["head" if c >= 1000 else "mid" if c >= 100 else "tail" for c in counts or []]
     return AvaResult(
         ids,
         [f"class {i}" for i in ids],
@@ -23,8 +30,50 @@ def make_result(
         [3] * len(ap),
         [5] * len(ap),
         float(np.nanmean(ap)),
-        groups,
+        groups if counts else (),
         np.array(counts or [], dtype=np.int64),
+    )
+
+
+def read_bars(path: Path) -> tuple[tuple[int, int], list[tuple[str, int]]]:
+    """``(width, height)`` of a saved bar chart and its bars left to right as
+    ``(group, signed height in pixels)``.
+
+    A bar is a region of one group colour that stands on (or hangs from) the black
+    y = 0 line; legend handles share the colours but touch no such line.
+    """
+    image = np.asarray(Image.open(path).convert("RGB")).astype(np.int64)  # (H, W, 3)
+    black = (image.max(axis=2) < 80).sum(axis=1) > image.shape[1] / 2  # (H,) long black lines
+    black_rows = set(np.flatnonzero(black).tolist())
+    bars = []
+    for group, colour in GROUP_COLOURS.items():
+        rgb = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
+        labels, _ = ndimage.label((image == rgb).all(axis=2))
+        for rows, columns in ndimage.find_objects(labels):
+            height = rows.stop - rows.start
+            if black_rows & set(range(rows.stop, rows.stop + 3)):  # stands on the line
+                bars.append((columns.start, group, height))
+            elif black_rows & set(range(rows.start - 3, rows.start)):  # hangs below it
+                bars.append((columns.start, group, -height))
+    image_height, image_width = image.shape[:2]
+    return (image_width, image_height), [(group, height) for _, group, height in sorted(bars)]
+
+
+def expected_bars(result: AvaResult, values: np.ndarray) -> list[tuple[str, float]]:
+    """Hand-derivable expectation: classes by training frequency, bars only where value != 0."""
+    order = _frequency_order(result)
+    return [(result.groups[i], values[i]) for i in order if np.nan_to_num(values[i]) != 0]
+
+
+def assert_bars_match(path: Path, result: AvaResult, values: np.ndarray) -> None:
+    size, bars = read_bars(path)
+    assert size == (max(600, round(22 * len(values))), 450)  # figsize * dpi
+    expected = expected_bars(result, values)
+    assert [group for group, _ in bars] == [group for group, _ in expected]
+    heights = np.array([height for _, height in bars], dtype=np.float64)
+    wanted = np.array([value for _, value in expected])
+    np.testing.assert_allclose(
+        heights / np.abs(heights).max(), wanted / np.abs(wanted).max(), atol=0.02
     )
 
 
@@ -33,15 +82,37 @@ def test_bars_are_ordered_by_training_frequency() -> None:
     assert _frequency_order(result).tolist() == [1, 2, 0, 3]
 
 
-@pytest.mark.parametrize("counts", [[20_000, 5_000, 10, 0], None])
-def test_plots_write_png(tmp_path: Path, counts: list[int] | None) -> None:
-    a = make_result([0.5, 0.4, 0.1, np.nan], counts)
-    b = make_result([0.6, 0.3, 0.2, np.nan], counts)
-    for path in (
-        plot_per_class_ap(a, tmp_path / "sub" / "ap.png"),
-        plot_ap_difference(a, b, tmp_path / "d.png"),
-    ):
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+# Classes 1..4 with 10, 20 000, 500 and 0 training labels: tail, head, mid, tail, drawn in
+# the order 2, 3, 1, 4; class 4 has no AP, so no bar. Without counts: class order, grey.
+COUNTS = [10, 20_000, 500, 0]
+
+
+@pytest.mark.parametrize(
+    ("counts", "groups"), [(COUNTS, ["head", "mid", "tail"]), (None, ["", "", ""])]
+)
+def test_per_class_ap_png_holds_one_bar_per_class(tmp_path: Path, counts, groups) -> None:
+    result = make_result([0.5, 0.4, 0.1, np.nan], counts)
+    path = plot_per_class_ap(result, tmp_path / "sub" / "ap.png")
+    assert path == tmp_path / "sub" / "ap.png"
+    assert [group for group, _ in read_bars(path)[1]] == groups
+    assert_bars_match(path, result, result.ap)
+
+
+@pytest.mark.parametrize(("counts", "signs"), [(COUNTS, [-1, 1, 1]), (None, [1, -1, 1])])
+def test_ap_difference_png_bars_go_up_and_down(tmp_path: Path, counts, signs) -> None:
+    baseline = make_result([0.5, 0.4, 0.1, np.nan], counts)
+    other = make_result([0.7, 0.3, 0.15, np.nan], counts)  # differences +0.2, -0.1, +0.05
+    path = plot_ap_difference(baseline, other, tmp_path / "d.png")
+    assert np.sign([height for _, height in read_bars(path)[1]]).tolist() == signs
+    assert_bars_match(path, other, other.ap - baseline.ap)
+
+
+def test_many_classes_widen_the_figure_and_keep_every_bar(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    ap = rng.uniform(0.05, 1.0, 40)
+    ap[[3, 17]] = np.nan
+    result = make_result(ap.tolist(), rng.integers(1, 10_000, 40).tolist())
+    assert_bars_match(plot_per_class_ap(result, tmp_path / "ap.png"), result, result.ap)
 
 
 def test_difference_needs_same_classes(tmp_path: Path) -> None:
