@@ -33,34 +33,24 @@ went from 0.15 ms to 46 ms per clip at load 6.7): use ``torch.set_num_threads(1)
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
 import logging
 import math
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from cofin_sdk._video_sources import ArrayVideo, FileVideo, VideoMeta, open_video
 from cofin_sdk.backends import Backend, TorchBackend
 from cofin_sdk.models.config import HeadSpec
 from cofin_sdk.person_detection import GivenBoxes, PersonDetector, get_person_detector
 from cofin_sdk.preprocessing import Letterbox, Preprocessing, preprocess_clip
 from cofin_sdk.results import Classifications, Detections
-from cofin_sdk.video import (
-    clip_indices_at,
-    frame_times,
-    probe,
-    read_frames_at,
-    spread_centre_indices,
-)
+from cofin_sdk.video import clip_indices_at, frame_times, spread_centre_indices
 
 logger = logging.getLogger(__name__)
 
@@ -68,104 +58,6 @@ __all__ = ["Detector"]
 
 #: Upper bound on decoded RGB frames held at once by one decode group.
 _DECODE_BUDGET_BYTES = 256 * 2**20
-
-
-# --------------------------------------------------------------------------- video input
-@dataclasses.dataclass(frozen=True)
-class _VideoMeta:
-    """Facts the Detector needs about an input video."""
-
-    video_id: str
-    fps: float
-    num_frames: int
-    width: int
-    height: int
-
-    @property
-    def last_time(self) -> float:
-        """Time of the last frame in seconds."""
-        return (self.num_frames - 1) / self.fps
-
-
-class _ArrayVideo:
-    """A ``uint8 (T, H, W, 3)`` array with a frame rate."""
-
-    def __init__(self, frames: np.ndarray, fps: float | None) -> None:
-        if fps is None:
-            raise ValueError(
-                "fps is required when the video is a numpy array: detect(frames, fps=25.0)"
-            )
-        if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
-            raise ValueError(f"fps must be a positive number, got {fps!r}")
-        if frames.dtype != np.uint8:
-            raise ValueError(
-                f"video array must be uint8 RGB (T, H, W, 3), got dtype {frames.dtype}; "
-                "convert floats in [0, 1] with (frames * 255).round().astype(np.uint8)"
-            )
-        if frames.ndim != 4 or frames.shape[-1] != 3:
-            raise ValueError(
-                f"video array must have shape (T, H, W, 3) RGB, got {frames.shape}; "
-                "a single frame needs a leading axis: frame[None]"
-            )
-        if min(frames.shape[:3]) == 0:
-            raise ValueError(f"video has no frames (array shape {frames.shape})")
-        self.frames = frames
-        T, H, W, _ = frames.shape
-        self.meta = _VideoMeta("", float(fps), T, W, H)
-
-    def frames_at(self, indices: np.ndarray) -> dict[int, np.ndarray]:
-        return {int(i): self.frames[i] for i in indices}
-
-
-class _FileVideo:
-    """A path or seekable binary file object, decoded with PyAV on demand."""
-
-    def __init__(self, source: str | os.PathLike | IO[bytes], fps: float | None) -> None:
-        if fps is not None:
-            raise ValueError(
-                "fps= is only for numpy arrays; a video file's frame rate is read from the file"
-            )
-        self.source = source
-        info = probe(source)
-        name = info.name if info.name != "<file object>" else ""
-        self.meta = _VideoMeta(
-            Path(name).stem if name else "", info.fps, info.num_frames, info.width, info.height
-        )
-
-    def frames_at(self, indices: np.ndarray) -> dict[int, np.ndarray]:
-        # Nominal-grid times, as read_clip uses: the decoded frame nearest each wins.
-        frames = read_frames_at(self.source, frame_times(indices, self.meta.fps).tolist())
-        return {int(i): frame for i, frame in zip(indices, frames, strict=True)}
-
-
-@contextlib.contextmanager
-def _open_video(video: Any, fps: float | None) -> Iterator[_ArrayVideo | _FileVideo]:
-    """Wraps any accepted video input; non-seekable streams are spooled to a temp file."""
-    if isinstance(video, np.ndarray):
-        yield _ArrayVideo(video, fps)
-    elif isinstance(video, (str, os.PathLike)):
-        yield _FileVideo(video, fps)
-    elif hasattr(video, "read"):
-        if _seekable(video):
-            yield _FileVideo(video, fps)
-            return
-        # Decoding seeks and reopens per group; a pipe cannot, so copy it to disk (not RAM).
-        with tempfile.TemporaryFile() as spool:
-            shutil.copyfileobj(video, spool)
-            spool.seek(0)
-            yield _FileVideo(spool, fps)
-    else:
-        raise TypeError(
-            "video must be a path, a binary file object or a uint8 numpy array (T, H, W, 3), "
-            f"got {type(video).__name__}"
-        )
-
-
-def _seekable(stream: Any) -> bool:
-    try:
-        return bool(stream.seekable())
-    except (AttributeError, OSError, io.UnsupportedOperation):
-        return False
 
 
 # --------------------------------------------------------------------------- clips
@@ -179,12 +71,12 @@ class _Clip:
     keyframe: np.ndarray  # (H, W, 3) uint8, the centre frame
 
 
-def _clip_indices(time: float, meta: _VideoMeta, prep: Preprocessing) -> np.ndarray:
+def _clip_indices(time: float, meta: VideoMeta, prep: Preprocessing) -> np.ndarray:
     return clip_indices_at(time, meta.fps, meta.num_frames, prep.num_frames, prep.frame_stride)
 
 
 def _decode_groups(
-    times: np.ndarray, meta: _VideoMeta, prep: Preprocessing, max_keyframes: int
+    times: np.ndarray, meta: VideoMeta, prep: Preprocessing, max_keyframes: int
 ) -> Iterator[np.ndarray]:
     """Splits sorted keyframe times into groups decoded together (bounded memory)."""
     clip_bytes = prep.num_frames * meta.width * meta.height * 3
@@ -194,7 +86,7 @@ def _decode_groups(
 
 
 def _iter_clips(
-    video: _ArrayVideo | _FileVideo, times: np.ndarray, prep: Preprocessing, group_size: int
+    video: ArrayVideo | FileVideo, times: np.ndarray, prep: Preprocessing, group_size: int
 ) -> Iterator[_Clip]:
     """Yields the preprocessed clip of each keyframe time, decoding group by group."""
     meta = video.meta
@@ -222,7 +114,7 @@ def _batched(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
 
 # --------------------------------------------------------------------------- helpers
 def _keyframe_times(
-    meta: _VideoMeta, every: float | None, timestamps: Any, person: PersonDetector
+    meta: VideoMeta, every: float | None, timestamps: Any, person: PersonDetector
 ) -> np.ndarray:
     """Sorted keyframe times: given, the person boxes' own timestamps, or every ``every`` s."""
     slack = 0.5 / meta.fps  # the last frame "covers" half a frame period
@@ -257,25 +149,35 @@ def _keyframe_times(
     every = 1.0 if every is None else every
     if not (isinstance(every, (int, float)) and math.isfinite(every) and every > 0):
         raise ValueError(f"every must be a positive number of seconds, got {every!r}")
+    period = 1.0 / meta.fps
+    if every < period * (1 - 1e-6):
+        raise ValueError(
+            f"every={every:g} s is shorter than the frame period {period:.4g} s of this "
+            f"{meta.fps:g}-fps video, so keyframes would repeat frames; use every >= {period:.4g}"
+        )
     return np.arange(0.0, meta.last_time + 1e-9, float(every))
 
 
-def _given_boxes(boxes: Any) -> GivenBoxes:
-    """``boxes=`` of ``detect`` as a GivenBoxes; normalised when every coordinate is in [0, 1]."""
+def _given_boxes(boxes: Any, normalized: bool) -> GivenBoxes:
+    """``boxes=`` of ``detect`` as a GivenBoxes (pixels unless ``normalized``)."""
     try:
-        values = [
-            np.asarray(v, dtype=np.float64)
-            for v in (boxes.values() if isinstance(boxes, Mapping) else [boxes])
-        ]
-    except (TypeError, ValueError):
+        return GivenBoxes(boxes, normalized=normalized)
+    except TypeError as exc:
+        raise ValueError(f"detect(normalized=...): {exc}") from None
+
+
+def _check_given(person: GivenBoxes, times: np.ndarray, meta: VideoMeta) -> None:
+    """Checks given boxes at every keyframe before any decoding (detect() vocabulary)."""
+    missing = [float(t) for t in times if not person.has(float(t))]
+    if missing:
         raise ValueError(
-            f"boxes must be [N, 4] numbers x1, y1, x2, y2 (or {{time_s: [N, 4]}}), got {boxes!r}"[
-                :300
-            ]
-        ) from None
-    finite = [v[np.isfinite(v)] for v in values]
-    normalized = any(v.size for v in finite) and all((v <= 1.0).all() for v in finite)
-    return GivenBoxes(boxes, normalized=normalized)
+            f"boxes= has no entry for keyframe(s) {missing[:5]} s (boxes are given for "
+            f"{person.timestamps[:5]} s); give boxes for those times, or leave timestamps= and "
+            "every= unset to use the boxes' own times"
+        )
+    blank = np.zeros((meta.height, meta.width, 3), np.uint8)
+    for time in times:
+        person(blank, float(time))
 
 
 def _sigmoid(logits: np.ndarray) -> np.ndarray:
@@ -417,11 +319,13 @@ class Detector:
             )
         return head, heads[head]
 
-    def _person_detector(self, boxes: Any, override: Any) -> PersonDetector:
+    def _person_detector(self, boxes: Any, override: Any, normalized: bool) -> PersonDetector:
         if boxes is not None:
             if override is not None:
                 raise ValueError("pass either boxes= or person_detector=, not both")
-            return _given_boxes(boxes)
+            return _given_boxes(boxes, normalized)
+        if normalized:
+            raise ValueError("normalized=True describes boxes=; it needs boxes=")
         if override is not None:
             return get_person_detector(override)
         if self._person is None:
@@ -443,23 +347,28 @@ class Detector:
         head: str | None = None,
         fps: float | None = None,
         person_detector: Any = None,
+        normalized: bool = False,
     ) -> Detections:
         """Detects people on keyframes and scores their actions (multi-label, sigmoid).
 
         Args:
             video: Path, PyAV-readable binary file object, or ``uint8 (T, H, W, 3)`` RGB
                 array (then ``fps`` is required).
-            every: Keyframe spacing in seconds (default 1.0, from t = 0).
+            every: Keyframe spacing in seconds (default 1.0, from t = 0); shorter than
+                the video's frame period is an error (keyframes would repeat frames).
             timestamps: Explicit keyframe times in seconds (overrides ``every``).
             boxes: Person boxes instead of a person detector: ``{time_s: [N, 4]}`` (the
                 keyframes default to these times) or one ``[N, 4]`` array used at every
-                keyframe. ``x1, y1, x2, y2`` in pixels of the original frame, or
-                normalised to [0, 1] (assumed when every coordinate is <= 1).
+                keyframe. ``x1, y1, x2, y2`` in pixels of the original frame (or
+                fractions of it with ``normalized=True``; never guessed).
             threshold: Reporting threshold stored in the result (hides low actions in
                 labels and drawings; no score is dropped). Default 0.
             head: Detection head (default: the first detection head).
             fps: Frame rate of an array ``video``.
-            person_detector: Overrides the Detector's person detector for this call.
+            person_detector: Overrides the Detector's person detector for this call. An
+                :class:`~cofin_sdk.person_detection.AvaCsvBoxes` without ``video_id`` is
+                applied to this video's rows only (its file name without extension).
+            normalized: ``boxes`` are fractions ``[0, 1]`` of the frame, not pixels.
 
         Returns:
             :class:`~cofin_sdk.results.Detections` with boxes in original-frame pixels.
@@ -470,14 +379,14 @@ class Detector:
             TypeError: Unsupported video type.
         """
         head_name, spec = self._head(head, "detection")
-        person = self._person_detector(boxes, person_detector)
-        with _open_video(video, fps) as source:
+        person = self._person_detector(boxes, person_detector, normalized)
+        with open_video(video, fps) as source:
             meta = source.meta
+            if hasattr(person, "for_video"):  # a box file is applied only to its own video
+                person = person.for_video(meta.video_id)
             times = _keyframe_times(meta, every, timestamps, person)
             if isinstance(person, GivenBoxes):  # fail before decoding anything
-                blank = np.zeros((meta.height, meta.width, 3), np.uint8)
-                for time in times:
-                    person(blank, float(time))
+                _check_given(person, times, meta)
             template = Detections.empty(
                 _class_names(spec),
                 (meta.width, meta.height),
@@ -495,7 +404,7 @@ class Detector:
 
     def _detect_stream(
         self,
-        source: _ArrayVideo | _FileVideo,
+        source: ArrayVideo | FileVideo,
         times: np.ndarray,
         person: PersonDetector,
         head: str,
@@ -568,7 +477,7 @@ class Detector:
         for name, value in (("top_k", top_k), ("num_clips", num_clips)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        with _open_video(video, fps) as source:
+        with open_video(video, fps) as source:
             meta = source.meta
             times = frame_times(spread_centre_indices(meta.num_frames, num_clips), meta.fps)
             probs = []

@@ -147,7 +147,9 @@ def test_boxes_map_to_input_and_back(model, height, width, normalised):
         else pixel_boxes
     )
     spy = _SpyBackend(TorchBackend(model))
-    result = Detector(spy, progress=False).detect(frames, fps=FPS, timestamps=[0.5], boxes=given)
+    result = Detector(spy, progress=False).detect(
+        frames, fps=FPS, timestamps=[0.5], boxes=given, normalized=normalised
+    )
     # Output boxes are in original-frame pixels whatever the input convention.
     np.testing.assert_allclose(result.boxes, pixel_boxes, atol=1e-4)
     # Input boxes: longer side scaled to SIZE, padding bottom/right (offset 0).
@@ -360,18 +362,18 @@ def _assert_scores_of_black_video(result, model: torch.nn.Module) -> None:
             GOOD,
             dict(fps=5, boxes=[[1, 1, 60, 20]]),
             ValueError,
-            "outside the 48x32 frame",
+            "must lie in the 48x32 frame.*normalized=True",
         ),
         ("detect", GOOD, dict(fps=5, boxes=[[1, np.nan, 6, 20]]), ValueError, "NaN"),
-        ("detect", GOOD, dict(fps=5, boxes=[[10, 1, 6, 20]]), ValueError, "x2 > x1"),
-        ("detect", GOOD, dict(fps=5, boxes=[[-1, 1, 6, 20]]), ValueError, ">= 0"),
+        ("detect", GOOD, dict(fps=5, boxes=[[10, 1, 6, 20]]), ValueError, "x1 <= x2"),
+        ("detect", GOOD, dict(fps=5, boxes=[[-1, 1, 6, 20]]), ValueError, "lie in the 48x32"),
         ("detect", GOOD, dict(fps=5, boxes=[[1, 2, 3]]), ValueError, r"\[N, 4\]"),
         (
             "detect",
             GOOD,
             dict(fps=5, boxes={0.0: BOX}, timestamps=[0.4]),
             ValueError,
-            "no given boxes for t=0.4",
+            r"boxes= has no entry for keyframe\(s\) \[0.4\]",
         ),
         (
             "detect",

@@ -65,7 +65,7 @@ def test_given_boxes_normalised_and_single_array():
 
 def test_given_boxes_missing_timestamps():
     given = GivenBoxes({1.0: [[10, 10, 50, 90]]})
-    with pytest.raises(ValueError, match=r"no given boxes for t=3.0s"):
+    with pytest.raises(ValueError, match=r"no boxes given for t=3.0 s"):
         given(FRAME, timestamp=3.0)
     with pytest.raises(ValueError, match="needs the keyframe timestamp"):
         given(FRAME)
@@ -76,7 +76,7 @@ def test_given_boxes_missing_timestamps():
 
 def test_given_boxes_outside_frame_is_an_error():
     given = GivenBoxes([[10, 10, 250, 90]])
-    with pytest.raises(ValueError, match=r"outside the 200x100 frame.*normalized=True"):
+    with pytest.raises(ValueError, match=r"must lie in the 200x100 frame.*normalized=True"):
         given(FRAME)
 
 
@@ -85,9 +85,9 @@ def test_given_boxes_outside_frame_is_an_error():
     [
         (dict(boxes=[[1, 2, 3]]), "shape [N, 4]"),
         (dict(boxes=[[0, 0, np.nan, 1]]), "NaN"),
-        (dict(boxes=[[5, 0, 4, 1]]), "x2 > x1"),
-        (dict(boxes=[[-1, 0, 4, 1]]), ">= 0 pixels"),
-        (dict(boxes=[[0, 0, 1.5, 1]], normalized=True), "[0, 1] (normalized=True)"),
+        (dict(boxes=[[5, 0, 4, 1]]), "x1 <= x2"),
+        (dict(boxes=[[np.inf, 0, 4, 1]]), "must be finite"),
+        (dict(boxes=[[0, 0, 1.5, 1]], normalized=True), "[0, 1] (normalised)"),
         (dict(boxes=[[0, 0, 4, 1]], scores=[0.5, 0.5]), "scores must be 1 values"),
         (dict(boxes=[[0, 0, 4, 1]], scores=[1.5]), "in [0, 1]"),
         (dict(boxes={1.0: [[0, 0, 4, 1]]}, scores=[0.5]), "scores must be a mapping"),
@@ -142,13 +142,22 @@ def test_ava_csv_lookup_threshold_dedup(csv_path):
 
 
 def test_ava_csv_video_id_selection(csv_path, tmp_path):
-    with pytest.raises(ValueError, match="has 2 videos"):
-        AvaCsvBoxes(csv_path)
-    with pytest.raises(ValueError, match="'vidC' not in"):
+    unbound = AvaCsvBoxes(csv_path)
+    with pytest.raises(ValueError, match="not bound to a video"):
+        unbound(FRAME, timestamp=2.0)
+    assert unbound.for_video("vidB").video_id == "vidB" and unbound.video_id is None
+    with pytest.raises(ValueError, match=r"no rows for video id 'vidC'; it holds 2 .*vidA, vidB"):
         AvaCsvBoxes(csv_path, "vidC")
+    with pytest.raises(ValueError, match=r"no rows for video id 'other'"):
+        unbound.for_video("other")
+    with pytest.raises(ValueError, match="the video has no file name"):
+        unbound.for_video("")
+    # A file with one video is still applied only to that video, never to another one.
     single = tmp_path / "one.csv"
     single.write_text("only,5,0.1,0.1,0.3,0.3,,0.9\n")
-    assert AvaCsvBoxes(single).video_id == "only"
+    with pytest.raises(ValueError, match=r"no rows for video id 'movie'; it holds 1 .*: only"):
+        AvaCsvBoxes(single).for_video("movie")
+    assert AvaCsvBoxes(single, "only").for_video("movie").video_id == "only"  # explicit wins
     with pytest.raises(FileNotFoundError):
         AvaCsvBoxes(tmp_path / "missing.csv")
 
@@ -165,11 +174,11 @@ def test_ava_csv_wrong_time_offset_warns(csv_path, caplog):
     [
         ("vidA,902,0.1,0.2,0.5,0.9,,0.9,extra", "expected 8 columns"),
         ("vidA,902,0.1,0.2,0.5,0.9", "expected 8 columns"),
-        ("vidA,abc,0.1,0.2,0.5,0.9,,0.9", "non-numeric"),
-        ("vidA,902,0.1,0.2,0.5,0.9,,high", "non-numeric"),
-        ("vidA,902,0.1,nan,0.5,0.9,,0.9", "NaN or infinite"),
-        ("vidA,902,0.5,0.2,0.1,0.9,,0.9", "0 <= x1 < x2 <= 1"),
-        ("vidA,902,0.1,0.2,1.5,0.9,,0.9", "0 <= x1 < x2 <= 1"),
+        ("vidA,abc,0.1,0.2,0.5,0.9,,0.9", "column 2 is not a number"),
+        ("vidA,902,0.1,0.2,0.5,0.9,,high", "column 8 is not a number"),
+        ("vidA,902,0.1,nan,0.5,0.9,,0.9", "must be finite"),
+        ("vidA,902,0.5,0.2,0.1,0.9,,0.9", "x1 <= x2"),
+        ("vidA,902,0.1,0.2,1.5,0.9,,0.9", "must lie in [0, 1]"),
         ("vidA,902,0.1,0.2,0.5,0.9,,7", "ground-truth file has person ids"),
     ],
 )
@@ -502,7 +511,7 @@ def test_plain_callable_is_wrapped_and_validated():
         (None, "must return (boxes, scores)"),
         (([[0, 0, 1, 1]], [0.5, 0.5]), "boxes [N, 4] and scores [N]"),
         (([[0, 0, 1, 1]], [1.5]), "must be in [0, 1]"),
-        (([[0, 0, np.nan, 1]], [0.5]), "NaN or infinite"),
+        (([[0, 0, np.nan, 1]], [0.5]), "must be finite"),
     ],
 )
 def test_callable_bad_outputs(output, error):

@@ -1,0 +1,101 @@
+"""The person-detector contract: :class:`PersonBoxes`, :class:`PersonDetector`, and the
+output checks every detector shares (THE box rule of :mod:`cofin_sdk.boxes`)."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+import numpy as np
+
+from cofin_sdk.boxes import clip_boxes, validate_boxes
+
+__all__ = [
+    "PersonBoxes",
+    "PersonDetector",
+    "check_image",
+    "empty_person_boxes",
+    "finalize_boxes",
+    "nms",
+]
+
+
+class PersonBoxes(NamedTuple):
+    """Output of a person detector (unpacks as ``boxes, scores = detector(frame)``)."""
+
+    boxes: np.ndarray  # float32 [N, 4] x1, y1, x2, y2 pixels of the frame
+    scores: np.ndarray  # float32 [N] in [0, 1]
+
+
+@runtime_checkable
+class PersonDetector(Protocol):
+    """What the Detector needs from a person detector.
+
+    ``timestamp`` is the keyframe time in seconds of the video; image detectors ignore
+    it, look-up detectors (given boxes, CSV files) need it.
+    """
+
+    name: str
+
+    def __call__(self, frame: np.ndarray, timestamp: float | None = None) -> PersonBoxes: ...
+
+
+def check_image(frame: Any) -> np.ndarray:
+    frame = np.asarray(frame)
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(
+            f"frame must be a uint8 (H, W, 3) RGB array, got {frame.dtype} {frame.shape}"
+        )
+    return frame
+
+
+def finalize_boxes(boxes: Any, scores: Any, frame_shape: tuple[int, ...]) -> PersonBoxes:
+    """Validates detector output, clips boxes to the frame, drops empty boxes, sorts by score.
+
+    Raises:
+        ValueError: On wrong shapes, non-finite values or scores outside [0, 1].
+    """
+    boxes = validate_boxes(
+        np.asarray(boxes, dtype=np.float32), clip=False, what="person detector output"
+    )
+    scores = np.asarray(scores, dtype=np.float32).reshape(-1)
+    if len(scores) != len(boxes):
+        raise ValueError(
+            f"person detector must return boxes [N, 4] and scores [N], got {len(boxes)} boxes "
+            f"and {len(scores)} scores"
+        )
+    if not np.isfinite(scores).all():
+        raise ValueError("person detector returned NaN or infinite scores")
+    if len(scores) and (scores.min() < 0 or scores.max() > 1):
+        raise ValueError(f"person scores must be in [0, 1], got [{scores.min()}, {scores.max()}]")
+    height, width = frame_shape[:2]
+    boxes = clip_boxes(boxes, (width, height))  # detectors may reach past the border
+    keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])  # zero-area: no person
+    boxes, scores = boxes[keep], scores[keep]
+    order = np.argsort(-scores, kind="stable")
+    return PersonBoxes(boxes[order], scores[order])
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Indices of boxes kept by non-maximum suppression, best first (``torchvision.ops.nms``).
+
+    Args:
+        boxes: ``float [N, 4]`` ``x1, y1, x2, y2``.
+        scores: ``float [N]``.
+        iou_threshold: Boxes overlapping a better one with IoU above this are dropped.
+    """
+    import torch
+    from torchvision.ops import nms as tv_nms
+
+    if len(boxes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    keep = tv_nms(
+        torch.as_tensor(boxes, dtype=torch.float32),
+        torch.as_tensor(scores, dtype=torch.float32),
+        float(iou_threshold),
+    )
+    return keep.numpy()
+
+
+def empty_person_boxes() -> PersonBoxes:
+    """No person."""
+    return PersonBoxes(np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
