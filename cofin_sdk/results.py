@@ -15,7 +15,6 @@ AVA movie seconds are ``timestamp + 900`` for the 15-minute cuts, which is what 
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 from collections.abc import Iterator, Sequence
@@ -26,6 +25,8 @@ from typing import IO, Any
 import numpy as np
 
 from ._results_common import as_array, check_unit_interval, load_json, save_json
+from .ava_format import write_ava_csv
+from .boxes import to_normalized, validate_boxes
 from .classifications import Classifications  # re-exported: results API
 
 logger = logging.getLogger(__name__)
@@ -35,19 +36,7 @@ __all__ = ["Classifications", "Detections", "PERSON_DETECTOR_NAMES"]
 #: Names recorded in ``Detections.detector`` by the built-in person detectors.
 PERSON_DETECTOR_NAMES = ("given", "ava_csv", "torchvision_frcnn", "opencv_hog")
 
-# Boxes computed by mapping model-input pixels back to the frame may overshoot the
-# border by float rounding; overshoot up to this many pixels is clipped, not rejected.
-_BOX_TOLERANCE_PX = 0.01
-
 _JSON_FORMAT = "cofin.detections/v1"
-
-
-def _format_time(seconds: float) -> str:
-    """AVA timestamp text: integer seconds when integral, else microseconds (2020 format)."""
-    rounded = round(seconds, 6)
-    if rounded == int(rounded):
-        return str(int(rounded))
-    return f"{rounded:.6f}"
 
 
 @dataclass(eq=False)
@@ -178,25 +167,14 @@ class Detections:
         self._validate_boxes()
 
     def _validate_boxes(self) -> None:
-        boxes = self.boxes
-        if not len(boxes):
-            return
-        bad = np.flatnonzero((boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1]))
-        if bad.size:
-            raise ValueError(
-                f"boxes must satisfy x2 > x1 and y2 > y1 (x1, y1, x2, y2 pixels); box {bad[0]} is "
-                f"{boxes[bad[0]].tolist()}"
-            )
-        width, height = self.frame_size
-        limits = np.array([width, height, width, height], dtype=np.float32)
-        outside = (boxes < -_BOX_TOLERANCE_PX) | (boxes > limits + _BOX_TOLERANCE_PX)
-        if outside.any():
-            index = int(np.flatnonzero(outside.any(axis=1))[0])
-            raise ValueError(
-                f"boxes must lie inside the frame (W, H) = {self.frame_size} in pixels; box "
-                f"{index} is {boxes[index].tolist()} (normalised boxes? multiply by (W, H, W, H))"
-            )
-        self.boxes = np.clip(boxes, 0.0, limits)
+        # THE box rule: pixels of the frame, overshoot up to the tolerance is clipped.
+        self.boxes = validate_boxes(
+            self.boxes,
+            self.frame_size,
+            what="boxes",
+            hint="boxes are x1, y1, x2, y2 pixels of the frame (normalised boxes? multiply "
+            "by (W, H, W, H))",
+        ).astype(np.float32)
 
     # ------------------------------------------------------------- construction
     @classmethod
@@ -354,8 +332,7 @@ class Detections:
     @property
     def normalized_boxes(self) -> np.ndarray:
         """``float32 [N, 4]`` boxes divided by ``(W, H, W, H)``, in [0, 1]."""
-        width, height = self.frame_size
-        return self.boxes / np.array([width, height, width, height], dtype=np.float32)
+        return to_normalized(self.boxes, self.frame_size)
 
     def filter(self, threshold: float) -> Detections:
         """Returns a copy whose reporting threshold is ``threshold``.
@@ -467,28 +444,6 @@ class Detections:
         """Parses ``to_json`` output, given as the JSON text or a path to a file."""
         return cls.from_dict(load_json(text_or_path))
 
-    def ava_rows(
-        self, video_id: str | None = None, timestamp_offset: float = 0.0, min_score: float = 0.0
-    ) -> list[list[str]]:
-        """Rows of the AVA submission CSV (see ``to_ava_csv``)."""
-        video_id = self.video_id if video_id is None else video_id
-        if not video_id:
-            raise ValueError(
-                "the AVA CSV needs a video_id: pass video_id=... or set Detections.video_id"
-            )
-        if "," in video_id:
-            raise ValueError(f"video_id must not contain commas, got {video_id!r}")
-        rows = []
-        for box, scores, time in zip(
-            self.normalized_boxes, self.action_scores, self.timestamps, strict=True
-        ):
-            coords = [f"{v:.6f}" for v in np.clip(box, 0.0, 1.0)]
-            stamp = _format_time(float(time) + timestamp_offset)
-            for class_id, score in zip(self.class_ids or (), scores, strict=True):
-                if score >= min_score:
-                    rows.append([video_id, stamp, *coords, str(class_id), f"{score:.6f}"])
-        return rows
-
     def to_ava_csv(
         self,
         path_or_buffer: str | Path | IO[str] | None = None,
@@ -499,9 +454,9 @@ class Detections:
         """Writes the AVA detection/submission CSV (no header).
 
         Columns: ``video_id, timestamp, x1, y1, x2, y2, action_id, score`` with boxes
-        normalised to [0, 1] (6 decimals), one row per (box, class), rows in box order.
-        Timestamps are written as integers when integral (``902``), else with
-        microseconds (``902.500000``, the AVA 2020 form).
+        normalised to [0, 1], one row per (box, class), rows in box order, written by
+        :func:`cofin_sdk.ava_format.write_ava_csv` (the one AVA writer: 6 decimals,
+        timestamps by :func:`~cofin_sdk.ava_format.format_timestamp`).
 
         Args:
             path_or_buffer: File path or text buffer to write; ``None`` only returns the text.
@@ -514,10 +469,24 @@ class Detections:
 
         Returns:
             The CSV text.
+
+        Raises:
+            ValueError: Without a video id, or with one that holds a comma.
         """
+        video_id = self.video_id if video_id is None else video_id
+        if not video_id:
+            raise ValueError(
+                "the AVA CSV needs a video_id: pass video_id=... or set Detections.video_id"
+            )
         buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerows(
-            self.ava_rows(video_id, timestamp_offset, min_score)
+        write_ava_csv(
+            buffer,
+            video_id,
+            self.timestamps + timestamp_offset,
+            self.normalized_boxes,
+            self.class_ids or (),
+            self.action_scores,
+            min_score=min_score,
         )
         text = buffer.getvalue()
         if isinstance(path_or_buffer, (str, Path)):
