@@ -168,36 +168,48 @@ GOOD_GT = "vid,0902,0.1,0.1,0.5,0.5,12,0\n"
 @pytest.mark.parametrize(
     ("reader", "text", "message"),
     [
-        (read_ground_truth, GOOD_GT + "vid,0902,0.1,0.1,0.5\n", ":2: expected video_id"),
+        (
+            read_ground_truth,
+            GOOD_GT + "vid,0902,0.1,0.1,0.5\n",
+            ":2: expected 2, 7 or 8 columns, got 5",
+        ),
         (
             read_ground_truth,
             GOOD_GT + "vid,09x2,0.1,0.1,0.5,0.5,12,0\n",
-            ":2: timestamp '09x2' is not a number",
+            ":2: timestamp (column 2) is not a number: '09x2'",
         ),
         (
             read_ground_truth,
             GOOD_GT + "vid,0902,abc,0.1,0.5,0.5,12,0\n",
-            ":2: x1 'abc' is not a number",
+            ":2: x1 (column 3) is not a number: 'abc'",
         ),
         (
             read_ground_truth,
             GOOD_GT + "vid,0902,10,20,300,400,12,0\n",
-            ":2: box (10.0, 20.0, 300.0, 400.0) is not normalised",
+            ":2: box coordinates must lie in [0, 1] (normalised)",
         ),
         (
             read_ground_truth,
             GOOD_GT + "vid,0902,0.5,0.1,0.1,0.5,12,0\n",
-            ":2: box (0.5, 0.1, 0.1, 0.5) has x2 < x1",
+            ":2: box must have x1 <= x2 and y1 <= y2",
         ),
         (
             read_ground_truth,
             GOOD_GT + "vid,0902,0.1,0.1,0.5,0.5,walk,0\n",
-            ":2: action_id 'walk' is not an integer",
+            ":2: action_id (column 7) is not a number: 'walk'",
         ),
-        (read_ground_truth, "vid\n", ":1: expected at least 2 columns"),
-        (read_person_boxes, "vid,0902,0.1,0.1,0.5,0.5,\n", ":1: expected at least 8 columns"),
-        (read_person_boxes, "vid,0902,0.1,0.1,0.5,0.5,,high\n", ":1: score 'high' is not a number"),
-        (read_excluded_timestamps, "vid,0902\nvid,\n", ":2: timestamp '' is not a number"),
+        (read_ground_truth, "vid\n", ":1: expected 2, 7 or 8 columns, got 1"),
+        (read_person_boxes, "vid,0902,0.1,0.1,0.5,0.5,\n", ":1: expected 8 columns, got 7"),
+        (
+            read_person_boxes,
+            "vid,0902,0.1,0.1,0.5,0.5,,high\n",
+            ":1: score (column 8) is not a number: 'high'",
+        ),
+        (
+            read_excluded_timestamps,
+            "vid,0902\nvid,\n",
+            ":2: timestamp (column 2) is not a number: ''",
+        ),
         (
             read_kinetics_csv,
             "youtube_id,time_start,time_end\nabc,1,11\n",

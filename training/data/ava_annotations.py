@@ -2,7 +2,9 @@
 built from them (see ../shared/AVA_PROTOCOL.md for the formats).
 
 All boxes here are normalised ``x1, y1, x2, y2`` in [0, 1] of the original frame.
-The label map is read by :func:`training.evaluation.ava.read_label_map` (both pbtxt forms).
+The CSV rules live in :mod:`cofin_sdk.ava_format` (one reader for training, evaluation and
+the SDK), the box rule in :mod:`cofin_sdk.boxes`; the label map is read by
+:func:`cofin_sdk.ava_format.read_label_map` (both pbtxt forms).
 
 Example:
     >>> gt = read_ground_truth("ava_val_v2.2.csv")                      # doctest: +SKIP
@@ -14,14 +16,19 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
-from training.data._common import iter_csv_rows, malformed, parse_float, parse_int, parse_timestamp
+from cofin_sdk.ava_format import (
+    read_ava_csv,
+    read_exclusions,
+    read_person_boxes_csv,
+    timestamp_key,
+)
+from cofin_sdk.boxes import box_iou, clip_boxes
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +36,17 @@ KeyframeKey = tuple[str, "int | float"]
 BoxSource = Literal["gt", "detected", "both"]
 BOX_SOURCES: tuple[str, ...] = ("gt", "detected", "both")
 
-#: Tolerance on normalised coordinates (real files are rounded to 3 decimals).
-_COORD_TOLERANCE = 0.01
+__all__ = [
+    "BOX_SOURCES",
+    "GroundTruthBox",
+    "Keyframe",
+    "box_iou",
+    "build_keyframes",
+    "label_detections",
+    "read_excluded_timestamps",
+    "read_ground_truth",
+    "read_person_boxes",
+]
 
 
 @dataclass
@@ -67,78 +83,56 @@ class Keyframe:
     scores: np.ndarray
 
 
-def _parse_box(
-    path: str | os.PathLike[str], line: int, cells: Sequence[str]
-) -> tuple[float, float, float, float]:
-    """Parse and validate the four normalised coordinates ``cells[2:6]``."""
-    x1, y1, x2, y2 = (
-        parse_float(path, line, n, c)
-        for n, c in zip(("x1", "y1", "x2", "y2"), cells[2:6], strict=True)
-    )
-    lo, hi = -_COORD_TOLERANCE, 1 + _COORD_TOLERANCE
-    if not all(lo <= v <= hi for v in (x1, y1, x2, y2)):
-        raise malformed(
-            path, line, f"box {(x1, y1, x2, y2)} is not normalised to [0, 1] (pixel coordinates?)"
-        )
-    if x2 < x1 or y2 < y1:
-        raise malformed(path, line, f"box {(x1, y1, x2, y2)} has x2 < x1 or y2 < y1")
-    clip = (
-        min(max(x1, 0.0), 1.0),
-        min(max(y1, 0.0), 1.0),
-        min(max(x2, 0.0), 1.0),
-        min(max(y2, 0.0), 1.0),
-    )
-    return clip
-
-
 def read_ground_truth(path: str | os.PathLike[str]) -> dict[KeyframeKey, list[GroundTruthBox]]:
     """Read an AVA-format ground-truth CSV (``ava_{train,val}_v2.2.csv``, AVA-Kinetics).
 
     Rows are ``video_id, timestamp, x1, y1, x2, y2, action_id[, person_id]`` with one row
-    per (person, action); rows sharing a keyframe and box are merged into one person.
-    A row with only ``video_id, timestamp`` (2020 form) marks a keyframe without actions.
+    per (person, action); rows sharing a keyframe, box (to 4 decimals) and person id are
+    merged into one person. A row with only ``video_id, timestamp`` (2020 form) marks a
+    keyframe without actions. Rules and errors are those of
+    :func:`cofin_sdk.ava_format.read_ava_csv`; boxes are clipped to [0, 1].
 
     Args:
         path: The CSV file (no header).
 
     Returns:
-        ``{(video_id, timestamp): [GroundTruthBox, ...]}`` in file order.
+        ``{(video_id, timestamp): [GroundTruthBox, ...]}`` in file order (keyframe-only
+        rows last); ``timestamp`` is an ``int`` when integral.
 
     Raises:
-        ValueError: A malformed row (message names the file, line and problem).
+        FileNotFoundError: The file does not exist.
+        ValueError: A malformed row (``"<path>:<line>: <reason>"``).
     """
+    rows = read_ava_csv(path, kind="groundtruth", allow_markers=True)
+    boxes = clip_boxes(rows.boxes, normalized=True)
+    videos = rows.video_names[rows.video_codes].tolist()
+    stamps = [timestamp_key(t) for t in rows.timestamps.tolist()]
     persons: dict[KeyframeKey, dict[tuple, GroundTruthBox]] = {}
-    for line, cells in iter_csv_rows(path, min_columns=2):
-        key = (cells[0], parse_timestamp(path, line, cells[1]))
-        keyframe = persons.setdefault(key, {})
-        if len(cells) == 2 or not any(cells[2:]):
+    for video, stamp, box, rounded, action, person_id, marker in zip(
+        videos, stamps, boxes.tolist(), np.round(boxes, 4).tolist(), rows.labels.tolist(),
+        rows.person_ids.tolist(), rows.markers.tolist(),
+    ):  # fmt: skip
+        keyframe = persons.setdefault((video, stamp), {})
+        if marker:
             continue  # a keyframe without actions (2020 form)
-        if len(cells) < 7:
-            raise malformed(
-                path,
-                line,
-                f"expected video_id,timestamp,x1,y1,x2,y2,action_id[,person_id], got {len(cells)} columns",
-            )
-        box = _parse_box(path, line, cells)
-        action_id = parse_int(path, line, "action_id", cells[6])
-        person_id = (
-            parse_int(path, line, "person_id", cells[7]) if len(cells) > 7 and cells[7] else -1
+        person = keyframe.setdefault(
+            (tuple(rounded), person_id), GroundTruthBox(box=tuple(box), person_id=person_id)
         )
-        group = (tuple(round(v, 4) for v in box), person_id)
-        person = keyframe.setdefault(group, GroundTruthBox(box=box, person_id=person_id))
-        person.action_ids.add(action_id)
+        person.action_ids.add(action)
     return {key: list(group.values()) for key, group in persons.items()}
 
 
 def read_excluded_timestamps(path: str | os.PathLike[str]) -> set[KeyframeKey]:
     """Read ``ava_{train,val}_excluded_timestamps_v2.2.csv`` (``video_id, timestamp``).
 
+    Returns:
+        ``{(video_id, timestamp)}`` with ``timestamp`` an ``int`` when integral.
+
     Raises:
-        ValueError: A malformed row (file and line in the message).
+        FileNotFoundError: The file does not exist.
+        ValueError: A malformed row (``"<path>:<line>: <reason>"``).
     """
-    return {
-        (cells[0], parse_timestamp(path, line, cells[1])) for line, cells in iter_csv_rows(path, 2)
-    }
+    return {(video, timestamp_key(seconds)) for video, seconds in read_exclusions(path)}
 
 
 def read_person_boxes(
@@ -146,44 +140,23 @@ def read_person_boxes(
 ) -> dict[KeyframeKey, tuple[np.ndarray, np.ndarray]]:
     """Read a person-detector CSV: ``video_id, timestamp, x1, y1, x2, y2, [action], score``.
 
-    The 7th column (an action id, or empty as in PySlowFast's files) is ignored; rows
-    repeating a box (one per action) are de-duplicated.
+    :func:`cofin_sdk.ava_format.read_person_boxes_csv` (one box per repeated box, with
+    its highest score; clipped; zero-area boxes dropped), minus empty keyframes.
 
     Args:
         path: The CSV file (no header).
         min_score: Keep boxes with ``score >= min_score``.
 
     Returns:
-        ``{(video_id, timestamp): (boxes float32[N, 4], scores float32[N])}``; keyframes
-        whose boxes are all below ``min_score`` are absent.
+        ``{(video_id, timestamp): (boxes float32[N, 4], scores float32[N])}`` with
+        ``N >= 1``; keyframes whose boxes are all below ``min_score`` are absent.
 
     Raises:
-        ValueError: A malformed row (file and line in the message).
+        FileNotFoundError: The file does not exist.
+        ValueError: A malformed row (``"<path>:<line>: <reason>"``).
     """
-    found: dict[KeyframeKey, dict[tuple, tuple[tuple, float]]] = defaultdict(dict)
-    for line, cells in iter_csv_rows(path, min_columns=8):
-        score = parse_float(path, line, "score", cells[7])
-        box = _parse_box(path, line, cells)
-        if score < min_score:
-            continue
-        key = (cells[0], parse_timestamp(path, line, cells[1]))
-        found[key].setdefault(tuple(round(v, 4) for v in box), (box, score))
-    out = {}
-    for key, rows in found.items():
-        boxes = np.array([b for b, _ in rows.values()], dtype=np.float32).reshape(-1, 4)
-        out[key] = boxes, np.array([s for _, s in rows.values()], dtype=np.float32)
-    return out
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix ``float32[N, M]`` between boxes ``a[N, 4]`` and ``b[M, 4]`` (x1, y1, x2, y2)."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(-1)
-    area_a = (a[:, 2:] - a[:, :2]).clip(0).prod(-1)
-    area_b = (b[:, 2:] - b[:, :2]).clip(0).prod(-1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0).astype(np.float32)
+    found = read_person_boxes_csv(path, min_score=min_score)
+    return {key: value for key, value in found.items() if len(value[1])}
 
 
 def label_detections(

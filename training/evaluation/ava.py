@@ -33,8 +33,15 @@ from pathlib import Path
 
 import numpy as np
 
+from cofin_sdk.ava_format import (
+    AvaRows,
+    keyframe_micros,
+    read_ava_csv,
+    read_exclusions,
+    read_label_map,
+)
+
 from ._ava_core import average_precision, keyframe_order, match_detections
-from ._ava_io import AvaRows, read_ava_csv, read_exclusions, read_label_map
 
 logger = logging.getLogger(__name__)
 
@@ -237,7 +244,8 @@ def _frame_ids(
     detections: AvaRows, groundtruth: AvaRows, exclusions: Sequence[tuple[str, float]]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Shared keyframe ids; detection keyframes come first, in order of first appearance."""
-    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     excl_names = np.array([str(v) for v, _ in exclusions], dtype=object)
     names = np.unique(
@@ -250,15 +258,18 @@ def _frame_ids(
         for rows in (detections, groundtruth)
     ]
     codes.append(np.searchsorted(names, excl_names.astype(str)).astype(np.int64))
-    micros = [np.rint(rows.timestamps * 1e6).astype(np.int64) for rows in (detections, groundtruth)]
-    micros.append(
-        np.rint(np.array([t for _, t in exclusions], dtype=np.float64) * 1e6).astype(np.int64)
-    )
+    micros = [keyframe_micros(rows.timestamps) for rows in (detections, groundtruth)]
+    micros.append(keyframe_micros([t for _, t in exclusions]))
     span = int(max((m.max() for m in micros if m.size), default=0)) + 1
     if span * len(names) >= 2**62:
         raise ValueError("timestamps too large to build keyframe keys (expected seconds < 1e9)")
     keys = np.concatenate([c * span + m for c, m in zip(codes, micros)])
-    ids, _ = pd.factorize(keys)
+    # Hash-based factorisation (first-appearance order), much faster than sorting.
+    keys = np.ascontiguousarray(keys, dtype=np.int64)
+    array = pa.Array.from_buffers(pa.int64(), len(keys), [None, pa.py_buffer(keys)])
+    encoded = pc.dictionary_encode(array)  # (pa.array() would import pandas)
+    ids = np.frombuffer(encoded.indices.buffers()[1], np.int32, len(keys), encoded.indices.offset)
+    ids = ids.astype(np.int64)
     n_det, n_gt = len(detections), len(groundtruth)
     return ids[:n_det], ids[n_det : n_det + n_gt], ids[n_det + n_gt :]
 
@@ -489,6 +500,7 @@ def evaluate_ava_files(
     gt = read_ava_csv(groundtruth, kind="groundtruth", **options)
     det = read_ava_csv(detections, kind="detections", **options)
     excluded = read_exclusions(exclusions) if exclusions is not None else []
+    _warn_about_inputs(groundtruth, gt, detections, det)
     counts = count_training_labels(train_labels, class_ids) if train_labels is not None else None
     return evaluate_ava(
         gt,
@@ -500,3 +512,21 @@ def evaluate_ava_files(
         head_threshold=head_threshold,
         tail_threshold=tail_threshold,
     )
+
+
+def _warn_about_inputs(
+    gt_path: str | Path, gt: AvaRows, det_path: str | Path, det: AvaRows
+) -> None:
+    """One warning line each for inputs that are valid but probably not what was meant."""
+    if not (~gt.markers).any():
+        logger.warning("ground truth %s has no boxes: every AP will be NaN", gt_path)
+    scores = det.scores[~det.markers]
+    if scores.size == 0:
+        logger.warning("detections %s are empty: every AP will be 0", det_path)
+    elif scores.min() < 0 or scores.max() > 1:
+        outside = int(((scores < 0) | (scores > 1)).sum())
+        logger.warning(
+            "%d detection scores in %s lie outside [0, 1] (min %g, max %g): AVA expects "
+            "per-class probabilities; only their order matters for AP",
+            outside, det_path, scores.min(), scores.max(),
+        )  # fmt: skip

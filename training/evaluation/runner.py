@@ -72,13 +72,13 @@ def write_detections_csv(
     scores: np.ndarray,
     class_ids: list[int],
 ) -> None:
-    """AVA submission format: one row per (box, class): video, ts, x1, y1, x2, y2, action id, score."""
-    with open(path, "w") as f:
-        for vid, ts, box, row in zip(video_ids, timestamps, boxes_norm, scores):
-            ts_text = str(int(ts)) if float(ts).is_integer() else f"{float(ts):.6f}"
-            coords = ",".join(f"{min(max(v, 0.0), 1.0):.4f}" for v in box)
-            for cid, score in zip(class_ids, row):
-                f.write(f"{vid},{ts_text},{coords},{cid},{score:.6f}\n")
+    """AVA submission format: one row per (box, class): video, ts, x1, y1, x2, y2, action id, score.
+
+    Written by :func:`cofin_sdk.ava_format.write_ava_csv` (6 decimals, boxes clipped).
+    """
+    from cofin_sdk.ava_format import write_ava_csv
+
+    write_ava_csv(path, video_ids, [float(t) for t in timestamps], boxes_norm, class_ids, scores)
 
 
 def _thresholds(dcfg: DatasetConfig, train_cfg: TrainConfig) -> tuple[int, int]:

@@ -1,0 +1,912 @@
+"""THE AVA file format: one reader and one writer for every AVA CSV cofin touches.
+
+numpy + pyarrow only (no torch, no pandas), so the evaluator, training and the SDK read
+the same files by the same rules and ``cofin eval-ava`` starts fast.
+
+Files (no header; ``../shared/AVA_PROTOCOL.md``):
+
+* ground truth ``video_id, timestamp, x1, y1, x2, y2, action_id[, person_id]``; the 2020
+  files add keyframe-only rows ``video_id, timestamp`` ("markers");
+* detections ``video_id, timestamp, x1, y1, x2, y2, action_id, score``;
+* person boxes (a person detector's output, PySlowFast layout): the same 8 columns, the
+  action column possibly empty, column 8 the detector score;
+* exclusions ``video_id, timestamp``; label maps (``.pbtxt``, 2018 and 2019 forms).
+
+Row rules, the same in every reader (a malformed row raises ``ValueError`` with the text
+``"<file>:<1-based line>: <reason>"`` for the first bad row):
+
+* the column count of the layout; blank lines are skipped;
+* a non-empty video id; a finite timestamp >= 0;
+* the box rule of :mod:`cofin_sdk.boxes` for normalised boxes: finite, ``x1 <= x2``,
+  ``y1 <= y2``, every coordinate in ``[-TOLERANCE, 1 + TOLERANCE]``. Training and SDK
+  readers clip the tolerated overshoot; :func:`read_ava_csv` (the evaluator) does not,
+  like the official tool, so its numbers stay identical;
+* an action id that is an integer >= 1 (and <= ``max_class_id`` when given; empty
+  allowed in person-box files);
+* column 8: ground truth: an integer person id (may be empty or absent); detections: a
+  finite score; person boxes: a score in [0, 1] (a ground-truth file has person ids
+  there).
+
+Numbers are parsed by ``pyarrow.csv`` (multi-threaded, explicit column types). Its float
+parser is correctly rounded, i.e. bit-identical to Python's ``float()`` (checked on
+``%.6f``, 3-decimal and 17-digit ``repr`` values). When that fast path fails or finds a
+broken rule, the file is re-read line by line with :mod:`csv` and ``float()`` (the
+reference reader), which names the first bad line. Text ``float()`` takes but pyarrow
+does not (``1_000``, non-ASCII digits) is not a number in either.
+
+Example:
+    >>> import io
+    >>> buffer = io.StringIO()
+    >>> write_ava_csv(buffer, "vid", [902], [[0.1, 0.2, 0.5, 0.9]], [12], [[0.75]])
+    1
+    >>> buffer.getvalue()
+    'vid,902,0.100000,0.200000,0.500000,0.900000,12,0.750000\\n'
+"""
+
+from __future__ import annotations
+
+import array
+import csv
+import logging
+import math
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from .boxes import box_problems, clip_boxes, validate_boxes
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "TIME_SCALE",
+    "AvaRows",
+    "format_timestamp",
+    "keyframe_micros",
+    "read_ava_csv",
+    "read_exclusions",
+    "read_label_map",
+    "read_person_boxes_csv",
+    "timestamp_key",
+    "write_ava_csv",
+]
+
+#: Keyframes are identified by ``(video_id, round(timestamp * TIME_SCALE))``:
+#: microseconds, the finest resolution of the 2020 files (``%.6f``).
+TIME_SCALE = 1_000_000
+
+PathLike = str | os.PathLike[str]
+
+# --------------------------------------------------------------------------- timestamps
+
+
+def keyframe_micros(timestamps: Any) -> np.ndarray:
+    """``int64[N]`` keyframe identity of timestamps in seconds: integer microseconds."""
+    return np.rint(np.asarray(timestamps, dtype=np.float64) * TIME_SCALE).astype(np.int64)
+
+
+def timestamp_key(seconds: float) -> int | float:
+    """The timestamp of a ``(video_id, timestamp)`` dict key: rounded to microseconds,
+    an ``int`` when integral, so ``"0902"``, ``"902"`` and ``"902.000000"`` are one key."""
+    rounded = round(float(seconds), 6)
+    return int(rounded) if rounded.is_integer() else rounded
+
+
+def format_timestamp(seconds: float) -> str:
+    """THE timestamp text: integer seconds when integral (``"902"``), else 6 decimals
+    (``"902.500000"``, the 2020 form); rounded to microseconds first.
+
+    Raises:
+        ValueError: If ``seconds`` is not a finite number >= 0.
+    """
+    value = float(seconds)
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"timestamp must be a finite number >= 0, got {seconds!r}")
+    key = timestamp_key(value)
+    return str(key) if isinstance(key, int) else f"{key:.6f}"
+
+
+# --------------------------------------------------------------------------- rows
+
+
+@dataclass(frozen=True)
+class AvaRows:
+    """Rows of an AVA ground-truth or detections CSV as numpy arrays (the evaluator's input).
+
+    Attributes:
+        video_names: ``object[V]`` distinct video ids; ``video_codes`` index into it.
+        video_codes: ``int64[N]`` video of each row.
+        timestamps: ``float64[N]`` keyframe time in seconds.
+        boxes: ``float64[N, 4]`` normalised ``x1, y1, x2, y2``, NOT clipped.
+        labels: ``int64[N]`` action ids (label-map ids, starting at 1).
+        scores: ``float64[N]`` detection score; for ground truth the 8th column (the
+            person id, which the official tool reads into the same slot) or 1.0.
+        markers: ``bool[N]`` rows that only name a keyframe (2020 "no action" rows);
+            their box (zeros), label (1) and score (1.0) are meaningless. Read from a
+            file they come after the other rows (their order carries no meaning).
+        person_ids: ``int64[N]`` ground-truth person id (column 8), -1 where absent and
+            for detections.
+
+    Example:
+        >>> rows = AvaRows.from_arrays(["v1"], [902], [[0.1, 0.1, 0.5, 0.9]], [12], [0.8])
+        >>> len(rows)
+        1
+    """
+
+    video_names: np.ndarray
+    video_codes: np.ndarray
+    timestamps: np.ndarray
+    boxes: np.ndarray
+    labels: np.ndarray
+    scores: np.ndarray
+    markers: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    person_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def __post_init__(self) -> None:
+        n = len(self.video_codes)
+        if len(self.markers) != n:
+            object.__setattr__(self, "markers", np.zeros(n, dtype=bool))
+        if len(self.person_ids) != n:
+            object.__setattr__(self, "person_ids", np.full(n, -1, dtype=np.int64))
+        for name in ("timestamps", "labels", "scores", "markers", "person_ids"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(
+                    f"AvaRows.{name} has {len(getattr(self, name))} rows, expected {n}"
+                )
+        if self.boxes.shape != (n, 4):
+            raise ValueError(f"AvaRows.boxes must have shape ({n}, 4), got {self.boxes.shape}")
+
+    def __len__(self) -> int:
+        return len(self.video_codes)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        video_ids: Sequence[str] | np.ndarray,
+        timestamps: Sequence[float] | np.ndarray,
+        boxes: Sequence[Sequence[float]] | np.ndarray,
+        labels: Sequence[int] | np.ndarray,
+        scores: Sequence[float] | np.ndarray | None = None,
+        *,
+        max_class_id: int | None = None,
+        source: str = "<arrays>",
+    ) -> AvaRows:
+        """Builds validated rows from in-memory arrays (row ``i`` is reported as line ``i+1``).
+
+        Args:
+            video_ids: ``[N]`` video id strings.
+            timestamps: ``[N]`` keyframe seconds.
+            boxes: ``[N, 4]`` normalised ``x1, y1, x2, y2``.
+            labels: ``[N]`` action ids.
+            scores: ``[N]`` scores; ``None`` means 1.0 (ground truth).
+            max_class_id: Largest valid action id; ``None`` accepts any id >= 1.
+            source: Name used in error messages.
+
+        Returns:
+            The rows (not clipped).
+
+        Raises:
+            ValueError: If shapes disagree or a row breaks a rule of :func:`read_ava_csv`.
+        """
+        names, codes = np.unique(np.asarray(video_ids, dtype=str), return_inverse=True)
+        n = codes.size
+        columns = {
+            "timestamps": np.asarray(timestamps, dtype=np.float64).reshape(-1),
+            "labels": np.asarray(labels, dtype=np.float64).reshape(-1),
+            "scores": np.ones(n) if scores is None else np.asarray(scores, np.float64).reshape(-1),
+        }
+        box_array = np.asarray(boxes, dtype=np.float64).reshape(-1, 4) if n else np.zeros((0, 4))
+        lengths = {name: len(value) for name, value in columns.items()} | {"boxes": len(box_array)}
+        if any(length != n for length in lengths.values()):
+            raise ValueError(f"{source}: {n} video ids but lengths {lengths}")
+        table = _Table(
+            names=names.astype(object),
+            codes=codes.astype(np.int64).reshape(-1),
+            timestamps=columns["timestamps"],
+            boxes=box_array,
+            actions=columns["labels"],
+            last=columns["scores"],
+            markers=np.zeros(n, dtype=bool),
+        )
+        problem = _first_problem(table, DETECTIONS, max_class_id)
+        if problem is not None:
+            raise ValueError(f"{source}: row {problem[0] + 1}: {problem[1]}")
+        return table.to_rows(person_ids=False)
+
+    def keyframe_keys(self) -> tuple[np.ndarray, np.ndarray]:
+        """Returns ``(video id of each row, keyframe_micros(timestamps))``."""
+        return self.video_names[self.video_codes], keyframe_micros(self.timestamps)
+
+
+# --------------------------------------------------------------------------- layouts & rules
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What one kind of AVA box CSV holds."""
+
+    name: str
+    columns: tuple[int, ...]  # allowed column counts, 2 = keyframe-only row
+    empty_action: bool  # column 7 may be empty
+    last: str  # column 8: "person_id" (optional), "score", "person_score"
+
+    def with_markers(self, allowed: bool) -> _Layout:
+        columns = tuple(sorted({*self.columns, 2})) if allowed else self.columns
+        return _Layout(self.name, columns, self.empty_action, self.last)
+
+    def count_reason(self, got: int) -> str:
+        want = [str(c) for c in self.columns]
+        text = want[0] if len(want) == 1 else ", ".join(want[:-1]) + " or " + want[-1]
+        return f"expected {text} columns, got {got} ({_HEADER[self.last]})"
+
+
+_HEADER = {
+    "person_id": "video_id,timestamp,x1,y1,x2,y2,action_id[,person_id]",
+    "score": "video_id,timestamp,x1,y1,x2,y2,action_id,score",
+    "person_score": "video_id,timestamp,x1,y1,x2,y2,[action_id],score",
+}
+GROUNDTRUTH = _Layout("ground-truth", (7, 8), empty_action=False, last="person_id")
+DETECTIONS = _Layout("detections", (8,), empty_action=False, last="score")
+PERSON_BOXES = _Layout("person-box", (8,), empty_action=True, last="person_score")
+
+_MAX_ID = 2**31  # ids are int64 downstream; anything this large is a broken file anyway
+
+
+@dataclass
+class _Table:
+    """Parsed columns of a box CSV; ``*_empty`` flag empty optional cells."""
+
+    names: np.ndarray  # object[V]
+    codes: np.ndarray  # int64[N]
+    timestamps: np.ndarray  # float64[N]
+    boxes: np.ndarray  # float64[N, 4]
+    actions: np.ndarray  # float64[N]
+    last: np.ndarray  # float64[N]
+    markers: np.ndarray  # bool[N]
+    action_empty: np.ndarray | None = None  # bool[N] or None (= none empty)
+    last_empty: np.ndarray | None = None
+
+    def empty(self, column: str) -> np.ndarray:
+        flags = self.action_empty if column == "action" else self.last_empty
+        return np.zeros(len(self.codes), bool) if flags is None else flags
+
+    def to_rows(self, person_ids: bool) -> AvaRows:
+        """The evaluator's view: labels int, missing column 8 -> score 1.0."""
+        markers, last_empty = self.markers, self.empty("last") | self.markers
+        labels = np.where(markers | self.empty("action"), 1.0, self.actions).astype(np.int64)
+        scores = np.where(last_empty, 1.0, self.last) if last_empty.any() else self.last
+        ids = np.where(last_empty, -1.0, self.last).astype(np.int64) if person_ids else None
+        return AvaRows(
+            self.names, self.codes, self.timestamps, self.boxes, labels, scores, markers,
+            ids if ids is not None else np.zeros(0, np.int64),
+        )  # fmt: skip
+
+
+def _problems(
+    table: _Table, layout: _Layout, max_class_id: int | None
+) -> list[tuple[np.ndarray, str]]:
+    """THE row rules, vectorised: ``[(bad_row_mask, reason)]``."""
+    rows = ~table.markers
+    bad_name = np.array([not str(name).strip() for name in table.names], dtype=bool)
+    ts = table.timestamps
+    with np.errstate(invalid="ignore"):
+        problems = [
+            (bad_name[table.codes] if bad_name.any() else np.zeros(len(ts), bool),
+             "empty video id"),
+            (~(np.isfinite(ts) & (ts >= 0)), "timestamp must be a finite number >= 0"),
+        ]  # fmt: skip
+        problems += [(rows & mask, f"box {reason}") for mask, reason in _box_problems(table)]
+        action, action_ok = table.actions, table.empty("action") & layout.empty_action
+        whole = np.isfinite(action) & (action == np.round(action))
+        bad_id = ~whole | (action < 1) | (action >= _MAX_ID)
+        problems.append((rows & ~action_ok & bad_id, "action id must be an integer >= 1"))
+        if max_class_id is not None:
+            unknown = rows & ~action_ok & ~bad_id & (action > max_class_id)
+            reason = f"unknown action id (label map ids end at {max_class_id})"
+            problems.append((unknown, reason))
+        problems.append((rows & _last_problem(table, layout), _LAST_REASON[layout.last]))
+    return problems
+
+
+_LAST_REASON = {
+    "person_id": "person id (column 8) must be an integer",
+    "score": "score must be a finite number",
+    "person_score": "person-box score (column 8) must be in [0, 1] "
+    "(a ground-truth file has person ids there, not scores)",
+}
+
+
+def _box_problems(table: _Table) -> list[tuple[np.ndarray, str]]:
+    return [
+        (mask, reason.replace("box must have ", "must have "))
+        for mask, reason in box_problems(table.boxes, normalized=True)
+    ]
+
+
+def _last_problem(table: _Table, layout: _Layout) -> np.ndarray:
+    value = table.last
+    if layout.last == "person_id":
+        whole = np.isfinite(value) & (value == np.round(value)) & (np.abs(value) < _MAX_ID)
+        return ~table.empty("last") & ~whole
+    if layout.last == "score":
+        return ~np.isfinite(value)
+    return ~((value >= 0) & (value <= 1))
+
+
+def _first_problem(
+    table: _Table, layout: _Layout, max_class_id: int | None
+) -> tuple[int, str] | None:
+    """``(row_index, reason)`` of the first row breaking a rule (rows in table order)."""
+    first: tuple[int, str] | None = None
+    for mask, reason in _problems(table, layout, max_class_id):
+        hits = np.flatnonzero(mask)
+        if hits.size and (first is None or hits[0] < first[0]):
+            first = (int(hits[0]), reason)
+    return first
+
+
+# --------------------------------------------------------------------------- the fast reader
+
+
+class _Fallback(Exception):
+    """The fast path cannot read this file; the reference reader takes over."""
+
+
+def _first_width(path: Path, layout: _Layout) -> int:
+    """Column count of the first non-blank, non-marker row (2 when only markers)."""
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
+        for fields in csv.reader(handle):
+            if (
+                fields
+                and "".join(fields).strip()
+                and not (len(fields) == 2 and 2 in layout.columns)
+            ):
+                return len(fields)
+    return 2
+
+
+def _read_fast(path: Path, layout: _Layout) -> _Table:
+    """pyarrow.csv: explicit types, multi-threaded; raises ``_Fallback`` on any surprise."""
+    import pyarrow as pa
+    import pyarrow.csv as pv
+
+    width = _first_width(path, layout)
+    if width not in layout.columns or width == 2:
+        raise _Fallback
+    markers: list[str] = []
+
+    def on_invalid_row(row: Any) -> str:  # pyarrow.csv.InvalidRow
+        if not row.text.strip():
+            return "skip"  # whitespace-only line: blank
+        if row.actual_columns == 2 and 2 in layout.columns:
+            markers.append(row.text)
+            return "skip"
+        return "error"  # another column count: the reference reader decides
+
+    names = [f"c{i}" for i in range(width)]
+    types = {"c0": pa.string(), **{name: pa.float64() for name in names[1:]}}
+    try:
+        table = pv.read_csv(
+            path,
+            read_options=pv.ReadOptions(column_names=names, block_size=1 << 24),
+            parse_options=pv.ParseOptions(invalid_row_handler=on_invalid_row),
+            convert_options=pv.ConvertOptions(
+                column_types=types, null_values=[""], strings_can_be_null=False
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        raise _Fallback from None
+    return _table_from_arrow(table, width, markers, layout)
+
+
+def _table_from_arrow(table: Any, width: int, marker_lines: list[str], layout: _Layout) -> _Table:
+    """numpy columns straight from pyarrow's buffers (``to_numpy`` would import pandas)."""
+    marker_ids, marker_times = _parse_markers(marker_lines)
+    n_rows, n_markers = table.num_rows, len(marker_ids)
+    n = n_rows + n_markers
+    names, codes = _video_codes(table.column(0), n)
+    for row, video in enumerate(marker_ids, start=n_rows):
+        codes[row] = names.setdefault(video, len(names))
+    timestamps = np.zeros(n)
+    boxes = np.zeros((n, 4))  # (N, 4), marker rows stay zero
+    actions, last = np.ones(n), np.ones(n)
+    targets = [timestamps, *(boxes[:, i] for i in range(4)), actions, last][: width - 1]
+    # Nulls are empty cells: allowed only in an optional column 7 (person boxes) or 8.
+    optional = {5: layout.empty_action, 6: layout.last == "person_id"}
+    empty: dict[int, np.ndarray | None] = {}
+    for index, target in enumerate(targets):
+        column = table.column(index + 1)
+        if column.null_count and not optional.get(index, False):
+            raise _Fallback
+        empty[index] = _fill_float64(column, target[:n_rows])
+    timestamps[n_rows:] = marker_times
+    markers = np.r_[np.zeros(n_rows, bool), np.ones(n_markers, bool)]
+    last_empty = empty.get(6) if width == 8 else np.ones(n_rows, bool)
+    return _Table(
+        names=np.array(list(names), dtype=object),
+        codes=codes,
+        timestamps=timestamps,
+        boxes=boxes,
+        actions=actions,
+        last=last,
+        markers=markers,
+        action_empty=_pad_flags(empty.get(5), n_markers, False),
+        last_empty=_pad_flags(last_empty, n_markers, True),
+    )
+
+
+def _video_codes(column: Any, n: int) -> tuple[dict[str, int], np.ndarray]:
+    """Dictionary-encodes the video id column: ``({id: code}, int64[n] codes)``."""
+    import pyarrow.compute as pc
+
+    codes = np.zeros(n, dtype=np.int64)
+    encoded = pc.dictionary_encode(column)
+    chunks = encoded.chunks
+    # The chunks share one dictionary, in order of first appearance.
+    names = {name: i for i, name in enumerate(chunks[-1].dictionary.to_pylist())} if chunks else {}
+    pos = 0
+    for chunk in chunks:
+        indices = chunk.indices
+        width = indices.type.bit_width // 8
+        data = np.frombuffer(indices.buffers()[1], f"<i{width}", len(chunk), indices.offset * width)
+        codes[pos : pos + len(chunk)] = data
+        pos += len(chunk)
+    return names, codes
+
+
+def _fill_float64(column: Any, out: np.ndarray) -> np.ndarray | None:
+    """Copies a float64 ChunkedArray into ``out``; returns its null mask (None if no nulls)."""
+    mask = np.zeros(len(out), bool) if column.null_count else None
+    pos = 0
+    for chunk in column.chunks:
+        k = len(chunk)
+        validity, data = chunk.buffers()
+        out[pos : pos + k] = np.frombuffer(data, np.float64, k, chunk.offset * 8)
+        if chunk.null_count:
+            bits = np.unpackbits(np.frombuffer(validity, np.uint8), bitorder="little")
+            nulls = bits[chunk.offset : chunk.offset + k] == 0
+            mask[pos : pos + k] = nulls
+            out[pos : pos + k][nulls] = 0.0  # null slots hold garbage
+        pos += k
+    return mask
+
+
+def _pad_flags(flags: np.ndarray | None, n_markers: int, value: bool) -> np.ndarray | None:
+    if flags is None or not n_markers:
+        return flags
+    return np.r_[flags, np.full(n_markers, value)]
+
+
+def _parse_markers(lines: list[str]) -> tuple[list[str], np.ndarray]:
+    """Keyframe-only rows seen by the fast path: ``(video ids, seconds)``."""
+    ids, times = [], []
+    for line in lines:
+        fields = next(csv.reader([line]), [])
+        parsed = _parse_line(fields, GROUNDTRUTH.with_markers(True)) if len(fields) == 2 else ""
+        if isinstance(parsed, str):
+            raise _Fallback
+        ids.append(fields[0])
+        times.append(parsed[0][0])
+    return ids, np.asarray(times, dtype=np.float64)
+
+
+# --------------------------------------------------------------------------- the reference reader
+
+
+def _number(text: str) -> float:
+    """``float(text)``, minus what pyarrow does not take either (``1_000``, non-ASCII)."""
+    if "_" in text or not text.isascii():
+        raise ValueError(text)
+    return float(text)
+
+
+def _parse_line(fields: list[str], layout: _Layout) -> tuple[list[float], list[bool]] | str:
+    """Numbers of one row (and which optional cells were empty), or the reason it is bad."""
+    if len(fields) not in layout.columns:
+        return layout.count_reason(len(fields))
+    numbers, empty = [], []
+    for column, text in enumerate(fields[1:], start=2):
+        optional = (column == 7 and layout.empty_action) or (
+            column == 8 and layout.last == "person_id"
+        )
+        if optional and text == "":
+            numbers.append(0.0)
+            empty.append(True)
+            continue
+        try:
+            numbers.append(_number(text))
+        except ValueError:
+            return f"{_column_name(column, layout)} (column {column}) is not a number: {text!r}"
+        empty.append(False)
+    return numbers, empty
+
+
+class _Columns:
+    """Rows collected by the reference reader, stored compactly (8 bytes per number)."""
+
+    def __init__(self) -> None:
+        self.videos: list[str] = []
+        self.numbers, self.empty, self.lines = array.array("d"), bytearray(), array.array("q")
+
+    def add(self, video: str, numbers: list[float], empty: list[bool], line: int) -> None:
+        self.videos.append(video)
+        self.numbers.extend((numbers + [0.0] * 7)[:7])  # markers/7 columns: padded
+        self.empty.extend((empty + [True] * 7)[:7])
+        self.lines.append(line)
+
+
+def _column_name(column: int, layout: _Layout) -> str:
+    names = ("video_id", "timestamp", "x1", "y1", "x2", "y2", "action_id")
+    last = "person_id" if layout.last == "person_id" else "score"
+    return names[column - 1] if column <= len(names) else last
+
+
+def _read_reference(path: Path, layout: _Layout, max_class_id: int | None) -> _Table:
+    """Line-by-line reader (csv + float()): the rows, or ``ValueError`` for the first bad line."""
+    rows, marker_rows = _Columns(), _Columns()
+    stop: tuple[int, str] | None = None
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            for line_number, fields in enumerate(csv.reader(handle), start=1):
+                if not fields or not "".join(fields).strip():
+                    continue
+                parsed = _parse_line(fields, layout)
+                if isinstance(parsed, str):
+                    stop = (line_number, parsed)
+                    break
+                target = marker_rows if len(fields) == 2 else rows
+                target.add(fields[0], parsed[0], parsed[1], line_number)
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text ({err})") from None
+    table = _table_from_columns(rows, marker_rows)
+    line_of = np.frombuffer(rows.lines + marker_rows.lines, dtype=np.int64)
+    problem = _first_problem_by_line(table, layout, max_class_id, line_of)
+    if stop is not None and (problem is None or stop[0] < problem[0]):
+        problem = stop
+    if problem is not None:
+        raise ValueError(f"{path}:{problem[0]}: {problem[1]}")
+    return table
+
+
+def _table_from_columns(rows: _Columns, marker_rows: _Columns) -> _Table:
+    index: dict[str, int] = {}
+    videos = rows.videos + marker_rows.videos
+    codes = np.fromiter((index.setdefault(v, len(index)) for v in videos), np.int64, len(videos))
+    numbers = np.frombuffer(rows.numbers + marker_rows.numbers, dtype=np.float64).reshape(-1, 7)
+    empty = np.frombuffer(rows.empty + marker_rows.empty, dtype=bool).reshape(-1, 7)
+    markers = np.r_[np.zeros(len(rows.videos), bool), np.ones(len(marker_rows.videos), bool)]
+    return _Table(
+        names=np.array(list(index), dtype=object),
+        codes=codes,
+        timestamps=numbers[:, 0].copy(),
+        boxes=numbers[:, 1:5].copy(),
+        actions=numbers[:, 5].copy(),
+        last=numbers[:, 6].copy(),
+        markers=markers,
+        action_empty=empty[:, 5] & ~markers,
+        last_empty=empty[:, 6] | markers,
+    )
+
+
+def _first_problem_by_line(
+    table: _Table, layout: _Layout, max_class_id: int | None, line_of: np.ndarray
+) -> tuple[int, str] | None:
+    first: tuple[int, str] | None = None
+    for mask, reason in _problems(table, layout, max_class_id):
+        if mask.any():
+            line = int(line_of[mask].min())
+            if first is None or line < first[0]:
+                first = (line, reason)
+    return first
+
+
+def _read_table(
+    path: PathLike, layout: _Layout, what: str, max_class_id: int | None, exact_floats: bool
+) -> _Table:
+    """Fast path first; the reference reader on failure (or always with ``exact_floats``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"AVA {what} CSV not found: {path}")
+    if not exact_floats:
+        try:
+            table = _read_fast(path, layout)
+        except _Fallback:
+            logger.debug("%s: fast reader declined, reading line by line", path)
+        else:
+            if _first_problem(table, layout, max_class_id) is None:
+                logger.debug("read %d rows from %s", len(table.codes), path)
+                return table
+    return _read_reference(path, layout, max_class_id)
+
+
+# --------------------------------------------------------------------------- public readers
+
+
+def read_ava_csv(
+    path: PathLike,
+    *,
+    kind: str = "detections",
+    allow_markers: bool = False,
+    max_class_id: int | None = None,
+    exact_floats: bool = False,
+) -> AvaRows:
+    """Reads an AVA ground-truth or detections CSV (no header) for the evaluator.
+
+    Layout: ``video_id, timestamp, x1, y1, x2, y2, action_id, score_or_person_id``.
+    Ground truth may omit (or leave empty) the 8th column; detections must have it. With
+    ``allow_markers`` (2020 files) a row of just ``video_id, timestamp`` marks a keyframe.
+    Boxes are validated by THE rule but not clipped (the official tool does not clip).
+
+    Args:
+        path: The CSV file.
+        kind: ``"groundtruth"`` or ``"detections"``.
+        allow_markers: Accept 2-column keyframe rows.
+        max_class_id: Largest valid action id; ``None`` accepts any id >= 1.
+        exact_floats: Parse with the line-by-line reference reader (Python's ``float()``
+            itself). Slower; the default parser gives the same bits (see module docs).
+
+    Returns:
+        The rows in file order, keyframe-only rows last.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: ``"<path>:<line>: <reason>"`` for the first malformed row (wrong
+            column count, non-numeric/NaN/inf value, bad box, bad action id, ...).
+    """
+    layouts = {"groundtruth": GROUNDTRUTH, "detections": DETECTIONS}
+    if kind not in layouts:
+        raise ValueError(f"kind must be 'groundtruth' or 'detections', got {kind!r}")
+    layout = layouts[kind].with_markers(allow_markers)
+    table = _read_table(path, layout, kind, max_class_id, exact_floats)
+    return table.to_rows(person_ids=kind == "groundtruth")
+
+
+def read_person_boxes_csv(
+    path: PathLike, min_score: float = 0.0, video_id: str | None = None
+) -> dict[tuple[str, int | float], tuple[np.ndarray, np.ndarray]]:
+    """Reads a person-detector CSV: ``video_id, timestamp, x1, y1, x2, y2, [action], score``.
+
+    The action column (an id, or empty as in PySlowFast's files) is ignored after
+    validation. Boxes are clipped to [0, 1]; a box repeated on several rows of a keyframe
+    (one per action) is kept once, with its highest score; zero-area boxes (valid input)
+    are dropped, they hold no person. Every row of the file is validated, also those of
+    other videos.
+
+    Args:
+        path: The CSV file (no header).
+        min_score: Keep boxes whose (highest) score is ``>= min_score``.
+        video_id: Only this video's keyframes (``None``: all videos).
+
+    Returns:
+        ``{(video_id, timestamp): (boxes float32[N, 4], scores float32[N])}`` with
+        normalised clipped ``x1, y1, x2, y2`` boxes in order of first appearance and
+        their scores; ``timestamp`` is :func:`timestamp_key` (int when integral). Every
+        keyframe with at least one row is present (in order of first appearance), with
+        ``N == 0`` when no box passes ``min_score``. Empty dict: no rows (for that video).
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: ``"<path>:<line>: <reason>"`` for the first malformed row.
+    """
+    table = _read_table(path, PERSON_BOXES, "person-box", None, False)
+    keep = np.ones(len(table.codes), bool)
+    if video_id is not None:
+        matches = np.flatnonzero(table.names == video_id)
+        keep = table.codes == (matches[0] if matches.size else -1)
+    boxes = clip_boxes(table.boxes[keep], normalized=True) + 0.0  # + 0.0: no -0.0
+    codes, scores = table.codes[keep], table.last[keep]
+    micros = keyframe_micros(table.timestamps[keep])
+    frames, frame_first = _first_appearance_ids(np.stack([codes, micros], axis=1))
+    keys = [
+        (str(table.names[codes[row]]), timestamp_key(micros[row] / TIME_SCALE))
+        for row in frame_first
+    ]
+    usable = np.flatnonzero((boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1]))
+    # One group per (keyframe, box), numbered by first appearance; the best score wins.
+    groups, group_first = _first_appearance_ids(
+        np.concatenate([frames[usable, None].astype(np.float64), boxes[usable]], axis=1)
+    )
+    best = np.full(len(group_first), -np.inf)
+    np.maximum.at(best, groups, scores[usable])
+    kept = np.flatnonzero(best >= min_score)  # ascending = first-appearance order
+    kept = kept[np.argsort(frames[usable[group_first[kept]]], kind="stable")]
+    kept_frames = frames[usable[group_first[kept]]]
+    starts = np.searchsorted(kept_frames, np.arange(len(keys) + 1))
+    kept_boxes = boxes[usable[group_first[kept]]].astype(np.float32)
+    kept_scores = best[kept].astype(np.float32)
+    return {
+        key: (kept_boxes[starts[i] : starts[i + 1]], kept_scores[starts[i] : starts[i + 1]])
+        for i, key in enumerate(keys)
+    }
+
+
+def _first_appearance_ids(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group id of each row of ``keys [N, K]`` numbered by first appearance, and the
+    first row of each group."""
+    if len(keys) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return rank[inverse], first[order]
+
+
+def read_exclusions(path: PathLike) -> list[tuple[str, float]]:
+    """Reads an exclusions CSV of ``video_id, timestamp`` rows.
+
+    Args:
+        path: The CSV file.
+
+    Returns:
+        The excluded keyframes as ``(video_id, seconds)`` pairs, in file order.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: ``"<path>:<line>: <reason>"`` for a row that is not
+            ``video_id, timestamp`` with a finite timestamp >= 0.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"AVA exclusions CSV not found: {path}")
+    keys: list[tuple[str, float]] = []
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        for line_number, fields in enumerate(csv.reader(handle), start=1):
+            if not fields or not "".join(fields).strip():
+                continue
+            reason = _exclusion_reason(fields)
+            if reason:
+                raise ValueError(f"{path}:{line_number}: {reason}")
+            keys.append((fields[0], _number(fields[1])))
+    return keys
+
+
+def _exclusion_reason(fields: list[str]) -> str | None:
+    if len(fields) != 2:
+        return f"expected 2 columns (video_id,timestamp), got {len(fields)}"
+    if not fields[0].strip():
+        return "empty video id"
+    try:
+        value = _number(fields[1])
+    except ValueError:
+        return f"timestamp (column 2) is not a number: {fields[1]!r}"
+    return None if math.isfinite(value) and value >= 0 else "timestamp must be a finite number >= 0"
+
+
+# --------------------------------------------------------------------------- label maps
+
+_BLOCK_RE = re.compile(r"\b(item|label)\s*\{([^{}]*)\}", re.S)
+_NAME_RE = re.compile(r"\bname\s*:\s*\"([^\"]*)\"")
+_ID_RE = re.compile(r"\b(?:label_)?id\s*:\s*(-?\d+)")
+
+
+def read_label_map(path: PathLike) -> tuple[dict[int, str], list[int]]:
+    """Reads an AVA label map in the 2018 (``item{name id}``) or 2019 (``label{...}``) form.
+
+    Args:
+        path: The ``.pbtxt`` file.
+
+    Returns:
+        ``(names, class_ids)``: id -> class name, and the sorted list of ids.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: If a block lacks a name or id, an id repeats or is < 1, or the file
+            holds no blocks; the message names the line of the offending block.
+
+    Example:
+        >>> names, ids = read_label_map("ava_action_list_v2.2_for_activitynet_2019.pbtxt")  # doctest: +SKIP
+    """
+    text = Path(path).read_text()
+    names: dict[int, str] = {}
+    for match in _BLOCK_RE.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        body = match.group(2)
+        name, class_id = _NAME_RE.search(body), _ID_RE.search(body)
+        if name is None or class_id is None:
+            missing = "name" if name is None else "id/label_id"
+            raise ValueError(f"{path}:{line}: {match.group(1)} block has no {missing}")
+        cid = int(class_id.group(1))
+        if cid < 1:
+            raise ValueError(f"{path}:{line}: class id {cid} must be >= 1")
+        if cid in names:
+            raise ValueError(f"{path}:{line}: class id {cid} appears twice")
+        names[cid] = name.group(1)
+    if not names:
+        raise ValueError(f"{path}: no 'item {{...}}' or 'label {{...}}' blocks found")
+    return names, sorted(names)
+
+
+# --------------------------------------------------------------------------- writer
+
+
+def write_ava_csv(
+    path_or_buffer: PathLike | IO[str],
+    video_ids: str | Sequence[str],
+    timestamps: Sequence[float] | np.ndarray,
+    boxes_norm: Any,
+    class_ids: Sequence[int],
+    scores: Any,
+    *,
+    min_score: float | None = None,
+) -> int:
+    """Writes the AVA detections/submission CSV: one row per (box, class), box order.
+
+    Row: ``video_id,timestamp,x1,y1,x2,y2,action_id,score``; timestamps by
+    :func:`format_timestamp`, boxes clipped to [0, 1] and scores, both with 6 decimals.
+    What it writes, :func:`read_ava_csv` reads back.
+
+    Args:
+        path_or_buffer: File path (overwritten) or an open text buffer.
+        video_ids: ``[N]`` video id of each box, or one id for all.
+        timestamps: ``[N]`` keyframe seconds of each box (finite, >= 0).
+        boxes_norm: ``[N, 4]`` normalised ``x1, y1, x2, y2`` (THE box rule; the tolerated
+            overshoot is clipped).
+        class_ids: ``[C]`` action ids (integers >= 1) of the score columns.
+        scores: ``[N, C]`` finite scores.
+        min_score: Omit rows scoring below this (``None`` writes every row).
+
+    Returns:
+        The number of rows written.
+
+    Raises:
+        ValueError: Shapes disagree, a video id is empty or holds ``,``/quotes/newlines,
+            or a timestamp, box, class id or score breaks the rules above.
+    """
+    boxes = validate_boxes(boxes_norm, normalized=True, what="boxes_norm")  # clipped
+    n = len(boxes)
+    ids = [video_ids] * n if isinstance(video_ids, str) else [str(v) for v in video_ids]
+    score_array = np.asarray(scores, dtype=np.float64).reshape(n, -1) if n else np.zeros((0, 0))
+    classes = [int(c) for c in class_ids]
+    stamps = [format_timestamp(t) for t in np.asarray(timestamps, dtype=np.float64).reshape(-1)]
+    _check_writer_input(ids, stamps, n, classes, class_ids, score_array)
+    class_texts = [f"{c}," for c in classes]
+    count = 0
+    with _open_text(path_or_buffer) as handle:
+        for video, stamp, box, row in zip(ids, stamps, boxes.tolist(), score_array.tolist()):
+            prefix = f"{video},{stamp},{box[0]:.6f},{box[1]:.6f},{box[2]:.6f},{box[3]:.6f},"
+            lines = [
+                f"{prefix}{c}{s:.6f}\n"
+                for c, s in zip(class_texts, row)
+                if min_score is None or s >= min_score
+            ]
+            handle.write("".join(lines))
+            count += len(lines)
+    return count
+
+
+def _check_writer_input(ids, stamps, n, classes, class_ids, score_array) -> None:  # noqa: ANN001
+    if len(ids) != n or len(stamps) != n:
+        raise ValueError(f"got {n} boxes but {len(ids)} video ids and {len(stamps)} timestamps")
+    if n and score_array.shape != (n, len(classes)):
+        raise ValueError(f"scores must have shape ({n}, {len(classes)}), got {score_array.shape}")
+    bad = next((v for v in set(ids) if not v.strip() or any(c in v for c in ',"\r\n')), None)
+    if bad is not None:
+        raise ValueError(f"video id must be non-empty without commas, quotes or newlines: {bad!r}")
+    if any(c < 1 or c != v for c, v in zip(classes, class_ids)):
+        raise ValueError(f"class ids must be integers >= 1, got {list(class_ids)}")
+    if not np.isfinite(score_array).all():
+        raise ValueError("scores must be finite numbers (no NaN or inf)")
+
+
+class _open_text:
+    """Context manager: a path opened for writing, or a caller's buffer left open."""
+
+    def __init__(self, target: PathLike | IO[str]) -> None:
+        self.target = target
+        self.handle: IO[str] | None = None
+
+    def __enter__(self) -> IO[str]:
+        if isinstance(self.target, (str, os.PathLike)):
+            self.handle = open(self.target, "w", encoding="utf-8", newline="")
+            return self.handle
+        return self.target  # type: ignore[return-value]
+
+    def __exit__(self, *exc: object) -> None:
+        if self.handle is not None:
+            self.handle.close()
