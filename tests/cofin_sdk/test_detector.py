@@ -222,9 +222,37 @@ def test_no_people_gives_empty_result(detector, video_path):
     assert result.frame_size == (97, 61)
 
 
-def test_default_hog_person_detector_runs(detector, video_path):
-    result = detector.detect(video_path, timestamps=[1.0])
-    assert result.detector == "opencv_hog"
+def _draw_person(image: np.ndarray, x: int, y: int, height: int) -> None:
+    """A dark upright stick figure ``height`` px tall, top-left near (x, y)."""
+    import cv2
+
+    scale, color = height / 100, (40, 40, 40)
+
+    def px(u: float, v: float) -> tuple[int, int]:
+        return round(x + u * scale), round(y + v * scale)
+
+    cv2.circle(image, px(10, 9), round(9 * scale), color, -1)  # head
+    cv2.rectangle(image, px(0, 19), px(20, 62), color, -1)  # torso
+    for start, end, width in [((2, 22), (-6, 59), 5), ((18, 22), (26, 59), 5)]:  # arms
+        cv2.line(image, px(*start), px(*end), color, round(width * scale))
+    for start, end in [((5, 61), (2, 101)), ((15, 61), (18, 101))]:  # legs
+        cv2.line(image, px(*start), px(*end), color, round(7 * scale))
+
+
+def test_default_hog_person_detector_finds_the_person(detector):
+    from cofin_sdk.person_detection import HogPersonDetector
+
+    frames = np.full((10, 240, 320, 3), 200, np.uint8)
+    for frame in frames:
+        _draw_person(frame, 120, 60, 120)  # spans about x 113-151, y 60-181
+    result = detector.detect(frames, fps=5, timestamps=[1.0])
+    assert result.detector == "opencv_hog" and len(result) == 1
+    x1, y1, x2, y2 = result.boxes[0]
+    assert x1 <= 113 and y1 <= 65 and x2 >= 151 and y2 >= 175 and y2 - y1 < 2 * 120
+    hog = HogPersonDetector()(frames[5])  # the keyframe: frame 5 at 5 fps
+    np.testing.assert_array_equal(result.boxes, hog.boxes)
+    np.testing.assert_array_equal(result.person_scores, hog.scores)
+    assert len(detector.detect(np.full_like(frames, 200), fps=5, timestamps=[1.0])) == 0
 
 
 def test_ava_csv_person_boxes(detector, video_path, tmp_path):
