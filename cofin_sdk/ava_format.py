@@ -520,7 +520,7 @@ def _parse_line(fields: list[str], layout: _Layout) -> tuple[list[float], list[b
         try:
             numbers.append(_number(text))
         except ValueError:
-            return f"{_column_name(column, layout)} (column {column}) is not a number: {text!r}"
+            return f"column {column} is not a number: {text!r} ({_column_name(column, layout)})"
         empty.append(False)
     return numbers, empty
 
@@ -774,7 +774,7 @@ def _exclusion_reason(fields: list[str]) -> str | None:
     try:
         value = _number(fields[1])
     except ValueError:
-        return f"timestamp (column 2) is not a number: {fields[1]!r}"
+        return f"column 2 is not a number: {fields[1]!r} (timestamp)"
     return None if math.isfinite(value) and value >= 0 else "timestamp must be a finite number >= 0"
 
 

@@ -108,14 +108,14 @@ ROWS = [
     (
         "empty-person-id",
         "v,902,0.1,0.2,0.5,0.9,12,",
-        {"gt": OK, "det": "score (column 8) is not a number: ''",
-         "boxes": "score (column 8) is not a number: ''"},
+        {"gt": OK, "det": "column 8 is not a number: '' (score)",
+         "boxes": "column 8 is not a number: '' (score)"},
     ),  # fmt: skip
     (
         "empty-action-person-box",
         "v,902,0.1,0.2,0.5,0.9,,1",
-        {"gt": "action_id (column 7) is not a number: ''",
-         "det": "action_id (column 7) is not a number: ''", "boxes": OK},
+        {"gt": "column 7 is not a number: '' (action_id)",
+         "det": "column 7 is not a number: '' (action_id)", "boxes": OK},
     ),  # fmt: skip
     ("keyframe-only-2020", "v,902", {"gt": OK, "det": WIDTH_8 + " 2", "boxes": WIDTH_8 + " 2"}),
     (
@@ -133,9 +133,9 @@ ROWS = [
     ("9-columns", "v,902,0.1,0.2,0.5,0.9,12,0.9,x", {**same(WIDTH_8 + " 9"), "gt": WIDTH_GT + " 9"}),
     ("6-columns", "v,902,0.1,0.2,0.5,1", {**same(WIDTH_8 + " 6"), "gt": WIDTH_GT + " 6"}),
     ("1-column", "v", {**same(WIDTH_8 + " 1"), "gt": WIDTH_GT + " 1"}),
-    ("non-numeric-box", "v,902,0.1,abc,0.5,0.9,12,1", same("y1 (column 4) is not a number: 'abc'")),
-    ("non-numeric-timestamp", "v,09x2,0.1,0.2,0.5,0.9,12,1", same("timestamp (column 2) is not a")),
-    ("underscore-number", "v,902,0.1,0.2,0.5,0.9,1_2,1", same("action_id (column 7) is not a")),
+    ("non-numeric-box", "v,902,0.1,abc,0.5,0.9,12,1", same("column 4 is not a number: 'abc' (y1)")),
+    ("non-numeric-timestamp", "v,09x2,0.1,0.2,0.5,0.9,12,1", same("column 2 is not a")),
+    ("underscore-number", "v,902,0.1,0.2,0.5,0.9,1_2,1", same("column 7 is not a")),
     ("nan-box", "v,902,0.1,nan,0.5,0.9,12,1", same("box coordinates must be finite")),
     ("inf-box", "v,902,0.1,0.2,inf,0.9,12,1", same("box coordinates must be finite")),
     ("box-1.02", "v,902,0.1,0.2,1.02,0.9,12,1", same("box coordinates must lie in [0, 1]")),
@@ -162,7 +162,7 @@ ROWS = [
     ("blank-video-id", "  ,902,0.1,0.2,0.5,0.9,12,1", same("empty video id")),
     ("negative-timestamp", "v,-1,0.1,0.2,0.5,0.9,12,1", same("timestamp must be a finite number >= 0")),
     ("nan-timestamp", "v,nan,0.1,0.2,0.5,0.9,12,1", same("timestamp must be a finite number >= 0")),
-    ("empty-timestamp", "v,,0.1,0.2,0.5,0.9,12,1", same("timestamp (column 2) is not a number: ''")),
+    ("empty-timestamp", "v,,0.1,0.2,0.5,0.9,12,1", same("column 2 is not a number: '' (timestamp)")),
 ]  # fmt: skip
 
 CASES = [

@@ -271,7 +271,7 @@ GOOD = "v1,0902,0.1,0.2,0.3,0.4,12,0.5"
     [
         ("v1,0902,0.1,0.2,0.3,0.4,12", "expected 8 columns, got 7"),
         ("v1,0902,0.1,0.2,0.3,0.4,12,0.5,9", "expected 8 columns, got 9"),
-        ("v1,0902,0.1,abc,0.3,0.4,12,0.5", r"y1 \(column 4\) is not a number: 'abc'"),
+        ("v1,0902,0.1,abc,0.3,0.4,12,0.5", r"column 4 is not a number: 'abc' \(y1\)"),
         ("v1,0902,0.1,0.2,0.3,nan,12,0.5", "box coordinates must be finite"),
         ("v1,0902,0.1,0.2,1.3,0.4,12,0.5", r"box coordinates must lie in \[0, 1\]"),
         ("v1,0902,0.3,0.2,0.1,0.4,12,0.5", "box must have x1 <= x2"),
@@ -279,7 +279,7 @@ GOOD = "v1,0902,0.1,0.2,0.3,0.4,12,0.5"
         ("v1,0902,0.1,0.2,0.3,0.4,0,0.5", "action id must be an integer >= 1"),
         ("v1,0902,0.1,0.2,0.3,0.4,81,0.5", "unknown action id"),
         ("v1,0902,0.1,0.2,0.3,0.4,12,inf", "score must be a finite number"),
-        ("v1,0902,0.1,0.2,0.3,0.4,12,", r"score \(column 8\) is not a number: ''"),
+        ("v1,0902,0.1,0.2,0.3,0.4,12,", r"column 8 is not a number: '' \(score\)"),
         ("v1,-3,0.1,0.2,0.3,0.4,12,0.5", "timestamp must be a finite number >= 0"),
         ("v1,0902", "expected 8 columns, got 2"),
     ],

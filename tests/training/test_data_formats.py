@@ -176,12 +176,12 @@ GOOD_GT = "vid,0902,0.1,0.1,0.5,0.5,12,0\n"
         (
             read_ground_truth,
             GOOD_GT + "vid,09x2,0.1,0.1,0.5,0.5,12,0\n",
-            ":2: timestamp (column 2) is not a number: '09x2'",
+            ":2: column 2 is not a number: '09x2' (timestamp)",
         ),
         (
             read_ground_truth,
             GOOD_GT + "vid,0902,abc,0.1,0.5,0.5,12,0\n",
-            ":2: x1 (column 3) is not a number: 'abc'",
+            ":2: column 3 is not a number: 'abc' (x1)",
         ),
         (
             read_ground_truth,
@@ -196,19 +196,19 @@ GOOD_GT = "vid,0902,0.1,0.1,0.5,0.5,12,0\n"
         (
             read_ground_truth,
             GOOD_GT + "vid,0902,0.1,0.1,0.5,0.5,walk,0\n",
-            ":2: action_id (column 7) is not a number: 'walk'",
+            ":2: column 7 is not a number: 'walk' (action_id)",
         ),
         (read_ground_truth, "vid\n", ":1: expected 2, 7 or 8 columns, got 1"),
         (read_person_boxes, "vid,0902,0.1,0.1,0.5,0.5,\n", ":1: expected 8 columns, got 7"),
         (
             read_person_boxes,
             "vid,0902,0.1,0.1,0.5,0.5,,high\n",
-            ":1: score (column 8) is not a number: 'high'",
+            ":1: column 8 is not a number: 'high' (score)",
         ),
         (
             read_excluded_timestamps,
             "vid,0902\nvid,\n",
-            ":2: timestamp (column 2) is not a number: ''",
+            ":2: column 2 is not a number: '' (timestamp)",
         ),
         (
             read_kinetics_csv,
