@@ -249,6 +249,51 @@ def test_keyframes_and_at():
 
 
 # ------------------------------------------------------------------ exports
+# Round-trip and parity tests compare with ==; each field must be able to break equality.
+EQUALITY_CHANGES = {
+    "boxes": dict(boxes=[[0.0, 0.0, 333.0, 251.0], [111.0, 50.2, 222.0, 200.9], [10, 10, 20, 30]]),
+    "person_scores": dict(person_scores=[0.99, 0.8, 0.51]),
+    "action_scores": dict(action_scores=[[0.9, 0.05, 0.4], [0.1, 0.75, 0.6], [0.2, 0.3, 0.11]]),
+    "timestamps": dict(timestamps=[2.0, 2.0, 2.6]),
+    "person_ids": dict(person_ids=[1, 2, 4]),
+    "class_names": dict(class_names=("stand", "sit", "talk_to")),
+    "class_ids": dict(class_ids=(1, 2, 4)),
+    "frame_size": dict(frame_size=(334, 251)),
+    "video_id": dict(video_id="vid2"),
+    "detector": dict(detector="opencv_hog"),
+    "threshold": dict(threshold=0.3),
+}
+
+
+@pytest.mark.parametrize("field", sorted(EQUALITY_CHANGES))
+def test_equality_sees_every_field(field):
+    base = dict(person_ids=[1, 2, 3], class_ids=(1, 2, 3), threshold=0.5)
+    assert make(**base) == make(**base)
+    assert make(**base) != make(**{**base, **EQUALITY_CHANGES[field]})
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        dict(head="other"),
+        dict(class_names=("dance", "run", "walk")),
+        dict(clip_probabilities=[[0.1, 0.6, 0.3], [0.3, 0.4, 0.3]], clip_times=[1.0, 2.5]),
+        dict(clip_probabilities=[[0.1, 0.6, 0.3], [0.3, 0.35, 0.35]]),
+        dict(video_id="w"),
+    ],
+)
+def test_classifications_equality_sees_every_field(change):
+    base = dict(
+        head="k400",
+        class_names=("dance", "run", "sit"),
+        clip_probabilities=[[0.1, 0.6, 0.3], [0.3, 0.4, 0.3]],
+        clip_times=[1.0, 3.0],
+        video_id="v",
+    )
+    assert Classifications(**base) == Classifications(**base)
+    assert Classifications(**base) != Classifications(**{**base, **change})
+
+
 def test_json_round_trip(tmp_path):
     detections = make(
         person_ids=[1, 2, 3], class_ids=(4, 5, 80), detector="opencv_hog", threshold=0.3
