@@ -103,8 +103,10 @@ def register_classify(subparsers: Any) -> None:
 
 
 def _load_detector(args: argparse.Namespace, **kwargs: Any) -> Any:
+    from cofin_sdk.backends import check_device
     from cofin_sdk.detector import Detector
 
+    check_device(args.device, "--device")
     return Detector.from_pretrained(
         args.model,
         device=args.device,
@@ -114,39 +116,127 @@ def _load_detector(args: argparse.Namespace, **kwargs: Any) -> Any:
     )
 
 
-def _person_source(args: argparse.Namespace) -> Any:
+def _check_inputs(args: argparse.Namespace, outputs: dict[str, tuple[str, ...]]) -> None:
+    """Everything that can be checked before the model loads and the video decodes.
+
+    ``outputs``: ``{flag: allowed suffixes}`` of the output flags this command has.
+    """
+    video = Path(args.video)
+    if not video.exists():
+        raise FileNotFoundError(f"video not found: {args.video}")
+    if video.is_dir():
+        raise ValueError(f"{args.video} is a folder; pass a video file")
+    for flag, suffixes in outputs.items():
+        path = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if path is not None:
+            check_output_path(path, flag, suffixes)
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+
+
+def check_output_path(path: Path, flag: str, suffixes: tuple[str, ...] = ()) -> None:
+    """A path the command may write: not a folder, in an existing writable folder.
+
+    Raises:
+        ValueError: Naming ``flag`` and the fix.
+    """
+    import tempfile
+
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise ValueError(f"{flag} {path}: expected a {' or '.join(suffixes)} file name")
+    if path.is_dir():
+        raise ValueError(f"{flag} {path} is a folder; give a file name, e.g. {path / 'out'}")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise ValueError(f"{flag} {path}: folder {parent} does not exist; create it first")
+    try:  # a real probe: permission bits say nothing for root or read-only mounts
+        if path.exists():
+            with open(path, "ab"):
+                pass
+        else:
+            with tempfile.TemporaryFile(dir=parent):
+                pass
+    except OSError as exc:
+        raise ValueError(
+            f"{flag} {path}: not writable ({exc.strerror}); choose another place"
+        ) from None
+
+
+def _check_head(detector: Any, head: str | None, task: str) -> None:
+    """--head names a head of ``task`` (or is unset and the model has one)."""
+    heads = detector.heads
+    listed = ", ".join(f"{name} ({spec.task})" for name, spec in heads.items())
+    of_task = [name for name, spec in heads.items() if spec.task == task]
+    if head is None:
+        if not of_task:
+            raise ValueError(f"this model has no {task} head; its heads: {listed}")
+        return
+    if head not in heads:
+        raise ValueError(f"--head {head}: no such head; this model has {listed}")
+    if heads[head].task != task:
+        command = "cofin detect" if heads[head].task == "detection" else "cofin classify"
+        raise ValueError(
+            f"--head {head} is a {heads[head].task} head: use {command} for it"
+            + (f", or pass --head {of_task[0]}" if of_task else "")
+        )
+
+
+def _video_id(args: argparse.Namespace) -> str:
+    video_id = args.video_id if args.video_id is not None else Path(args.video).stem
+    if not video_id or any(c in video_id for c in ',"\n'):
+        raise ValueError(
+            f"--video-id {video_id!r}: an AVA video id must be non-empty and hold no comma, "
+            "quote or newline"
+        )
+    return video_id
+
+
+def _person_source(args: argparse.Namespace, video_id: str) -> Any:
     """The person detector chosen by --boxes / --person-detector (a name or an object)."""
     from cofin_sdk.person_detection import AvaCsvBoxes, get_person_detector
 
     kwargs = {} if args.person_threshold is None else {"score_threshold": args.person_threshold}
-    csv_path = args.boxes
+    csv_path, flag = args.boxes, "--boxes"
     choice = str(args.person_detector)
     if csv_path is None and choice.lower().endswith(".csv"):
-        csv_path = Path(choice)
+        csv_path, flag = Path(choice), "--person-detector"
     if csv_path is not None:
-        video_id = args.video_id
-        if video_id is None and Path(args.video).stem in _csv_video_ids(csv_path):
-            video_id = Path(args.video).stem
-        return AvaCsvBoxes(csv_path, video_id, time_offset=args.time_offset, **kwargs)
-    if choice.lower().endswith(_WEIGHT_SUFFIXES):
-        return get_person_detector("torchvision", weights=choice, device=args.device, **kwargs)
-    if choice == "torchvision":
-        kwargs["device"] = args.device
-    return get_person_detector(choice, **kwargs)
-
-
-def _csv_video_ids(path: Path) -> set[str]:
-    if not path.is_file():
-        return set()
-    with path.open(encoding="utf-8") as handle:
-        return {line.split(",", 1)[0].strip() for line in handle if line.strip()}
+        try:
+            boxes = AvaCsvBoxes(csv_path, time_offset=args.time_offset, **kwargs)
+            return boxes.for_video(video_id)
+        except (ValueError, FileNotFoundError) as exc:
+            hint = " (or pass --video-id ID)" if "no rows for video id" in str(exc) else ""
+            raise type(exc)(f"{flag}: {exc}{hint}") from None
+    try:
+        if choice.lower().endswith(_WEIGHT_SUFFIXES):
+            return get_person_detector("torchvision", weights=choice, device=args.device, **kwargs)
+        if choice == "torchvision":
+            kwargs["device"] = args.device
+        return get_person_detector(choice, **kwargs)
+    except (ValueError, FileNotFoundError, TypeError) as exc:
+        raise type(exc)(f"--person-detector {choice}: {exc}") from None
 
 
 def run_detect(args: argparse.Namespace) -> int:
-    """Runs ``cofin detect``; prints a summary and the files written."""
-    detector = _load_detector(args, person_detector=_person_source(args))
+    """Runs ``cofin detect``; prints a summary and the files written.
+
+    Every argument, output path and the video id are checked before the model loads and
+    anything is decoded, so a long run is never lost to a typo at the end.
+    """
+    from cofin_sdk.detector import check_every
+    from cofin_sdk.video import probe
+
+    _check_inputs(args, {"--json": (), "--csv": (), "--out": (".mp4",)})
+    video_id = _video_id(args)
+    if not 0 <= args.threshold <= 1:
+        raise ValueError(f"--threshold must be in [0, 1], got {args.threshold}")
+    info = probe(args.video)
+    if args.every is not None:
+        check_every(args.every, info.fps, "--every ")
+    person = _person_source(args, video_id)
+    detector = _load_detector(args, person_detector=person)
+    _check_head(detector, args.head, "detection")
     result = detector.detect(args.video, every=args.every, threshold=args.threshold, head=args.head)
-    video_id = args.video_id or result.video_id or Path(args.video).stem
     print(_detect_summary(result, args.video))
     written = []
     if args.json:
@@ -183,8 +273,16 @@ def _detect_summary(result: Any, video: str) -> str:
 
 
 def run_classify(args: argparse.Namespace) -> int:
-    """Runs ``cofin classify``; prints the top-k labels."""
+    """Runs ``cofin classify``; prints the top-k labels (arguments checked first)."""
+    from cofin_sdk.video import probe
+
+    _check_inputs(args, {"--json": ()})
+    for flag, value in (("--top-k", args.top_k), ("--num-clips", args.num_clips)):
+        if value < 1:
+            raise ValueError(f"{flag} must be >= 1, got {value}")
+    probe(args.video)
     detector = _load_detector(args, person_detector=None)
+    _check_head(detector, args.head, "classification")
     result = detector.classify(
         args.video, head=args.head, top_k=args.top_k, num_clips=args.num_clips
     )

@@ -47,7 +47,14 @@ def save_json(data: dict[str, Any], path: str | Path | None, indent: int | None)
 
 def load_json(text_or_path: str | Path) -> Any:
     """Parses JSON given as text, or as a path to a file holding it."""
-    text = str(text_or_path)
+    text, source = str(text_or_path), "JSON text"
     if not text.lstrip().startswith("{"):
-        text = Path(text_or_path).read_text(encoding="utf-8")
-    return json.loads(text)
+        source = str(text_or_path)
+        path = Path(text_or_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"JSON file not found: {source}")
+        text = path.read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{source}: not valid JSON ({exc})") from None

@@ -33,7 +33,39 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Backend", "TorchBackend"]
+__all__ = ["Backend", "TorchBackend", "check_device"]
+
+
+def check_device(device: str | torch.device, name: str = "device") -> torch.device:
+    """The torch device ``device`` names, if this machine has it.
+
+    Args:
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or a ``torch.device``.
+        name: How the caller's interface calls the argument (``"--device"`` for a CLI).
+
+    Raises:
+        ValueError: An unknown device string, or a device this machine does not have.
+    """
+    use = f"{name} cpu" if name.startswith("-") else f"{name}='cpu'"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"{name} {device!r} is not a torch device; use {use} (or cuda, cuda:N)"
+        ) from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"{name} {device!r}: CUDA is not available here (no NVIDIA GPU, or a CPU-only "
+                f"torch build); use {use}"
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"{name} {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+            )
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"{name} {device!r}: Apple MPS is not available here; use {use}")
+    return dev
 
 
 @runtime_checkable
@@ -87,7 +119,7 @@ class TorchBackend:
     def __init__(
         self, model: ViViT, device: str | torch.device = "cpu", *, bf16: bool = False
     ) -> None:
-        self.device = torch.device(device)
+        self.device = check_device(device)
         self.model = model.eval().to(self.device)
         self.bf16 = bf16 and self.device.type == "cuda"
         if bf16 and not self.bf16:

@@ -146,16 +146,34 @@ def _keyframe_times(
                 f"(0..{meta.last_time:.3f} s); AVA CSVs of 15-min cuts need time_offset=900"
             )
         return times[inside]
-    every = 1.0 if every is None else every
-    if not (isinstance(every, (int, float)) and math.isfinite(every) and every > 0):
-        raise ValueError(f"every must be a positive number of seconds, got {every!r}")
-    period = 1.0 / meta.fps
+    every = check_every(1.0 if every is None else every, meta.fps)
+    return np.arange(0.0, meta.last_time + 1e-9, every)
+
+
+def check_every(every: Any, fps: float, name: str = "every=") -> float:
+    """Keyframe spacing ``every`` (seconds) if valid for a ``fps`` video.
+
+    Shorter than the frame period is an error: keyframes would repeat frames.
+
+    Args:
+        every: Spacing in seconds.
+        fps: The video's frame rate.
+        name: The argument as the caller's interface spells it (``"--every "`` for a CLI).
+
+    Raises:
+        ValueError: Not a positive number, or shorter than one frame period.
+    """
+    if isinstance(every, bool) or not (
+        isinstance(every, (int, float)) and math.isfinite(every) and every > 0
+    ):
+        raise ValueError(f"{name}{every!r}: must be a positive number of seconds")
+    period = 1.0 / fps
     if every < period * (1 - 1e-6):
         raise ValueError(
-            f"every={every:g} s is shorter than the frame period {period:.4g} s of this "
-            f"{meta.fps:g}-fps video, so keyframes would repeat frames; use every >= {period:.4g}"
+            f"{name}{every:g} is shorter than the frame period {period:.4g} s of this "
+            f"{fps:g}-fps video, so keyframes would repeat frames; use {name}{period:.4g} or more"
         )
-    return np.arange(0.0, meta.last_time + 1e-9, float(every))
+    return float(every)
 
 
 def _given_boxes(boxes: Any, normalized: bool) -> GivenBoxes:

@@ -237,6 +237,11 @@ def _open_video(source: VideoSource) -> Iterator[tuple[Any, Any, str]]:
             raise FileNotFoundError(f"video file not found: {name}")
         if path.is_dir():
             raise ValueError(f"{name}: is a directory, expected a video file")
+        if not path.is_file():
+            raise ValueError(
+                f"{name}: not a regular file (a pipe or device); save the stream to a file, "
+                "or pass an open binary file object"
+            )
         if path.stat().st_size == 0:
             raise ValueError(f"{name}: file is empty (0 bytes)")
         target: Any = os.fspath(path)

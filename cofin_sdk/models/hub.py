@@ -125,12 +125,24 @@ def resolve_pretrained_dir(
                 f"{path} has no {CONFIG_NAME}: not a folder written by save_pretrained"
             )
         return path
-    if path.exists() or str(name_or_path).count("/") != 1:
+    text = os.fspath(name_or_path)
+    if path.exists():
         raise FileNotFoundError(
-            f"{name_or_path!s} is neither a folder from save_pretrained nor a Hub repo id"
+            f"{text} is a file; expected a folder written by save_pretrained (config.json + "
+            "model.safetensors) or a Hub repo id 'org/name'"
         )
+    if text.startswith((".", "/", "~")) or text.count("/") != 1:  # written as a local path
+        raise FileNotFoundError(f"model folder not found: {text}")
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalEntryNotFoundError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(text)
+    except HFValidationError:
+        raise FileNotFoundError(
+            f"{text} is neither a model folder nor a valid Hub repo id 'org/name'"
+        ) from None
 
     try:
         return Path(

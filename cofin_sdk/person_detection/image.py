@@ -84,7 +84,14 @@ class TorchvisionPersonDetector:
                 stacklevel=2,
             )
         else:
-            model.load_state_dict(self._load_state_dict(weights))
+            try:
+                model.load_state_dict(self._load_state_dict(weights))
+            except RuntimeError as error:  # wrong keys or shapes for this architecture
+                raise ValueError(
+                    f"person-detector weights {weights} do not fit {architecture} "
+                    f"({str(error).splitlines()[0][:160]}); pass the architecture they were "
+                    "trained with"
+                ) from None
         self.weights = None if weights is None else str(weights)
         self.model = model.eval().to(device)
         self._torch = torch
@@ -124,9 +131,9 @@ class TorchvisionPersonDetector:
                 state_dict = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:
             raise ValueError(
-                f"cannot read person-detector weights {path}: {type(error).__name__}: {error}. "
-                "Expected a torchvision state dict saved with torch.save (.pth) or "
-                "safetensors.torch.save_file (.safetensors)."
+                f"cannot read person-detector weights {path} ({type(error).__name__}: "
+                f"{str(error).splitlines()[0][:120]}); expected a torchvision state dict saved "
+                "with torch.save (.pth) or safetensors.torch.save_file (.safetensors)"
             ) from error
         if not isinstance(state_dict, Mapping):
             raise ValueError(

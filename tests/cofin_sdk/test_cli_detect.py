@@ -106,10 +106,10 @@ def test_classify_round_trip(model_dir, video, tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["classify", "{video}", "--model", "{model}", "--head", "ava"], "detection head"),
-        (["detect", "{video}", "--model", "{model}", "--head", "x"], "unknown head 'x'"),
+        (["classify", "{video}", "--model", "{model}", "--head", "ava"], "is a detection head"),
+        (["detect", "{video}", "--model", "{model}", "--head", "x"], "--head x: no such head"),
         (["detect", "/nope.mp4", "--model", "{model}"], "not found"),
-        (["detect", "{video}", "--model", "/no/model"], "neither a folder"),
+        (["detect", "{video}", "--model", "/no/model"], "model folder not found: /no/model"),
         (
             ["detect", "{video}", "--model", "{model}", "--person-detector", "yolo"],
             "unknown person",

@@ -1,0 +1,141 @@
+"""Bad input, tried systematically through the ``cofin`` CLI: every row is one mistake a
+user makes, and the CLI must answer it with exit code 1 and ONE line that names the
+problem and the fix in CLI vocabulary, with no traceback and no file written anywhere.
+
+Rows run in-process through ``cofin_sdk._cli.main`` in a fresh working directory; every
+file under that directory and under the shared inputs is listed before and after.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cofin_sdk._cli import main
+from cofin_sdk.models import create_model
+from cofin_sdk.video import write_video
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("inputs")
+    torch.manual_seed(0)
+    model = create_model(
+        "vivit_ti16_fe",
+        spatial_depth=1,
+        temporal_depth=1,
+        num_frames=4,
+        image_size=32,
+        heads={
+            "ava": {"task": "detection", "num_classes": 3},
+            "kinetics": {"task": "classification", "num_classes": 4},
+        },
+    )
+    model_dir = Path(model.save_pretrained(str(root / "model")))
+    rng = np.random.default_rng(0)
+    video = root / "clip01.mp4"
+    write_video(video, rng.integers(0, 255, (30, 48, 64, 3), dtype=np.uint8), fps=10)
+    other_boxes = root / "other.csv"
+    other_boxes.write_text("someone_else,1,0.1,0.1,0.5,0.9,,0.95\n")
+    two_boxes = root / "two.csv"
+    two_boxes.write_text("a,1,0.1,0.1,0.5,0.9,,0.95\nb,1,0.1,0.1,0.5,0.9,,0.95\n")
+    bad_row = root / "bad_row.csv"
+    bad_row.write_text("clip01,1,0.1,0.1,0.5,0.9,,0.95\nclip01,2,0.1,nan,0.5,0.9,,0.9\n")
+    corrupt = root / "corrupt_model"
+    corrupt.mkdir()
+    (corrupt / "config.json").write_text((model_dir / "config.json").read_text())
+    weights = (model_dir / "model.safetensors").read_bytes()
+    (corrupt / "model.safetensors").write_bytes(weights[: len(weights) // 3])
+    bad_json = root / "bad_json_model"
+    bad_json.mkdir()
+    (bad_json / "config.json").write_text("{oops")
+    (bad_json / "model.safetensors").write_bytes(weights)
+    bad_weights = root / "detector.pth"
+    bad_weights.write_text("not a checkpoint")
+    empty = root / "empty.mp4"
+    empty.write_bytes(b"")
+    text_video = root / "notes.mp4"
+    text_video.write_text("this is not a video")
+    fifo = root / "pipe.mp4"
+    os.mkfifo(fifo)
+    return {
+        "model": model_dir,
+        "video": video,
+        "other_boxes": other_boxes,
+        "two_boxes": two_boxes,
+        "bad_row": bad_row,
+        "corrupt": corrupt,
+        "bad_json": bad_json,
+        "bad_weights": bad_weights,
+        "empty": empty,
+        "text_video": text_video,
+        "fifo": fifo,
+        "root": root,
+    }
+
+
+DETECT = ["detect", "{video}", "--model", "{model}", "--no-progress"]
+CLASSIFY = ["classify", "{video}", "--model", "{model}", "--no-progress"]
+
+# (id, argv, message fragment): every row must exit 1 with that fragment on stderr.
+ROWS = [
+    ("boxes_of_another_video", [*DETECT, "--boxes", "{other_boxes}"],
+     "--boxes: {other_boxes} has no rows for video id 'clip01'; it holds 1 video id(s): "
+     "someone_else (or pass --video-id ID)"),
+    ("boxes_video_id_not_in_file", [*DETECT, "--boxes", "{two_boxes}", "--video-id", "c"],
+     "no rows for video id 'c'; it holds 2 video id(s): a, b"),
+    ("boxes_malformed_row", [*DETECT, "--boxes", "{bad_row}"], "bad_row.csv:2: box coordinates"),
+    ("boxes_missing_file", [*DETECT, "--boxes", "{root}/nope.csv"], "--boxes: AVA person-box CSV not found"),
+    ("every_below_frame_period", [*DETECT, "--every", "0.05"],
+     "--every 0.05 is shorter than the frame period 0.1 s of this 10-fps video"),
+    ("every_negative", [*DETECT, "--every", "-1"], "--every -1.0: must be a positive number"),
+    ("threshold_out_of_range", [*DETECT, "--threshold", "1.5"], "--threshold must be in [0, 1]"),
+    ("batch_size_zero", [*DETECT, "--batch-size", "0"], "--batch-size must be >= 1"),
+    ("video_missing", ["detect", "{root}/missing.mp4", "--model", "{model}"], "video not found"),
+    ("video_is_folder", ["detect", "{root}", "--model", "{model}"], "is a folder; pass a video file"),
+    ("video_empty", ["detect", "{empty}", "--model", "{model}"], "file is empty (0 bytes)"),
+    ("video_not_a_video", ["detect", "{text_video}", "--model", "{model}"], "could not open as a video"),
+    ("video_fifo", ["detect", "{fifo}", "--model", "{model}"], "not a regular file (a pipe or device)"),
+    ("model_missing_local", ["detect", "{video}", "--model", "./nonexist"], "model folder not found: ./nonexist"),
+    ("model_bad_repo_id", ["detect", "{video}", "--model", "org/na me!"], "neither a model folder nor a valid Hub repo id"),
+    ("model_truncated_weights", ["detect", "{video}", "--model", "{corrupt}"], "truncated or corrupt"),
+    ("model_invalid_json", ["detect", "{video}", "--model", "{bad_json}"], "config.json: not valid JSON"),
+    ("device_unavailable", [*DETECT, "--device", "cuda"], "--device 'cuda': CUDA is not available here"),
+    ("device_unknown", [*DETECT, "--device", "gpu"], "--device 'gpu' is not a torch device"),
+    ("person_detector_bad_file", [*DETECT, "--person-detector", "{bad_weights}"],
+     "--person-detector {bad_weights}: cannot read person-detector weights"),
+    ("person_detector_unknown", [*DETECT, "--person-detector", "yolo"], "--person-detector yolo: unknown person detector"),
+    ("json_is_folder", [*DETECT, "--json", "{root}"], "--json {root} is a folder"),
+    ("csv_unwritable", [*DETECT, "--csv", "/sys/cofin_out.csv"], "--csv /sys/cofin_out.csv: not writable"),
+    ("csv_parent_missing", [*DETECT, "--csv", "{root}/no/such/out.csv"], "folder {root}/no/such does not exist"),
+    ("out_not_mp4", [*DETECT, "--out", "annotated.avi"], "--out annotated.avi: expected a .mp4 file name"),
+    ("video_id_with_comma", [*DETECT, "--video-id", "a,b", "--csv", "x.csv"], "--video-id 'a,b'"),
+    ("head_unknown", [*DETECT, "--head", "nope"], "--head nope: no such head; this model has ava (detection), kinetics (classification)"),
+    ("classify_detection_head", [*CLASSIFY, "--head", "ava"], "--head ava is a detection head: use cofin detect for it, or pass --head kinetics"),
+    ("classify_top_k_zero", [*CLASSIFY, "--top-k", "0"], "--top-k must be >= 1"),
+    ("classify_json_is_folder", [*CLASSIFY, "--json", "{root}"], "--json {root} is a folder"),
+]  # fmt: skip
+
+
+def _files(*roots: Path) -> set[Path]:
+    return {p for root in roots for p in root.rglob("*") if not p.is_fifo()}
+
+
+@pytest.mark.parametrize(("argv", "message"), [r[1:] for r in ROWS], ids=[r[0] for r in ROWS])
+def test_bad_input_table(inputs, tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.chdir(tmp_path)
+    fill = {key: str(value) for key, value in inputs.items()}
+    argv = [arg.format(**fill) for arg in argv]
+    before = _files(tmp_path, inputs["root"])
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert code == 1, captured
+    assert message.format(**fill) in captured.err, captured.err
+    assert "Traceback" not in captured.err
+    lines = [line for line in captured.err.splitlines() if line.startswith("cofin ")]
+    assert len(lines) == 1, captured.err
+    assert _files(tmp_path, inputs["root"]) == before  # nothing written anywhere
