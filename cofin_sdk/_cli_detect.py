@@ -17,6 +17,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from cofin_sdk._cli_checks import check_output_path
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["register_classify", "register_detect"]
@@ -132,34 +134,6 @@ def _check_inputs(args: argparse.Namespace, outputs: dict[str, tuple[str, ...]])
             check_output_path(path, flag, suffixes)
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
-
-
-def check_output_path(path: Path, flag: str, suffixes: tuple[str, ...] = ()) -> None:
-    """A path the command may write: not a folder, in an existing writable folder.
-
-    Raises:
-        ValueError: Naming ``flag`` and the fix.
-    """
-    import tempfile
-
-    if suffixes and path.suffix.lower() not in suffixes:
-        raise ValueError(f"{flag} {path}: expected a {' or '.join(suffixes)} file name")
-    if path.is_dir():
-        raise ValueError(f"{flag} {path} is a folder; give a file name, e.g. {path / 'out'}")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise ValueError(f"{flag} {path}: folder {parent} does not exist; create it first")
-    try:  # a real probe: permission bits say nothing for root or read-only mounts
-        if path.exists():
-            with open(path, "ab"):
-                pass
-        else:
-            with tempfile.TemporaryFile(dir=parent):
-                pass
-    except OSError as exc:
-        raise ValueError(
-            f"{flag} {path}: not writable ({exc.strerror}); choose another place"
-        ) from None
 
 
 def _check_head(detector: Any, head: str | None, task: str) -> None:

@@ -60,6 +60,17 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     empty.write_bytes(b"")
     text_video = root / "notes.mp4"
     text_video.write_text("this is not a video")
+    non_empty = root / "my_stuff"
+    non_empty.mkdir()
+    (non_empty / "thesis.tex").write_text("precious")
+    labelmap = root / "labels.pbtxt"
+    labelmap.write_text('item { name: "stand" id: 1 }\nitem { name: "sit" id: 2 }\n')
+    gt = root / "gt.csv"
+    gt.write_text("v,902,0.1,0.1,0.5,0.9,1\n")
+    dets = root / "dets.csv"
+    dets.write_text("v,902,0.1,0.1,0.5,0.9,1,0.9\n")
+    bad_dets = root / "bad_dets.csv"
+    bad_dets.write_text("v,902,0.1,0.1,0.5,0.9,1,0.9\nv,902,0.1,0.1,0.5,inf,1,0.9\n")
     fifo = root / "pipe.mp4"
     os.mkfifo(fifo)
     return {
@@ -74,6 +85,11 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "empty": empty,
         "text_video": text_video,
         "fifo": fifo,
+        "non_empty": non_empty,
+        "labelmap": labelmap,
+        "gt": gt,
+        "dets": dets,
+        "bad_dets": bad_dets,
         "root": root,
     }
 
@@ -118,6 +134,13 @@ ROWS = [
     ("classify_detection_head", [*CLASSIFY, "--head", "ava"], "--head ava is a detection head: use cofin detect for it, or pass --head kinetics"),
     ("classify_top_k_zero", [*CLASSIFY, "--top-k", "0"], "--top-k must be >= 1"),
     ("classify_json_is_folder", [*CLASSIFY, "--json", "{root}"], "--json {root} is a folder"),
+    ("synth_out_is_file", ["synth", "--out", "{gt}"], "--out {gt} is a file; give a folder"),
+    ("synth_out_not_empty", ["synth", "--out", "{non_empty}"], "is a non-empty folder that holds no synthetic dataset"),
+    ("synth_unknown_preset", ["synth", "--preset", "huge", "--out", "new"], "--preset huge: unknown; choose one of tiny, bench"),
+    ("eval_ava_missing_gt", ["eval-ava", "--groundtruth", "{root}/no.csv", "--detections", "{gt}", "--labelmap", "{labelmap}"], "not found"),
+    ("eval_ava_malformed_detections", ["eval-ava", "--groundtruth", "{gt}", "--detections", "{bad_dets}", "--labelmap", "{labelmap}"], "bad_dets.csv:2: box coordinates must be finite"),
+    ("eval_ava_json_is_folder", ["eval-ava", "--groundtruth", "{gt}", "--detections", "{dets}", "--labelmap", "{labelmap}", "--json", "{root}"], "--json {root} is a folder"),
+    ("eval_ava_plot_not_png", ["eval-ava", "--groundtruth", "{gt}", "--detections", "{dets}", "--labelmap", "{labelmap}", "--plot", "ap.pdf"], "--plot ap.pdf: expected a .png file name"),
 ]  # fmt: skip
 
 

@@ -40,8 +40,15 @@ def register_eval_ava(subparsers: argparse._SubParsersAction) -> None:
 
 def run_eval_ava(args: argparse.Namespace) -> int:
     """Runs ``cofin eval-ava``; prints the mAP line and the per-class table."""
+    from pathlib import Path
+
+    from cofin_sdk._cli_checks import check_output_path
+
     from .ava import evaluate_ava_files
 
+    for flag, value, suffixes in (("--json", args.json, ()), ("--plot", args.plot, (".png",))):
+        if value is not None:
+            check_output_path(Path(value), flag, suffixes)
     result = evaluate_ava_files(
         args.groundtruth,
         args.detections,

@@ -39,10 +39,35 @@ def _print_counts(title: str, per_split: dict) -> None:
         )
 
 
+def check_out_dir(out: str, flag: str = "--out") -> None:
+    """``out`` may receive a synthetic dataset: new, empty, or an earlier one (regenerated).
+
+    Raises:
+        ValueError: ``out`` is a file, or a non-empty folder that is not a synthetic dataset
+            (its files would be mixed with generated ones).
+    """
+    from pathlib import Path
+
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{flag} {out} is a file; give a folder for the dataset")
+    if path.is_dir() and any(path.iterdir()) and not (path / "synth_meta.json").is_file():
+        raise ValueError(
+            f"{flag} {out} is a non-empty folder that holds no synthetic dataset "
+            "(no synth_meta.json); choose a new or empty folder"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     """Generate the dataset and print a summary (counts per class and split, paths, time)."""
     from training.synth.generator import generate
+    from training.synth.presets import PRESETS
 
+    if args.preset not in PRESETS:
+        raise ValueError(f"--preset {args.preset}: unknown; choose one of {', '.join(PRESETS)}")
+    if args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    check_out_dir(args.out)
     summary = generate(
         args.out, preset=args.preset, seed=args.seed, workers=args.workers, progress=True
     )
