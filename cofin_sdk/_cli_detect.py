@@ -138,21 +138,10 @@ def _check_inputs(args: argparse.Namespace, outputs: dict[str, tuple[str, ...]])
 
 def _check_head(detector: Any, head: str | None, task: str) -> None:
     """--head names a head of ``task`` (or is unset and the model has one)."""
-    heads = detector.heads
-    listed = ", ".join(f"{name} ({spec.task})" for name, spec in heads.items())
-    of_task = [name for name, spec in heads.items() if spec.task == task]
-    if head is None:
-        if not of_task:
-            raise ValueError(f"this model has no {task} head; its heads: {listed}")
-        return
-    if head not in heads:
-        raise ValueError(f"--head {head}: no such head; this model has {listed}")
-    if heads[head].task != task:
-        command = "cofin detect" if heads[head].task == "detection" else "cofin classify"
-        raise ValueError(
-            f"--head {head} is a {heads[head].task} head: use {command} for it"
-            + (f", or pass --head {of_task[0]}" if of_task else "")
-        )
+    from cofin_sdk.detector import resolve_head
+
+    words = {"head": "--head ", "detection": "cofin detect", "classification": "cofin classify"}
+    resolve_head(detector.heads, head, task, words)
 
 
 def _video_id(args: argparse.Namespace) -> str:

@@ -150,6 +150,48 @@ def _keyframe_times(
     return np.arange(0.0, meta.last_time + 1e-9, every)
 
 
+_API_WORDS = {
+    "head": "head=",
+    "detection": "Detector.detect()",
+    "classification": "Detector.classify()",
+}
+
+
+def resolve_head(
+    heads: Mapping[str, HeadSpec],
+    head: str | None,
+    task: str,
+    words: Mapping[str, str] = _API_WORDS,
+) -> str:
+    """THE head rule: ``head`` if it is a head of ``task``, else the first head of ``task``.
+
+    Args:
+        heads: ``{name: HeadSpec}`` of the weights.
+        head: Requested head, or ``None`` for the first head of ``task``.
+        task: ``"detection"`` or ``"classification"``.
+        words: How the caller's interface names things in messages: ``"head"`` (the
+            argument) and, per task, what to use instead (``Detector.detect()`` for the API,
+            ``cofin detect`` for the CLI).
+
+    Raises:
+        ValueError: No head of ``task``, an unknown head, or a head of the other task.
+    """
+    listed = ", ".join(f"{name} ({spec.task})" for name, spec in heads.items())
+    of_task = [name for name, spec in heads.items() if spec.task == task]
+    arg = words["head"]
+    if head is None:
+        if not of_task:
+            raise ValueError(f"these weights have no {task} head; their heads: {listed}")
+        return of_task[0]
+    if head not in heads:
+        raise ValueError(f"{arg}{head!r}: no such head; the weights have {listed}")
+    if heads[head].task != task:
+        other = heads[head].task
+        hint = f", or pass {arg}{of_task[0]!r}" if of_task else ""
+        raise ValueError(f"{arg}{head!r} is a {other} head: use {words[other]} for it{hint}")
+    return head
+
+
 def check_every(every: Any, fps: float, name: str = "every=") -> float:
     """Keyframe spacing ``every`` (seconds) if valid for a ``fps`` video.
 
@@ -318,24 +360,8 @@ class Detector:
 
     def _head(self, head: str | None, task: str) -> tuple[str, HeadSpec]:
         """Resolves ``head`` (default: the first head of ``task``) and checks its task."""
-        heads = self.backend.heads
-        of_task = [name for name, spec in heads.items() if spec.task == task]
-        if head is None:
-            if not of_task:
-                raise ValueError(
-                    f"these weights have no {task} head; heads: "
-                    f"{ {n: s.task for n, s in heads.items()} }"
-                )
-            return of_task[0], heads[of_task[0]]
-        if head not in heads:
-            raise ValueError(f"unknown head {head!r}; available heads: {list(heads)}")
-        if heads[head].task != task:
-            method = "detect" if heads[head].task == "detection" else "classify"
-            raise ValueError(
-                f"head {head!r} is a {heads[head].task} head; use Detector.{method}() for it, "
-                f"or pass one of the {task} heads {of_task}"
-            )
-        return head, heads[head]
+        name = resolve_head(self.backend.heads, head, task)
+        return name, self.backend.heads[name]
 
     def _person_detector(self, boxes: Any, override: Any, normalized: bool) -> PersonDetector:
         if boxes is not None:

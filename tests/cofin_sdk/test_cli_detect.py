@@ -107,7 +107,7 @@ def test_classify_round_trip(model_dir, video, tmp_path, capsys):
     "argv, message",
     [
         (["classify", "{video}", "--model", "{model}", "--head", "ava"], "is a detection head"),
-        (["detect", "{video}", "--model", "{model}", "--head", "x"], "--head x: no such head"),
+        (["detect", "{video}", "--model", "{model}", "--head", "x"], "--head 'x': no such head"),
         (["detect", "/nope.mp4", "--model", "{model}"], "not found"),
         (["detect", "{video}", "--model", "/no/model"], "model folder not found: /no/model"),
         (
