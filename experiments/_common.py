@@ -139,8 +139,9 @@ def _done(out_dir: Path) -> bool:
 
 
 def _final_metrics(out_dir: Path) -> dict[str, Any]:
-    meta = json.loads((out_dir / "final" / "config.json").read_text())
-    return meta.get("metadata", meta).get("metrics", {})
+    from cofin_sdk.record import read_model_record
+
+    return read_model_record(out_dir / "final").metadata.get("metrics", {})
 
 
 def train_stages(stages: list[TrainConfig], fresh: bool) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Atomic, keep-last-k training checkpoints that make resume bit-exact.
 
 A checkpoint holds the model, the optimiser, the step (which is the sampler's and the
-learning-rate schedule's whole state, see :mod:`training.samplers`) and the RNG states.
+learning-rate schedule's whole state, see :mod:`training.samplers`), the RNG states and
+``extra`` (the trainer stores the training config and the model record there).
 Files are written to a temp file in the same folder and renamed, so a run killed at any
 moment leaves either the previous checkpoint or the new one, never a torn file.
 """
@@ -17,7 +18,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["latest_checkpoint", "load_checkpoint", "save_checkpoint"]
+__all__ = ["latest_checkpoint", "load_checkpoint", "read_checkpoint", "save_checkpoint"]
 
 logger = logging.getLogger(__name__)
 _NAME = re.compile(r"step_(\d+)\.pt$")
@@ -75,6 +76,15 @@ def latest_checkpoint(folder: str | os.PathLike) -> Path | None:
     return found[-1] if found else None
 
 
+def read_checkpoint(path: str | os.PathLike, mmap: bool = False) -> dict[str, Any]:
+    """The payload of ``path`` (``step``, ``model``, ``optimizer``, ``rng``, ``extra``), on CPU.
+
+    Never unpickles code (``weights_only``). ``mmap=True`` maps the tensors instead of
+    reading them, for readers that need only part of a large file (its ``extra``).
+    """
+    return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+
+
 def load_checkpoint(
     path: str | os.PathLike,
     model: torch.nn.Module,
@@ -82,7 +92,7 @@ def load_checkpoint(
     restore_rng: bool = True,
 ) -> dict[str, Any]:
     """Restore model (+ optimiser, RNG) from ``path``; returns the payload (``step``, ``extra``)."""
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = read_checkpoint(path)
     model.load_state_dict(payload["model"], strict=True)
     if optimizer is not None:
         optimizer.load_state_dict(payload["optimizer"])

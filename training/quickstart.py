@@ -66,6 +66,7 @@ def run_quickstart(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run the five steps; returns what was made (paths and metrics)."""
+    from cofin_sdk.record import read_model_record
     from training.synth import generate
     from training.trainer import train
 
@@ -78,7 +79,7 @@ def run_quickstart(
     if (Path(cfg.run.out_dir) / "checkpoints").is_dir():
         raise ValueError(f"{cfg.run.out_dir} already holds a run: remove it or pass another --out")
     final = train(cfg)
-    metrics = json.loads((final / "config.json").read_text())["metadata"]["metrics"]
+    metrics = read_model_record(final).metadata["metrics"]
     demo = _detect_held_out(final, data, out / "demo", progress)
     eval_dir = max((Path(cfg.run.out_dir) / "eval").glob("step_*"))
     return {

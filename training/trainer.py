@@ -1,253 +1,54 @@
 """The co-finetuning loop (paper §3.2): one dataset per minibatch, one head per dataset.
 
-``train(config)`` is the whole run: data, model, SGD with a warm-up + cosine schedule,
-gradient accumulation to keep the global batch across world sizes, DDP, atomic
-checkpoints with bit-exact resume, logging, periodic evaluation, and the final
-``save_pretrained`` folder that ``Detector.from_pretrained`` loads.
+``train(config)`` is the whole run: data and model (:mod:`training.builders`), SGD with a
+warm-up + cosine schedule (:mod:`training.optim`), gradient accumulation to keep the
+global batch across world sizes (:mod:`training.batching`, :mod:`training.loss`), DDP,
+atomic checkpoints that carry the model record and resume bit-exactly, logging
+(:mod:`training.run_log`), periodic evaluation, and the final ``save_pretrained`` folder
+that ``Detector.from_pretrained`` loads.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 
-from cofin_sdk import create_model, from_pretrained, init_from_vit
 from cofin_sdk.models import ViViT
-from cofin_sdk.preprocessing import Preprocessing
+from cofin_sdk.record import ModelRecord
+from training.batching import MicroBatches, Samples, collate_micro_batch
+from training.builders import build_datasets, build_model, preprocessing_of
 from training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from training.configs.base import TrainConfig
 from training.distributed import DistContext, all_reduce_sum, init_distributed
+from training.loss import batch_loss
+from training.optim import lr_at, param_groups
+from training.run_log import RunLogger
 from training.samplers import CofinetuneSchedule
 
-__all__ = ["build_datasets", "build_model", "lr_at", "param_groups", "train"]
+# build_datasets, build_model, preprocessing_of, lr_at, param_groups and batch_loss live in
+# their own modules now; re-exported so `from training.trainer import ...` keeps working.
+__all__ = [
+    "batch_loss",
+    "build_datasets",
+    "build_model",
+    "lr_at",
+    "param_groups",
+    "preprocessing_of",
+    "train",
+    "train_step",
+]
 
 logger = logging.getLogger(__name__)
 
 
-# ----------------------------------------------------------------------------- data
-def preprocessing_of(cfg: TrainConfig) -> Preprocessing:
-    """The full input record of a run; saved with the model (``config.json``)."""
-    return Preprocessing(
-        image_size=cfg.run.image_size,
-        num_frames=cfg.run.num_frames,
-        frame_stride=cfg.run.frame_stride,
-        mean=tuple(cfg.run.mean),
-        std=tuple(cfg.run.std),
-    )
-
-
-def build_datasets(cfg: TrainConfig, split: str = "train") -> list[Dataset]:
-    """One dataset per ``cfg.datasets`` entry (``split`` = "train" or "eval")."""
-    from training.data import AugmentationConfig, build_dataset
-
-    prep = preprocessing_of(cfg)
-    out = []
-    for d in cfg.datasets:
-        train = split == "train"
-        options = dict(d.options if train else {**d.options, **d.eval_options})
-        if train:
-            aug = cfg.augment
-            # SSv2 labels name directions ("left to right"): no flip unless asked explicitly.
-            default_flip = aug.horizontal_flip and d.kind.lower() != "ssv2"
-            flip = options.pop("horizontal_flip", default_flip)
-            options["augmentation"] = AugmentationConfig(
-                tuple(aug.scale_range), aug.box_jitter, flip
-            )
-        else:
-            options.pop("horizontal_flip", None)
-        out.append(
-            build_dataset(
-                d.kind, d.root, d.train_split if train else d.eval_split, prep, train, **options
-            )
-        )
-    return out
-
-
-def _sample_seed(run_seed: int, step: int, slot: int) -> int:
-    """Augmentation seed of one sample: a function of its place in the global batch only,
-    so results do not depend on world size, worker count or resumption."""
-    return int(np.random.SeedSequence([run_seed, step, slot]).generate_state(1)[0])
-
-
-class _Samples(Dataset):
-    """``(dataset, index, seed)`` → ``(dataset, sample)`` with per-sample seeded augmentation."""
-
-    def __init__(self, datasets: list[Dataset]) -> None:
-        self.datasets = datasets
-
-    def __len__(self) -> int:
-        return sum(len(d) for d in self.datasets)
-
-    def __getitem__(self, key: tuple[int, int, int]) -> tuple[int, dict[str, Any]]:
-        dataset, index, seed = key
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return dataset, self.datasets[dataset][index]
-
-
-class _MicroBatches(Sampler):
-    """Yields this rank's micro-batches, step after step, from ``start`` to ``end``."""
-
-    def __init__(
-        self,
-        schedule: CofinetuneSchedule,
-        start: int,
-        end: int,
-        ctx: DistContext,
-        micro: int,
-        seed: int,
-    ):
-        self.schedule, self.start, self.end, self.ctx, self.micro, self.seed = (
-            schedule,
-            start,
-            end,
-            ctx,
-            micro,
-            seed,
-        )
-
-    def __len__(self) -> int:
-        local = self.schedule.global_batch_size // self.ctx.world_size
-        return (self.end - self.start) * math.ceil(local / self.micro)
-
-    def __iter__(self):
-        for step in range(self.start, self.end):
-            dataset, indices = self.schedule.global_indices(step)
-            slots = np.arange(self.ctx.rank, len(indices), self.ctx.world_size)  # this rank's shard
-            for i in range(0, len(slots), self.micro):
-                yield [
-                    (dataset, int(indices[s]), _sample_seed(self.seed, step, int(s)))
-                    for s in slots[i : i + self.micro]
-                ]
-
-
-def _collate(items: list[tuple[int, dict[str, Any]]]) -> tuple[int, dict[str, Any]]:
-    from training.data import collate_classification, collate_detection
-
-    dataset = items[0][0]
-    samples = [s for _, s in items]
-    return dataset, collate_detection(samples) if "boxes" in samples[0] else collate_classification(
-        samples
-    )
-
-
-# ----------------------------------------------------------------------------- model
-def build_model(cfg: TrainConfig, datasets: list[Dataset]) -> ViViT:
-    """Create the ViViT with one head per dataset, then initialise it as configured."""
-    heads = {}
-    for d, ds in zip(cfg.datasets, datasets):
-        task = "detection" if hasattr(ds, "class_ids") else "classification"
-        spec: dict[str, Any] = {
-            "task": task,
-            "num_classes": ds.num_classes,
-            "class_names": list(ds.class_names),
-        }
-        if task == "detection":
-            spec["class_ids"] = [int(i) for i in ds.class_ids]
-        heads[d.name] = spec
-    model = create_model(
-        cfg.model.name,
-        heads=heads,
-        num_frames=cfg.run.num_frames,
-        image_size=cfg.run.image_size,
-        **cfg.model.overrides,
-    )
-    model.preprocessing = preprocessing_of(cfg)
-    if cfg.model.vit_init:
-        report = init_from_vit(model, cfg.model.vit_init, tubelet_init=cfg.model.tubelet_init)
-        logger.info(
-            "ViT init: %d tensors loaded, %d fresh",
-            len(report.loaded_keys),
-            len(report.missing_keys),
-        )
-    if cfg.model.backbone_from:
-        _load_backbone(model, cfg.model.backbone_from)
-    return model
-
-
-def _load_backbone(model: ViViT, source: str) -> None:
-    """Transfer baseline stage 2: every non-head weight from a saved model; heads stay new."""
-    donor = from_pretrained(source).state_dict()
-    own = model.state_dict()
-    backbone = {k: v for k, v in donor.items() if not k.startswith("heads.")}
-    missing = [k for k in own if not k.startswith("heads.") and k not in backbone]
-    shapes = [k for k in backbone if k in own and backbone[k].shape != own[k].shape]
-    if missing or shapes:
-        raise ValueError(
-            f"backbone of {source} does not fit: missing {missing[:5]}, shape mismatches {shapes[:5]}"
-        )
-    model.load_state_dict({**own, **backbone}, strict=True)
-    logger.info("backbone initialised from %s (%d tensors), heads fresh", source, len(backbone))
-
-
-def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """No weight decay on norms, biases, position embeddings and the class token."""
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        skip = p.ndim <= 1 or "pos_embed" in name or name.endswith("cls_token")
-        (no_decay if skip else decay).append(p)
-    return [
-        {"params": decay, "weight_decay": weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
-
-
-def lr_at(
-    step: int, peak_lr: float, warmup_steps: int, total_steps: int, min_ratio: float = 0.0
-) -> float:
-    """Linear warm-up to ``peak_lr`` then cosine decay to ``min_ratio * peak_lr`` (App. A.1)."""
-    if step < warmup_steps:
-        return peak_lr * (step + 1) / warmup_steps
-    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
-    return peak_lr * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-# ----------------------------------------------------------------------------- loss
-def batch_loss(
-    model: torch.nn.Module,
-    head: str,
-    task: str,
-    batch: dict[str, Any],
-    smoothing: float,
-    normaliser: float,
-    device: torch.device,
-) -> torch.Tensor:
-    """Sum of per-clip losses / ``normaliser`` (the rank's share of the global batch).
-
-    Summing then dividing by a fixed count (instead of averaging per micro-batch) makes
-    the gradient of a global batch the same for any world size or accumulation split.
-    Detection: per clip, binary cross-entropy summed over its boxes, averaged over classes,
-    on label-smoothed multi-hot targets ``y(1-ε) + ε/2``.
-    """
-    video = batch["video"].to(device, non_blocking=True)
-    if task == "classification":
-        logits = model(video, head=head)
-        labels = batch["label"].to(device)
-        return (
-            F.cross_entropy(logits.float(), labels, label_smoothing=smoothing, reduction="sum")
-            / normaliser
-        )
-    logits = model(video, head=head, boxes=batch["boxes"].to(device))
-    targets = batch["targets"].to(device).float() * (1 - smoothing) + smoothing / 2
-    loss = F.binary_cross_entropy_with_logits(logits.float(), targets, reduction="sum")
-    return loss / (logits.shape[1] * normaliser)
-
-
-# ----------------------------------------------------------------------------- loop
 @dataclass
 class _Run:
     cfg: TrainConfig
@@ -312,14 +113,14 @@ def _micro_batches_per_step(run: _Run) -> int:
 
 
 def _loader(run: _Run, start: int, end: int) -> DataLoader:
-    sampler = _MicroBatches(run.schedule, start, end, run.ctx, _micro_size(run), run.cfg.run.seed)
+    sampler = MicroBatches(run.schedule, start, end, run.ctx, _micro_size(run), run.cfg.run.seed)
     workers = run.cfg.run.num_workers
     # A private generator: creating the loader must not consume the global RNG, which
     # drives dropout/stochastic depth and is restored exactly on resume.
     return DataLoader(
-        _Samples(run.datasets),
+        Samples(run.datasets),
         batch_sampler=sampler,
-        collate_fn=_collate,
+        collate_fn=collate_micro_batch,
         num_workers=workers,
         generator=torch.Generator().manual_seed(run.cfg.run.seed),
         pin_memory=run.ctx.device.type == "cuda",
@@ -387,7 +188,17 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             run.peak_lr,
             {d.name: len(ds) for d, ds in zip(cfg.datasets, run.datasets)},
         )
-    logger_ = _MetricsLogger(run, start, end)
+    logger_ = RunLogger(
+        run.out_dir,
+        enabled=run.ctx.is_main,
+        title=cfg.name,
+        start=start,
+        end=end,
+        steps_per_epoch=run.schedule.steps_per_epoch,
+        log_every=cfg.run.log_every,
+        progress=cfg.run.progress,
+        tensorboard=cfg.run.tensorboard,
+    )
     micro_per_step = _micro_batches_per_step(run)
     pending: list[tuple[int, dict[str, Any]]] = []
     step = start
@@ -398,7 +209,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         head, loss = train_step(run, step, pending)
         pending = []
         step += 1
-        logger_.log(step, head, loss, cfg.run.global_batch_size)
+        lr = run.optimizer.param_groups[0]["lr"]
+        logger_.log(step, head, loss, lr, cfg.run.global_batch_size)
         if cfg.run.checkpoint_every and step % cfg.run.checkpoint_every == 0 and step < end:
             _checkpoint(run, step)
         if cfg.eval.every_steps and step % cfg.eval.every_steps == 0 and step < end:
@@ -423,7 +235,11 @@ def _checkpoint(run: _Run, step: int) -> None:
             step,
             run.model,
             run.optimizer,
-            extra={"config": run.cfg.to_dict()},
+            # The model record lets `cofin eval step_*.pt` rebuild the model without data.
+            extra={
+                "config": run.cfg.to_dict(),
+                "model_record": ModelRecord.for_model(run.model).to_dict(),
+            },
             keep_last=run.cfg.run.keep_last,
         )
     _barrier(run.ctx)
@@ -468,85 +284,3 @@ def _prepare_data(cfg: TrainConfig) -> None:
 
             logger.info("generating synthetic preset %r into %s", cfg.run.synth_preset, root)
             generate(root, preset=cfg.run.synth_preset, seed=0, workers=max(1, cfg.run.num_workers))
-
-
-class _MetricsLogger:
-    """JSONL + TensorBoard + tqdm, on rank 0 only."""
-
-    def __init__(self, run: _Run, start: int, end: int) -> None:
-        self.run, self.enabled = run, run.ctx.is_main
-        self.pbar = self.writer = self.file = None
-        self.last_time, self.clips = time.perf_counter(), 0
-        self.running: dict[str, float] = {}
-        if not self.enabled:
-            return
-        self.file = open(run.out_dir / "metrics.jsonl", "a")  # noqa: SIM115 (closed in close())
-        if run.cfg.run.progress:
-            from tqdm.auto import tqdm
-
-            self.pbar = tqdm(
-                total=end, initial=start, desc=run.cfg.name, unit="step", dynamic_ncols=True
-            )
-        if run.cfg.run.tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-
-                self.writer = SummaryWriter(str(run.out_dir / "tb"))
-            except ImportError:
-                logger.warning(
-                    "tensorboard not installed (pip install 'cofin-sdk[train]'): TensorBoard logging off"
-                )
-
-    def log(self, step: int, head: str, loss: float, clips: int) -> None:
-        if not self.enabled:
-            return
-        self.clips += clips
-        self.running[head] = (
-            loss if head not in self.running else 0.9 * self.running[head] + 0.1 * loss
-        )
-        lr = self.run.optimizer.param_groups[0]["lr"]
-        record = {
-            "step": step,
-            "epoch": step / self.run.schedule.steps_per_epoch,
-            "head": head,
-            "loss": loss,
-            "lr": lr,
-        }
-        if step % max(1, self.run.cfg.run.log_every) == 0 or step == 1:
-            now = time.perf_counter()
-            record["clips_per_s"] = self.clips / max(now - self.last_time, 1e-9)
-            self.last_time, self.clips = now, 0
-        self.file.write(json.dumps(record) + "\n")
-        self.file.flush()
-        if self.writer:
-            self.writer.add_scalar(f"loss/{head}", loss, step)
-            self.writer.add_scalar("lr", lr, step)
-        if self.pbar:
-            self.pbar.update(1)
-            self.pbar.set_postfix(
-                {**{f"loss_{k}": f"{v:.3f}" for k, v in self.running.items()}, "lr": f"{lr:.3g}"}
-            )
-
-    def eval(self, step: int, metrics: dict[str, Any]) -> None:
-        if not self.enabled or not metrics:
-            return
-        self.file.write(json.dumps({"step": step, "eval": metrics}) + "\n")
-        self.file.flush()
-        if self.writer:
-            for key, value in _flatten(metrics).items():
-                self.writer.add_scalar(f"eval/{key}", value, step)
-
-    def close(self) -> None:
-        for obj in (self.pbar, self.writer, self.file):
-            if obj is not None:
-                obj.close()
-
-
-def _flatten(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
-    out: dict[str, float] = {}
-    for k, v in metrics.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}/"))
-        elif isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
-            out[f"{prefix}{k}"] = float(v)
-    return out

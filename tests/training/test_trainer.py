@@ -16,7 +16,8 @@ import torch
 from safetensors.torch import load_file
 
 from training.configs.base import TrainConfig, apply_overrides, load_config
-from training.trainer import lr_at, param_groups, train
+from training.optim import lr_at, param_groups
+from training.trainer import train
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,8 +57,9 @@ def _env() -> dict[str, str]:
 
 def _mean_ava_loss(model, cfg) -> float:
     """The training objective on every AVA training keyframe, without augmentation."""
+    from training.builders import preprocessing_of
     from training.data import build_dataset, collate_detection
-    from training.trainer import batch_loss, preprocessing_of
+    from training.loss import batch_loss
 
     ds = build_dataset(
         "ava", cfg.datasets[0].root, "train", preprocessing_of(cfg), train=False, boxes="gt"
@@ -72,7 +74,7 @@ def _mean_ava_loss(model, cfg) -> float:
 
 def test_tiny_run_learns_and_saves_a_loadable_model(synth_root, tmp_path):
     from cofin_sdk import from_pretrained
-    from training.trainer import build_datasets, build_model
+    from training.builders import build_datasets, build_model
 
     cfg = tiny_config(
         synth_root,

@@ -50,6 +50,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from cofin_sdk.ava_format import read_label_map
 from cofin_sdk.preprocessing import Preprocessing
 from cofin_sdk.video import VideoInfo, clip_indices_at, probe, read_clip
 from training.data._common import handle_missing, index_videos, no_samples, require_file
@@ -164,8 +165,6 @@ class _KineticsClipLocator:
 
 def _load_label_map(path: Path) -> tuple[list[int], list[str]]:
     """Class ids (sorted) and names from a label-map pbtxt (both AVA forms)."""
-    from training.evaluation.ava import read_label_map  # the evaluator's reader: one parser
-
     names, ids = read_label_map(require_file(path, "AVA label map"))
     return list(ids), [names[i] for i in ids]
 

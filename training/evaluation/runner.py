@@ -186,9 +186,9 @@ def evaluate_model(
         ``{head: {"mAP", "mAP_head", "mAP_mid", "mAP_tail", "per_class_ap"}}`` for detection
         heads and ``{head: {"top1", "top5"}}`` for classification heads.
     """
+    from training.builders import build_datasets
     from training.data import collate_classification, collate_detection
     from training.evaluation.clip_metrics import top_k_accuracy
-    from training.trainer import build_datasets
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -226,22 +226,32 @@ def evaluate_model(
     return metrics
 
 
-def _saved_config(path: Path) -> dict[str, Any] | None:
-    """The training config stored with a checkpoint, a run folder or a ``save_pretrained`` folder."""
+def _saved_config(path: Path) -> TrainConfig | None:
+    """The training config stored with a checkpoint, a run folder or a ``save_pretrained`` folder.
+
+    A run folder's own ``config.json`` IS the training config; a ``save_pretrained``
+    folder's ``config.json`` is a model record holding it as ``metadata.train_config``.
+    """
+    from cofin_sdk.record import CONFIG_NAME, WEIGHTS_NAME, read_model_record
+    from training.checkpoint import read_checkpoint
+    from training.configs.base import load_config
+
     if path.suffix == ".pt":
-        return (
-            torch.load(path, map_location="cpu", weights_only=True).get("extra", {}).get("config")
-        )
-    if not (path / "config.json").is_file():
+        saved = read_checkpoint(path, mmap=True).get("extra", {}).get("config")
+    elif (path / WEIGHTS_NAME).is_file():
+        saved = read_model_record(path).metadata.get("train_config")
+    elif (path / CONFIG_NAME).is_file():
+        return load_config(str(path / CONFIG_NAME))[-1]
+    else:
         return None
-    data = json.loads((path / "config.json").read_text())
-    return data if "datasets" in data else data.get("metadata", {}).get("train_config")
+    return None if saved is None else TrainConfig.from_dict(saved)
 
 
 def _load_for_eval(path: Path, train_cfg: TrainConfig) -> ViViT:
+    """A ``save_pretrained`` folder, a run folder (its final/ or newest checkpoint) or a
+    ``step_*.pt``; a checkpoint's model is rebuilt from the model record stored in it."""
     from cofin_sdk import from_pretrained
-    from training.checkpoint import latest_checkpoint, load_checkpoint
-    from training.trainer import build_datasets, build_model
+    from training.checkpoint import latest_checkpoint, read_checkpoint
 
     if (path / "final" / "model.safetensors").is_file():
         return from_pretrained(path / "final")
@@ -252,9 +262,28 @@ def _load_for_eval(path: Path, train_cfg: TrainConfig) -> ViViT:
         raise FileNotFoundError(
             f"{path}: no model.safetensors, final/ folder or checkpoints/step_*.pt"
         )
-    model = build_model(train_cfg, build_datasets(train_cfg, "train"))
-    load_checkpoint(ckpt, model, restore_rng=False)
+    payload = read_checkpoint(ckpt, mmap=True)
+    model = _checkpoint_model(ckpt, payload.get("extra", {}), train_cfg)
+    model.load_state_dict(payload["model"], strict=True)
     return model
+
+
+def _checkpoint_model(ckpt: Path, extra: dict[str, Any], train_cfg: TrainConfig) -> ViViT:
+    """The untrained model of a checkpoint: from its model record, else (older checkpoints)
+    from the heads of the training config's datasets."""
+    from cofin_sdk.record import ModelRecord
+    from training.builders import build_datasets, head_specs, model_from_record, new_model
+
+    if "model_record" in extra:
+        return model_from_record(
+            ModelRecord.from_dict(extra["model_record"], source=f"{ckpt} (model record)")
+        )
+    logger.warning(
+        "%s predates model records: building the training datasets to learn its heads "
+        "(evaluate the run's final/ folder to avoid this)",
+        ckpt,
+    )
+    return new_model(train_cfg, head_specs(train_cfg, build_datasets(train_cfg, "train")))
 
 
 def evaluate_checkpoint(
@@ -281,7 +310,7 @@ def evaluate_checkpoint(
             raise ValueError(
                 f"no training config stored with {path}: pass CONFIG (a preset or config.json)"
             )
-        train_cfg = apply_overrides(TrainConfig.from_dict(saved), overrides or [])
+        train_cfg = apply_overrides(saved, overrides or [])
     model = _load_for_eval(path, train_cfg)
     out_dir = Path(out) if out else (path if path.is_dir() else path.parent) / "eval"
     return evaluate_model(
