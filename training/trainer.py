@@ -172,6 +172,7 @@ def train_step(
 def train(cfg: TrainConfig, resume: bool = False) -> Path:
     """Run (or resume) one training stage; returns the ``save_pretrained`` folder."""
     cfg.validate()
+    _check_writable(Path(cfg.run.out_dir), "run.out_dir")
     _prepare_data(cfg)
     run, start = _setup(cfg, resume)
     end = min(run.total_steps, cfg.schedule.max_steps or run.total_steps)
@@ -270,17 +271,66 @@ def _evaluate(run: _Run, step: int) -> dict[str, Any]:
 
 
 def _prepare_data(cfg: TrainConfig) -> None:
-    """Generate the synthetic dataset when a synthetic preset's data is missing."""
-    if not cfg.run.synth_preset:
-        return
-    roots = {Path(d.root).parent for d in cfg.datasets}
-    for root in roots:
-        if not (root / "synth_meta.json").is_file():
-            if int(os.environ.get("RANK", "0")) != 0:
-                raise FileNotFoundError(
-                    f"synthetic data missing at {root}: generate it first with `cofin synth`"
-                )
-            from training.synth import generate
+    """Checks every dataset root, then generates a synthetic preset's data if it is missing.
 
-            logger.info("generating synthetic preset %r into %s", cfg.run.synth_preset, root)
-            generate(root, preset=cfg.run.synth_preset, seed=0, workers=max(1, cfg.run.num_workers))
+    Data is generated only into ``run.synth_root`` (the preset's own folder); a dataset
+    whose root was moved elsewhere (``--set datasets.<name>.root=...``) must exist, and is
+    checked before anything is written.
+    """
+    synth_root = None
+    if cfg.run.synth_preset:
+        synth_root = Path(cfg.run.synth_root or _common_parent(cfg))
+    for d in cfg.datasets:
+        root = Path(d.root)
+        generated = synth_root is not None and root.parent == synth_root
+        if not root.is_dir() and not generated:
+            fallback = (
+                f", or drop that override to use the data in {synth_root}" if synth_root else ""
+            )
+            raise FileNotFoundError(
+                f"datasets.{d.name}.root={d.root} does not exist; point it at a {d.kind}-format "
+                f"dataset folder{fallback}"
+            )
+    if synth_root is None or (synth_root / "synth_meta.json").is_file():
+        return
+    if not any(Path(d.root).parent == synth_root for d in cfg.datasets):
+        return
+    if int(os.environ.get("RANK", "0")) != 0:
+        raise FileNotFoundError(
+            f"synthetic data missing at {synth_root}: generate it first with `cofin synth`"
+        )
+    from training.synth import generate
+    from training.synth.cli import check_out_dir
+
+    check_out_dir(str(synth_root), "run.synth_root")
+    logger.info("generating synthetic preset %r into %s", cfg.run.synth_preset, synth_root)
+    generate(synth_root, preset=cfg.run.synth_preset, seed=0, workers=max(1, cfg.run.num_workers))
+
+
+def _check_writable(folder: Path, key: str) -> None:
+    """``folder`` exists as a writable folder or can be created (checked before any work)."""
+    import tempfile
+
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{key}={folder}: {existing} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise ValueError(
+            f"{key}={folder}: not writable ({exc.strerror}); choose another place"
+        ) from None
+
+
+def _common_parent(cfg: TrainConfig) -> str:
+    """The one folder all dataset roots sit in (configs saved before ``run.synth_root``)."""
+    parents = {str(Path(d.root).parent) for d in cfg.datasets}
+    if len(parents) != 1:
+        raise ValueError(
+            f"run.synth_preset={cfg.run.synth_preset!r} needs run.synth_root: the dataset "
+            f"roots sit in {sorted(parents)}"
+        )
+    return parents.pop()

@@ -23,7 +23,7 @@ def synthetic_config(
     name: str, root: str, preset: str, upstream: tuple[str, ...] = ("kinetics",)
 ) -> TrainConfig:
     cfg = TrainConfig(name=name, datasets=synthetic_datasets(root, upstream))
-    cfg.run.synth_preset = preset
+    cfg.run.synth_preset, cfg.run.synth_root = preset, root
     cfg.run.out_dir = f"runs/{name}"
     return cfg
 

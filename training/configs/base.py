@@ -124,7 +124,8 @@ class RunConfig:
     log_every: int = 10
     tensorboard: bool = True
     progress: bool = True
-    synth_preset: str | None = None  # generate synthetic data into the roots when missing
+    synth_preset: str | None = None  # generate synthetic data into synth_root when missing
+    synth_root: str | None = None  # where synth_preset's data lives (datasets under it)
 
 
 @dataclass
