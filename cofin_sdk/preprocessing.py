@@ -46,6 +46,7 @@ __all__ = [
     "Letterbox",
     "Preprocessing",
     "letterbox_clip",
+    "normalization",
     "normalize",
     "preprocess",
     "preprocess_clip",
@@ -299,6 +300,19 @@ def letterbox_clip(
     return clip.to(out_dtype), letterbox
 
 
+def normalization(mean: Sequence[float], std: Sequence[float]) -> tuple[list[float], list[float]]:
+    """THE normalisation of ``uint8`` pixels as ``x * scale - offset`` per RGB channel.
+
+    ``scale = 1 / (255 * std)`` and ``offset = mean / std``, i.e. ``(x / 255 - mean) / std``
+    computed as one multiply and one subtract, in that order, by :func:`normalize` (training,
+    the Detector's clips) and inside the model's :meth:`~cofin_sdk.models.ViViT.features`
+    (every exported graph), so both give the same float32 numbers.
+    """
+    scale = [1.0 / (255.0 * float(s)) for s in std]
+    offset = [float(m) / float(s) for m, s in zip(mean, std, strict=True)]
+    return scale, offset
+
+
 def normalize(clip: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """``(clip / 255 - mean) / std`` per channel for ``Tensor[3, T, H, W]`` (uint8 or 0..255 float).
 
@@ -309,10 +323,11 @@ def normalize(clip: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -
 
     if clip.ndim != 4 or clip.shape[0] != 3:
         raise ValueError(f"clip must be Tensor[3, T, H, W], got shape {tuple(clip.shape)}")
-    mean_t = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32).view(3, 1, 1, 1)
+    scale, offset = normalization(mean, std)
+    scale_t = torch.tensor(scale, dtype=torch.float32).view(3, 1, 1, 1)
+    offset_t = torch.tensor(offset, dtype=torch.float32).view(3, 1, 1, 1)
     out = clip.to(torch.float32, copy=True)  # never modify the caller's tensor
-    return out.mul_(1.0 / (255.0 * std_t)).sub_(mean_t / std_t)  # (3, T, H, W)
+    return out.mul_(scale_t).sub_(offset_t)  # (3, T, H, W)
 
 
 def preprocess_clip(

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from cofin_sdk.preprocessing import Preprocessing
+from cofin_sdk.preprocessing import Preprocessing, normalization
 
 from .config import HeadSpec, ViViTConfig
 from .heads import ClassificationHead, DetectionHead
@@ -248,13 +248,21 @@ class ViViT(nn.Module):
         x = self.temporal_norm(x)
         return x.reshape(B, h, w, t, D).permute(0, 3, 1, 2, 4)  # (B, t, h, w, D)
 
+    @staticmethod
+    def pool_time(tokens: Tensor) -> Tensor:
+        """Token map Tensor[B, t, h, w, D] → time-pooled feature map Tensor[B, D, h, w].
+
+        Every head reads this map (exact for the paper's heads: see ``models.heads``).
+        """
+        return tokens.mean(dim=1).permute(0, 3, 1, 2)  # (B, D, h, w)
+
     def forward_head(self, tokens: Tensor, head: str, boxes: Tensor | None = None) -> Tensor:
         """Run one dataset head on the token map ``Tensor[B, t, h, w, D]`` (see ``forward``)."""
         boxes = self._check_head_inputs(head, boxes, tokens.shape[0])
-        return self._apply_head(tokens, head, boxes)
+        return self._apply_head(self.pool_time(tokens), head, boxes)
 
     def forward(self, video: Tensor, head: str, boxes: Tensor | None = None) -> Tensor:
-        """Logits of one head.
+        """Logits of one head (the training interface).
 
         Args:
             video: Tensor[B, 3, T, H, W], normalised (see ``cofin_sdk.preprocessing``).
@@ -271,12 +279,47 @@ class ViViT(nn.Module):
         """
         self._check_video(video)
         boxes = self._check_head_inputs(head, boxes, video.shape[0])  # before the expensive part
-        return self._apply_head(self.forward_features(video), head, boxes)
+        features = self.pool_time(self.forward_features(video))
+        return self._apply_head(features, head, boxes)
 
-    def _apply_head(self, tokens: Tensor, head: str, boxes: Tensor | None) -> Tensor:
+    def _apply_head(self, features: Tensor, head: str, boxes: Tensor | None) -> Tensor:
         if boxes is None:
-            return self.heads[head](tokens)
-        return self.heads[head](tokens, boxes)
+            return self.heads[head](features)
+        return self.heads[head](features, boxes)
+
+    # ------------------------------------------------------------------ inference graph
+    def features(self, frames: Tensor) -> Tensor:
+        """The backbone of the inference graph (DESIGN.md, "Inference graph").
+
+        ``frames`` uint8 Tensor[B, T, S, S, 3] (letterboxed RGB, channels-last, what the
+        decoder gives) → time-pooled feature map float32 Tensor[B, D, h, w]. The cast,
+        ``/255``, mean/std (from :attr:`preprocessing`) and the permute happen here, so
+        exported graphs take raw pixels and clients cannot drift from the weights. No
+        checks on values: backends validate inputs.
+        """
+        scale, offset = normalization(self.preprocessing.mean, self.preprocessing.std)
+        scale_t = torch.tensor(scale, dtype=torch.float32, device=frames.device).view(1, 3, 1, 1, 1)
+        offset_t = torch.tensor(offset, dtype=torch.float32, device=frames.device)
+        video = frames.permute(0, 4, 1, 2, 3).to(torch.float32)  # (B, 3, T, S, S)
+        video = video * scale_t - offset_t.view(1, 3, 1, 1, 1)
+        return self.pool_time(self.forward_features(video)).float()  # (B, D, h, w)
+
+    def head(self, name: str, features: Tensor, boxes: Tensor | None = None) -> Tensor:
+        """One head of the inference graph: scores, not logits.
+
+        Args:
+            name: Head name.
+            features: Tensor[B, D, h, w] from :meth:`features`.
+            boxes: Detection heads: float32 Tensor[B, N, 4] ``x1, y1, x2, y2`` in model-input
+                pixels (batch-first; ``N >= 1``). Classification heads take none.
+
+        Returns:
+            Softmax Tensor[B, C] (classification) or sigmoid Tensor[B, N, C] (detection).
+        """
+        module = self.heads[name]
+        if isinstance(module, DetectionHead):
+            return module.scores(features, boxes)
+        return module.scores(features)
 
     # ------------------------------------------------------------------ validation
     def _check_head(self, head: str) -> HeadSpec:
