@@ -37,79 +37,25 @@ import dataclasses
 import logging
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
+import sys
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
+from cofin_sdk._clips import Clip, batched, iter_clips
 from cofin_sdk._video_sources import ArrayVideo, FileVideo, VideoMeta, open_video
-from cofin_sdk.backends import Backend, TorchBackend
+from cofin_sdk.backends import Backend
 from cofin_sdk.models.config import HeadSpec
 from cofin_sdk.person_detection import GivenBoxes, PersonDetector, get_person_detector
-from cofin_sdk.preprocessing import Letterbox, Preprocessing, preprocess_clip
+from cofin_sdk.preprocessing import Preprocessing
 from cofin_sdk.results import Classifications, Detections
-from cofin_sdk.video import clip_indices_at, frame_times, spread_centre_indices
+from cofin_sdk.video import frame_times, spread_centre_indices
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["Detector"]
-
-#: Upper bound on decoded RGB frames held at once by one decode group.
-_DECODE_BUDGET_BYTES = 256 * 2**20
-
-
-# --------------------------------------------------------------------------- clips
-@dataclasses.dataclass
-class _Clip:
-    """One preprocessed clip centred on a keyframe."""
-
-    time: float
-    clip: torch.Tensor  # (3, T, S, S) float32, normalised
-    letterbox: Letterbox
-    keyframe: np.ndarray  # (H, W, 3) uint8, the centre frame
-
-
-def _clip_indices(time: float, meta: VideoMeta, prep: Preprocessing) -> np.ndarray:
-    return clip_indices_at(time, meta.fps, meta.num_frames, prep.num_frames, prep.frame_stride)
-
-
-def _decode_groups(
-    times: np.ndarray, meta: VideoMeta, prep: Preprocessing, max_keyframes: int
-) -> Iterator[np.ndarray]:
-    """Splits sorted keyframe times into groups decoded together (bounded memory)."""
-    clip_bytes = prep.num_frames * meta.width * meta.height * 3
-    size = max(1, min(max_keyframes, _DECODE_BUDGET_BYTES // max(clip_bytes, 1)))
-    for start in range(0, len(times), size):
-        yield times[start : start + size]
-
-
-def _iter_clips(
-    video: ArrayVideo | FileVideo, times: np.ndarray, prep: Preprocessing, group_size: int
-) -> Iterator[_Clip]:
-    """Yields the preprocessed clip of each keyframe time, decoding group by group."""
-    meta = video.meta
-    for group in _decode_groups(times, meta, prep, group_size):
-        indices = [_clip_indices(t, meta, prep) for t in group]
-        frames = video.frames_at(np.unique(np.concatenate(indices)))
-        for time, clip_indices in zip(group, indices, strict=True):
-            clip_frames = np.stack([frames[int(i)] for i in clip_indices])  # (T, H, W, 3)
-            clip, letterbox = preprocess_clip(clip_frames, prep)  # (3, T, S, S)
-            keyframe = frames[int(clip_indices[prep.num_frames // 2])]
-            yield _Clip(float(time), clip, letterbox, keyframe)
-        del frames
-
-
-def _batched(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 # --------------------------------------------------------------------------- helpers
@@ -240,14 +186,6 @@ def _check_given(person: GivenBoxes, times: np.ndarray, meta: VideoMeta) -> None
         person(blank, float(time))
 
 
-def _sigmoid(logits: np.ndarray) -> np.ndarray:
-    return torch.sigmoid(torch.from_numpy(logits)).numpy()
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    return torch.softmax(torch.from_numpy(logits), dim=-1).numpy()
-
-
 def _class_names(spec: HeadSpec) -> tuple[str, ...]:
     if spec.class_names:
         return tuple(spec.class_names)
@@ -305,12 +243,15 @@ class Detector:
         batch_size: int = 8,
         progress: bool = True,
     ) -> None:
-        if isinstance(model_or_backend, torch.nn.Module):
+        torch = sys.modules.get("torch")  # a torch model implies torch is imported
+        if torch is not None and isinstance(model_or_backend, torch.nn.Module):
+            from cofin_sdk.backends import TorchBackend
+
             model_or_backend = TorchBackend(model_or_backend, device)
         if not isinstance(model_or_backend, Backend):
             raise TypeError(
-                "Detector needs a cofin ViViT model or a Backend (heads, preprocessing, "
-                f"classify(), detect()), got {type(model_or_backend).__name__}"
+                "Detector needs a cofin ViViT model or a Backend (name, heads, preprocessing, "
+                f"features(), head()), got {type(model_or_backend).__name__}"
             )
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
@@ -439,56 +380,73 @@ class Detector:
                 detector=person.name,
                 threshold=threshold or 0.0,
             )
-            parts = self._detect_stream(source, times, person, head_name, template)
+            parts, _ = self._stream(source, times, person, (head_name, template), [])
         result = Detections.merge([template, *parts])
         logger.info(
             "detect: %d keyframes, %d person boxes (%s)", len(times), len(result), person.name
         )
         return result
 
-    def _detect_stream(
+    def _stream(
         self,
         source: ArrayVideo | FileVideo,
         times: np.ndarray,
-        person: PersonDetector,
-        head: str,
-        template: Detections,
-    ) -> list[Detections]:
-        prep = self.preprocessing
-        parts = []
-        with self._progress(len(times), "detect") as bar:
+        person: PersonDetector | None,
+        detection: tuple[str, Detections] | None,
+        classification: Sequence[str],
+    ) -> tuple[list[Detections], dict[str, list[np.ndarray]]]:
+        """The engine: clips in batches, ONE backbone pass per batch, then every head.
 
-            def with_people() -> Iterator[tuple[_Clip, Any]]:
-                for clip in _iter_clips(source, times, prep, self.batch_size):
-                    people = person(clip.keyframe, clip.time)
-                    bar.update(1)
-                    if len(people.boxes):  # no person, nothing to classify
-                        yield clip, people
+        Without classification heads, clips without people skip the backbone entirely.
+        """
+        parts: list[Detections] = []
+        probs: dict[str, list[np.ndarray]] = {name: [] for name in classification}
+        desc = "detect" if detection else "classify"
+        with self._progress(len(times), desc) as bar:
+            clips = iter_clips(source, times, self.preprocessing, self.batch_size)
+            for batch in batched(clips, self.batch_size):
+                people = [person(c.keyframe, c.time) for c in batch] if detection else []
+                bar.update(len(batch))
+                found = [i for i, p in enumerate(people) if len(p.boxes)]
+                rows = list(range(len(batch))) if classification else found
+                if not rows:
+                    continue
+                features = self.backend.features(np.stack([batch[i].frames for i in rows]))
+                for name in classification:
+                    probs[name].append(self.backend.head(name, features))
+                if detection and found:
+                    at = [rows.index(i) for i in found]  # features row of each clip with people
+                    parts.append(
+                        self._detections(
+                            detection,
+                            features[at],
+                            [batch[i] for i in found],
+                            [people[i] for i in found],
+                        )
+                    )
+        return parts, probs
 
-            for batch in _batched(with_people(), self.batch_size):
-                parts.append(self._detect_batch(batch, head, template))
-        return parts
-
-    def _detect_batch(
-        self, batch: list[tuple[_Clip, Any]], head: str, template: Detections
+    def _detections(
+        self,
+        detection: tuple[str, Detections],
+        features: np.ndarray,
+        clips: list[Clip],
+        people: list[Any],
     ) -> Detections:
-        video = torch.stack([clip.clip for clip, _ in batch]).numpy()  # (B, 3, T, S, S)
-        rois = [
-            np.column_stack(
-                [
-                    np.full(len(people.boxes), b, np.float32),
-                    clip.letterbox.pixels_to_input(people.boxes),
-                ]
-            )
-            for b, (clip, people) in enumerate(batch)
-        ]
-        logits = self.backend.detect(video, np.concatenate(rois).astype(np.float32), head)
+        """Scores every person of ``clips``; boxes are padded to the batch's largest count."""
+        head, template = detection
+        counts = [len(p.boxes) for p in people]
+        boxes = np.zeros((len(clips), max(counts), 4), np.float32)  # (B, N, 4) input pixels
+        for b, (clip, found) in enumerate(zip(clips, people, strict=True)):
+            boxes[b, : counts[b]] = clip.letterbox.pixels_to_input(found.boxes)
+            boxes[b, counts[b] :] = boxes[b, 0]  # padding: a real box, dropped below
+        scores = self.backend.head(head, features, boxes)  # (B, N, C)
         return dataclasses.replace(
             template,
-            boxes=np.concatenate([people.boxes for _, people in batch]),
-            person_scores=np.concatenate([people.scores for _, people in batch]),
-            action_scores=_sigmoid(logits),
-            timestamps=np.concatenate([np.full(len(p.boxes), c.time) for c, p in batch]),
+            boxes=np.concatenate([p.boxes for p in people]),
+            person_scores=np.concatenate([p.scores for p in people]),
+            action_scores=np.concatenate([scores[b, :n] for b, n in enumerate(counts)]),
+            timestamps=np.concatenate([np.full(n, c.time) for c, n in zip(clips, counts)]),
         )
 
     # ------------------------------------------------------------------ classification
@@ -524,18 +482,11 @@ class Detector:
         with open_video(video, fps) as source:
             meta = source.meta
             times = frame_times(spread_centre_indices(meta.num_frames, num_clips), meta.fps)
-            probs = []
-            with self._progress(len(times), "classify") as bar:
-                for batch in _batched(
-                    _iter_clips(source, times, self.preprocessing, self.batch_size), self.batch_size
-                ):
-                    video_np = torch.stack([c.clip for c in batch]).numpy()  # (B, 3, T, S, S)
-                    probs.append(_softmax(self.backend.classify(video_np, head_name)))
-                    bar.update(len(batch))
+            _, probs = self._stream(source, times, None, None, [head_name])
         result = Classifications(
             head_name,
             _class_names(spec),
-            np.concatenate(probs),
+            np.concatenate(probs[head_name]),
             clip_times=times,
             video_id=meta.video_id,
         )

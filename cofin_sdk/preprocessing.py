@@ -46,6 +46,7 @@ __all__ = [
     "Letterbox",
     "Preprocessing",
     "letterbox_clip",
+    "letterbox_frames",
     "normalization",
     "normalize",
     "preprocess",
@@ -328,6 +329,31 @@ def normalize(clip: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -
     offset_t = torch.tensor(offset, dtype=torch.float32).view(3, 1, 1, 1)
     out = clip.to(torch.float32, copy=True)  # never modify the caller's tensor
     return out.mul_(scale_t).sub_(offset_t)  # (3, T, H, W)
+
+
+def letterbox_frames(frames: Any, image_size: int) -> tuple[np.ndarray, Letterbox]:
+    """THE inference input: the letterboxed clip as ``uint8 (T, S, S, 3)`` (channels-last).
+
+    The same pixels as training's :func:`preprocess_clip` before normalisation (which the
+    inference graph does inside, see :meth:`cofin_sdk.models.ViViT.features`).
+
+    Args:
+        frames: RGB ``(T, H, W, 3)`` uint8 array or Tensor.
+        image_size: Model input side S.
+
+    Returns:
+        ``(clip, letterbox)``.
+    """
+    clip, letterbox = letterbox_clip(frames, image_size, out_dtype=None)
+    if clip.dtype.is_floating_point:  # float frames: round to pixels as training does
+        clip = clip.round().clamp(0, 255)
+    return clip.permute(1, 2, 3, 0).to(dtype=_uint8()).numpy(), letterbox  # (T, S, S, 3)
+
+
+def _uint8() -> Any:
+    import torch
+
+    return torch.uint8
 
 
 def preprocess_clip(

@@ -15,10 +15,11 @@ import av
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from cofin_sdk import Detector
 from cofin_sdk.models import HeadSpec
-from cofin_sdk.preprocessing import Preprocessing, preprocess_clip
+from cofin_sdk.preprocessing import Preprocessing, letterbox_frames, normalize, preprocess_clip
 from cofin_sdk.video import clip_indices_at, keyframe_index, probe, read_clip
 from training.data.ava import FrameFolder, read_frame_folder_clip
 from training.data.classification import VideoClassificationDataset
@@ -84,13 +85,14 @@ class RecordingBackend:
     def __init__(self) -> None:
         self.clips: list[np.ndarray] = []
 
-    def detect(self, video: np.ndarray, boxes: np.ndarray, head: str) -> np.ndarray:
-        self.clips += list(video)
-        return np.zeros((len(boxes), 2), np.float32)
+    def features(self, frames: np.ndarray) -> np.ndarray:
+        self.clips += list(frames)
+        return np.zeros((len(frames), 1, 1, 1), np.float32)
 
-    def classify(self, video: np.ndarray, head: str) -> np.ndarray:
-        self.clips += list(video)
-        return np.zeros((len(video), 3), np.float32)
+    def head(self, name: str, features: np.ndarray, boxes: np.ndarray | None = None) -> np.ndarray:
+        if boxes is None:
+            return np.full((len(features), 3), 1 / 3, np.float32)
+        return np.zeros((*boxes.shape[:2], 2), np.float32)
 
 
 def _sweep_times(info) -> np.ndarray:
@@ -111,8 +113,12 @@ def test_detector_backend_sees_read_clip_frames(video):
     assert len(backend.clips) == len(times)
     for time, seen in zip(times, backend.clips, strict=True):
         frames = read_clip(path, time, PREP.num_frames, PREP.frame_stride)
-        expected, _ = preprocess_clip(frames, PREP)
-        np.testing.assert_array_equal(seen, expected.numpy(), err_msg=f"{name} t={time}")
+        expected, _ = letterbox_frames(frames, SIZE)
+        np.testing.assert_array_equal(seen, expected, err_msg=f"{name} t={time}")
+        # ... and once normalised (inside the graph) it is exactly training's input.
+        trained, _ = preprocess_clip(frames, PREP)
+        inside = normalize(torch.from_numpy(seen).permute(3, 0, 1, 2), PREP.mean, PREP.std)
+        torch.testing.assert_close(inside, trained, rtol=0, atol=0)
 
 
 def test_read_clip_follows_the_rule(video):
@@ -157,8 +163,8 @@ def test_frame_folder_and_classification_datasets_use_the_rule(video, tmp_path):
     dataset = VideoClassificationDataset([path], [0], ["a"], PREP, train=False)
     backend = RecordingBackend()
     Detector(backend, progress=False).classify(path, head="k")
-    expected, _ = preprocess_clip(dataset.read_frames(0), PREP)
-    np.testing.assert_array_equal(backend.clips[0], expected.numpy())
+    expected, _ = letterbox_frames(dataset.read_frames(0), SIZE)
+    np.testing.assert_array_equal(backend.clips[0], expected)
 
 
 @pytest.mark.parametrize(

@@ -123,14 +123,17 @@ class _SpyBackend:
 
     def __init__(self, inner: TorchBackend) -> None:
         self.inner, self.heads, self.preprocessing = inner, inner.heads, inner.preprocessing
+        self.frames: list[np.ndarray] = []
         self.calls: list[tuple[np.ndarray, np.ndarray]] = []
 
-    def classify(self, video: np.ndarray, head: str) -> np.ndarray:
-        return self.inner.classify(video, head)
+    def features(self, frames: np.ndarray) -> np.ndarray:
+        self.frames.append(frames)
+        return self.inner.features(frames)
 
-    def detect(self, video: np.ndarray, boxes: np.ndarray, head: str) -> np.ndarray:
-        self.calls.append((video, boxes))
-        return self.inner.detect(video, boxes, head)
+    def head(self, name: str, features: np.ndarray, boxes: np.ndarray | None = None) -> np.ndarray:
+        if boxes is not None:
+            self.calls.append((self.frames[-1], boxes))
+        return self.inner.head(name, features, boxes)
 
 
 @pytest.mark.parametrize("height, width", [(61, 97), (97, 61), (64, 64), (33, 200)])
@@ -154,18 +157,18 @@ def test_boxes_map_to_input_and_back(model, height, width, normalised):
     np.testing.assert_allclose(result.boxes, pixel_boxes, atol=1e-4)
     # Input boxes: longer side scaled to SIZE, padding bottom/right (offset 0).
     ((video, rois),) = spy.calls
-    assert video.shape == (1, 3, NUM_FRAMES, SIZE, SIZE) and video.dtype == np.float32
+    assert video.shape == (1, NUM_FRAMES, SIZE, SIZE, 3) and video.dtype == np.uint8
     resized_w = round(width * SIZE / max(width, height))
     resized_h = round(height * SIZE / max(width, height))
     scale = np.array([resized_w / width, resized_h / height] * 2)
-    np.testing.assert_array_equal(rois[:, 0], 0)
-    np.testing.assert_allclose(rois[:, 1:], pixel_boxes * scale, atol=1e-4)
-    assert rois[:, 3].max() <= resized_w + 1e-4 and rois[:, 4].max() <= resized_h + 1e-4
-    # Padded region is pixel black: (0 - mean) / std = -1 for mean = std = 0.5.
+    assert rois.shape == (1, 2, 4)  # batch-first [B, N, 4] input pixels
+    np.testing.assert_allclose(rois[0], pixel_boxes * scale, atol=1e-4)
+    assert rois[0, :, 2].max() <= resized_w + 1e-4 and rois[0, :, 3].max() <= resized_h + 1e-4
+    # Padding is pixel black (uint8 0; the graph normalises it to (0 - mean) / std).
     if resized_h < SIZE:
-        np.testing.assert_array_equal(video[0, :, :, resized_h:], -1.0)
+        np.testing.assert_array_equal(video[0, :, resized_h:], 0)
     if resized_w < SIZE:
-        np.testing.assert_array_equal(video[0, :, :, :, resized_w:], -1.0)
+        np.testing.assert_array_equal(video[0, :, :, resized_w:], 0)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -271,7 +274,7 @@ def test_ava_csv_person_boxes(detector, video_path, tmp_path):
 
 
 class _NumpyBackend:
-    """A torch-free backend: logits from clip means, to show the boundary is numpy-only."""
+    """A torch-free backend: scores from clip means, to show the boundary is numpy-only."""
 
     name = "numpy"
     heads = {}
@@ -280,11 +283,14 @@ class _NumpyBackend:
     def __init__(self, heads: dict) -> None:
         self.heads = heads
 
-    def classify(self, video: np.ndarray, head: str) -> np.ndarray:
-        return np.stack([video.mean(axis=(1, 2, 3, 4)) * k for k in range(5)], axis=1)
+    def features(self, frames: np.ndarray) -> np.ndarray:
+        return frames.mean(axis=(1, 2, 3, 4), dtype=np.float32).reshape(-1, 1, 1, 1) / 255
 
-    def detect(self, video: np.ndarray, boxes: np.ndarray, head: str) -> np.ndarray:
-        return np.repeat(boxes[:, 1:2] / 32.0, 3, axis=1).astype(np.float32)
+    def head(self, name: str, features: np.ndarray, boxes: np.ndarray | None = None) -> np.ndarray:
+        if boxes is None:
+            logits = np.concatenate([features[:, 0, 0] * k for k in range(5)], axis=1)
+            return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        return np.repeat(boxes[:, :, :1] / 32.0, 3, axis=2).astype(np.float32)  # x1 / 32
 
 
 def test_detector_accepts_any_backend(model):
@@ -292,7 +298,7 @@ def test_detector_accepts_any_backend(model):
     assert isinstance(backend, Backend)
     detector = Detector(backend, progress=False)
     result = detector.detect(_frames(5, 40, 40), fps=5, boxes=[[20, 0, 40, 40]])
-    np.testing.assert_allclose(result.action_scores, 1 / (1 + np.exp(-0.5)), atol=1e-6)
+    np.testing.assert_allclose(result.action_scores, 0.5, atol=1e-6)  # x1 = 20 px of 40 -> 16 of 32
     assert detector.classify(_frames(5, 40, 40), fps=5).head == "k400"
 
 

@@ -266,4 +266,4 @@ def test_cli_registers_synth(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     from cofin_sdk._cli import main
 
     assert main(["synth", "--preset", "huge", "--out", str(tmp_path)]) == 1
-    assert "unknown preset" in capsys.readouterr().err
+    assert "--preset huge: unknown; choose one of tiny, bench" in capsys.readouterr().err

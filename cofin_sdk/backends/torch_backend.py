@@ -1,26 +1,11 @@
-"""The backend boundary: preprocessed clips (+ boxes) in, logits out, numpy on both sides.
-
-:class:`cofin_sdk.Detector` owns everything around the network (video decoding, clip
-sampling, letterboxing, person boxes, results); a backend only runs the network. The
-boundary is deliberately small and framework-free so that onnxruntime and Triton
-backends can implement it from exported graphs plus the metadata embedded in them:
-
-* ``heads``: ``{name: HeadSpec}`` (task, number of classes, class names and ids);
-* ``preprocessing``: the :class:`~cofin_sdk.preprocessing.Preprocessing` the weights expect;
-* ``classify(video, head)``: ``float32 [B, 3, T, S, S]`` -> logits ``float32 [B, C]``;
-* ``detect(video, boxes, head)``: the same video plus ``float32 [K, 5]`` rows
-  ``(batch_index, x1, y1, x2, y2)`` in model-input pixels -> logits ``float32 [K, C]``.
-
-Backends return LOGITS; the Detector applies softmax (classification) or sigmoid
-(multi-label detection), so every backend gets identical post-processing.
-"""
+"""The torch backend: runs a :class:`~cofin_sdk.models.ViViT`'s inference split."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -28,12 +13,14 @@ import torch
 from cofin_sdk.models.config import HeadSpec
 from cofin_sdk.preprocessing import Preprocessing
 
+from .base import check_frames, check_head_inputs
+
 if TYPE_CHECKING:
     from cofin_sdk.models import ViViT
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Backend", "TorchBackend", "check_device"]
+__all__ = ["TorchBackend", "check_device"]
 
 
 def check_device(device: str | torch.device, name: str = "device") -> torch.device:
@@ -68,30 +55,6 @@ def check_device(device: str | torch.device, name: str = "device") -> torch.devi
     return dev
 
 
-@runtime_checkable
-class Backend(Protocol):
-    """What :class:`cofin_sdk.Detector` needs from an inference backend.
-
-    Attributes:
-        name: Short backend name recorded in logs (``"torch"``, ``"onnxruntime"``, ...).
-        heads: ``{head_name: HeadSpec}`` of the loaded weights.
-        preprocessing: Input preprocessing the weights expect.
-    """
-
-    name: str
-    heads: Mapping[str, HeadSpec]
-    preprocessing: Preprocessing
-
-    def classify(self, video: np.ndarray, head: str) -> np.ndarray:
-        """``float32 [B, 3, T, S, S]`` normalised clips -> ``float32 [B, C]`` logits."""
-        ...
-
-    def detect(self, video: np.ndarray, boxes: np.ndarray, head: str) -> np.ndarray:
-        """Clips plus ``float32 [K, 5]`` ``(batch_index, x1, y1, x2, y2)`` input-pixel boxes
-        -> ``float32 [K, C]`` logits."""
-        ...
-
-
 class TorchBackend:
     """Runs a :class:`~cofin_sdk.models.ViViT` with PyTorch.
 
@@ -99,7 +62,7 @@ class TorchBackend:
         model: The model; it is put in eval mode and moved to ``device``.
         device: Torch device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``).
         bf16: Run under bfloat16 autocast. Honoured on CUDA only (on CPU it is slower
-            and less exact); logits are always returned as float32.
+            and less exact); scores are always returned as float32.
 
     Example:
         >>> import numpy as np
@@ -108,10 +71,12 @@ class TorchBackend:
         ...     num_frames=4, image_size=32,
         ...     heads={"ava": {"task": "detection", "num_classes": 3}})
         >>> backend = TorchBackend(model)
-        >>> video = np.zeros((1, 3, 4, 32, 32), np.float32)
-        >>> boxes = np.array([[0, 2, 2, 20, 30]], np.float32)
-        >>> backend.detect(video, boxes, head="ava").shape
-        (1, 3)
+        >>> features = backend.features(np.zeros((2, 4, 32, 32, 3), np.uint8))
+        >>> features.shape
+        (2, 192, 2, 2)
+        >>> boxes = np.array([[[2, 2, 20, 30]], [[0, 0, 32, 32]]], np.float32)  # [B, N, 4]
+        >>> backend.head("ava", features, boxes).shape
+        (2, 1, 3)
     """
 
     name = "torch"
@@ -132,24 +97,21 @@ class TorchBackend:
             return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def _run(self, video: np.ndarray, head: str, boxes: np.ndarray | None) -> np.ndarray:
-        video_t = torch.from_numpy(np.ascontiguousarray(video, dtype=np.float32)).to(self.device)
-        boxes_t = None
-        if boxes is not None:
-            boxes_t = torch.from_numpy(np.ascontiguousarray(boxes, dtype=np.float32)).to(
-                self.device
-            )
+    def features(self, frames: np.ndarray) -> np.ndarray:
+        """See :meth:`Backend.features`."""
+        frames = check_frames(frames, self.preprocessing)
         with torch.inference_mode(), self._autocast():
-            logits = self.model(video_t, head=head, boxes=boxes_t)
-        return logits.float().cpu().numpy()
+            out = self.model.features(torch.from_numpy(frames).to(self.device))
+        return out.float().cpu().numpy()
 
-    def classify(self, video: np.ndarray, head: str) -> np.ndarray:
-        """See :meth:`Backend.classify`."""
-        return self._run(video, head, None)
-
-    def detect(self, video: np.ndarray, boxes: np.ndarray, head: str) -> np.ndarray:
-        """See :meth:`Backend.detect`."""
-        return self._run(video, head, boxes)
+    def head(self, name: str, features: np.ndarray, boxes: np.ndarray | None = None) -> np.ndarray:
+        """See :meth:`Backend.head`."""
+        boxes = check_head_inputs(self.heads, name, features, boxes)
+        features_t = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
+        boxes_t = None if boxes is None else torch.from_numpy(boxes).to(self.device)
+        with torch.inference_mode(), self._autocast():
+            scores = self.model.head(name, features_t.to(self.device), boxes_t)
+        return scores.float().cpu().numpy()
 
     def __repr__(self) -> str:
         return f"TorchBackend({self.model.name}, device={str(self.device)!r}, bf16={self.bf16})"
