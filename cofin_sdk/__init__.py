@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time see __getattr__
     from .backends import Backend, TorchBackend
-    from .detector import Detector
+    from .detector import Analysis, Detector
     from .models import (
         HeadSpec,
         ViViT,
@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time see __getattr_
 
 __version__ = "0.1.0"
 __all__ = [
+    "Analysis",
     "AvaCsvBoxes",
     "Backend",
     "Classifications",
@@ -85,6 +86,7 @@ __all__ = [
 # Public name -> the submodule defining it (torch-free: results, video).
 _LAZY_NAMES: dict[str, str] = {
     **dict.fromkeys(["Backend", "TorchBackend"], "backends"),
+    "Analysis": "detector",
     "Detector": "detector",
     **dict.fromkeys(
         [

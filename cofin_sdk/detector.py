@@ -55,12 +55,25 @@ from cofin_sdk.video import frame_times, spread_centre_indices
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Detector"]
+__all__ = ["Analysis", "Detector"]
 
 
 # --------------------------------------------------------------------------- helpers
+@dataclasses.dataclass
+class Analysis:
+    """What :meth:`Detector.analyze` returns.
+
+    Attributes:
+        detections: Person-box action detections (``None`` when no detection head ran).
+        classifications: ``{head: Classifications}``, one clip per keyframe.
+    """
+
+    detections: Detections | None
+    classifications: dict[str, Classifications]
+
+
 def _keyframe_times(
-    meta: VideoMeta, every: float | None, timestamps: Any, person: PersonDetector
+    meta: VideoMeta, every: float | None, timestamps: Any, person: PersonDetector | None
 ) -> np.ndarray:
     """Sorted keyframe times: given, the person boxes' own timestamps, or every ``every`` s."""
     slack = 0.5 / meta.fps  # the last frame "covers" half a frame period
@@ -363,29 +376,102 @@ class Detector:
                 frames, bad array, missing ``fps``, times outside the video.
             TypeError: Unsupported video type.
         """
-        head_name, spec = self._head(head, "detection")
-        person = self._person_detector(boxes, person_detector, normalized)
+        analysis = self.analyze(
+            video,
+            heads=[self._head(head, "detection")[0]],
+            every=every,
+            timestamps=timestamps,
+            boxes=boxes,
+            threshold=threshold,
+            fps=fps,
+            person_detector=person_detector,
+            normalized=normalized,
+        )
+        assert analysis.detections is not None  # a detection head was asked for
+        return analysis.detections
+
+    def analyze(
+        self,
+        video: Any,
+        *,
+        heads: Sequence[str] | None = None,
+        every: float | None = None,
+        timestamps: Sequence[float] | None = None,
+        boxes: Mapping[float, Any] | Any = None,
+        threshold: float | None = None,
+        fps: float | None = None,
+        person_detector: Any = None,
+        normalized: bool = False,
+    ) -> Analysis:
+        """Detection and classification of the same keyframe clips, ONE backbone pass each.
+
+        The paper's point made cheap: one co-finetuned backbone serves the detection head
+        and every classification head. Each keyframe's clip is encoded once; the detection
+        head scores its people and every classification head classifies the clip.
+
+        Args:
+            video: As for :meth:`detect`.
+            heads: Heads to run (default: all); at most one detection head.
+            every, timestamps, boxes, threshold, fps, person_detector, normalized: As for
+                :meth:`detect` (person boxes are only looked for when a detection head runs).
+
+        Returns:
+            :class:`Analysis`: ``detections`` (``None`` without a detection head) and
+            ``classifications`` ``{head: Classifications}`` with one clip per keyframe.
+
+        Raises:
+            ValueError: As :meth:`detect`, an unknown head, or two detection heads.
+        """
+        names = list(self.backend.heads) if heads is None else list(heads)
+        for name in names:
+            if name not in self.backend.heads:
+                resolve_head(self.backend.heads, name, "detection")  # raises: no such head
+        detection = [n for n in names if self.backend.heads[n].task == "detection"]
+        classification = [n for n in names if self.backend.heads[n].task == "classification"]
+        if len(detection) > 1:
+            raise ValueError(f"heads= holds {len(detection)} detection heads {detection}; pass one")
+        person = self._person_detector(boxes, person_detector, normalized) if detection else None
         with open_video(video, fps) as source:
             meta = source.meta
-            if hasattr(person, "for_video"):  # a box file is applied only to its own video
+            if person is not None and hasattr(person, "for_video"):  # a box file: its video only
                 person = person.for_video(meta.video_id)
             times = _keyframe_times(meta, every, timestamps, person)
             if isinstance(person, GivenBoxes):  # fail before decoding anything
                 _check_given(person, times, meta)
-            template = Detections.empty(
-                _class_names(spec),
-                (meta.width, meta.height),
-                class_ids=spec.class_ids,
-                video_id=meta.video_id,
-                detector=person.name,
-                threshold=threshold or 0.0,
+            template = None
+            if detection:
+                spec = self.backend.heads[detection[0]]
+                template = Detections.empty(
+                    _class_names(spec),
+                    (meta.width, meta.height),
+                    class_ids=spec.class_ids,
+                    video_id=meta.video_id,
+                    detector=person.name,
+                    threshold=threshold or 0.0,
+                )
+            parts, probs = self._stream(
+                source,
+                times,
+                person,
+                (detection[0], template) if detection else None,
+                classification,
             )
-            parts, _ = self._stream(source, times, person, (head_name, template), [])
-        result = Detections.merge([template, *parts])
-        logger.info(
-            "detect: %d keyframes, %d person boxes (%s)", len(times), len(result), person.name
-        )
-        return result
+        result = Detections.merge([template, *parts]) if template is not None else None
+        if result is not None:
+            logger.info(
+                "detect: %d keyframes, %d person boxes (%s)", len(times), len(result), person.name
+            )
+        classifications = {
+            name: Classifications(
+                name,
+                _class_names(self.backend.heads[name]),
+                np.concatenate(probs[name]),
+                clip_times=times,
+                video_id=meta.video_id,
+            )
+            for name in classification
+        }
+        return Analysis(result, classifications)
 
     def _stream(
         self,

@@ -493,3 +493,49 @@ def test_model_without_detection_head(tmp_path):
     )
     with pytest.raises(ValueError, match="no detection head"):
         Detector(model, progress=False).detect(GOOD, fps=5, boxes=BOX)
+
+
+# --------------------------------------------------------------------------- analyze
+class _CountingBackend(_SpyBackend):
+    def __init__(self, inner: TorchBackend) -> None:
+        super().__init__(inner)
+        self.heads_run: list[str] = []
+
+    def head(self, name: str, features: np.ndarray, boxes: np.ndarray | None = None) -> np.ndarray:
+        self.heads_run.append(name)
+        return super().head(name, features, boxes)
+
+
+def test_analyze_runs_the_backbone_once_for_every_head(model, video_path):
+    spy = _CountingBackend(TorchBackend(model))
+    detector = Detector(spy, progress=False, batch_size=8)
+    analysis = detector.analyze(video_path, boxes=BOXES)
+    times = sorted(BOXES)
+    assert len(spy.frames) == 1 and len(spy.frames[0]) == len(times)  # one pass, all clips
+    assert sorted(spy.heads_run) == ["ava", "k400"]
+    # The same numbers as the single-task calls.
+    alone = Detector(TorchBackend(model), progress=False).detect(video_path, boxes=BOXES)
+    assert analysis.detections == alone
+    (k400,) = analysis.classifications.values()
+    assert k400.head == "k400" and k400.num_clips == len(times)
+    np.testing.assert_allclose(k400.clip_times, times)
+    for i, time in enumerate(times):
+        frames = _frames_at(video_path, time)
+        expected = spy.inner.head("k400", spy.inner.features(frames))
+        np.testing.assert_allclose(k400.clip_probabilities[i], expected[0], atol=1e-6, rtol=0)
+    only_classify = detector.analyze(video_path, heads=["k400"], timestamps=times)
+    assert only_classify.detections is None
+    np.testing.assert_allclose(
+        only_classify.classifications["k400"].clip_probabilities,
+        k400.clip_probabilities,
+        atol=1e-6,
+    )
+    with pytest.raises(ValueError, match="no such head"):
+        detector.analyze(video_path, heads=["nope"], boxes=BOXES)
+
+
+def _frames_at(video_path, time) -> np.ndarray:
+    from cofin_sdk.preprocessing import letterbox_frames
+
+    clip = read_clip(video_path, time, NUM_FRAMES, STRIDE)
+    return letterbox_frames(clip, SIZE)[0][None]
