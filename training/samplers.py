@@ -42,6 +42,10 @@ class CofinetuneSchedule:
             ``"alternating"`` (round robin), ``"sequential"`` (datasets one after another each
             epoch: traditional transfer learning with the optimiser state carried over).
         seed: shared by all ranks.
+        exact_quota: ``"weighted"`` only: instead of drawing each step's dataset
+            independently, every epoch is a seeded shuffle of exactly size-proportional
+            step counts (largest-remainder rounding), so per-dataset step counts no longer
+            vary with the seed. Still a pure function of ``(seed, step)``.
 
     Example:
         >>> s = CofinetuneSchedule([300, 100], global_batch_size=4, kind="alternating", seed=0)
@@ -50,7 +54,13 @@ class CofinetuneSchedule:
     """
 
     def __init__(
-        self, sizes: Sequence[int], global_batch_size: int, kind: str = "weighted", seed: int = 0
+        self,
+        sizes: Sequence[int],
+        global_batch_size: int,
+        kind: str = "weighted",
+        seed: int = 0,
+        *,
+        exact_quota: bool = False,
     ) -> None:
         if kind not in SAMPLERS:
             raise ValueError(f"sampler kind must be one of {SAMPLERS}, got {kind!r}")
@@ -60,7 +70,9 @@ class CofinetuneSchedule:
         if global_batch_size < 1:
             raise ValueError(f"global_batch_size must be >= 1, got {global_batch_size}")
         self.global_batch_size = global_batch_size
-        self.kind, self.seed = kind, seed
+        if exact_quota and kind != "weighted":
+            raise ValueError(f"exact_quota applies to the weighted sampler, not {kind!r}")
+        self.kind, self.seed, self.exact_quota = kind, seed, exact_quota
         self.steps_per_epoch = max(1, sum(self.sizes) // global_batch_size)
         self._epoch_cache: dict[int, np.ndarray] = {}
         self._cumulative: list[np.ndarray] = [np.zeros(len(self.sizes), dtype=np.int64)]
@@ -76,15 +88,21 @@ class CofinetuneSchedule:
         n, k = self.steps_per_epoch, len(self.sizes)
         if self.kind == "alternating":
             return np.arange(n, dtype=np.int64) % k
-        if self.kind == "sequential":
-            # Steps proportional to size, datasets in config order (largest remainder rounding).
-            share = np.asarray(self.sizes, dtype=np.float64) / sum(self.sizes) * n
-            counts = np.floor(share).astype(np.int64)
-            counts[np.argsort(counts - share)[: n - counts.sum()]] += 1
-            return np.repeat(np.arange(k, dtype=np.int64), counts)
+        if self.kind == "sequential":  # datasets in config order
+            return np.repeat(np.arange(k, dtype=np.int64), self._quota())
         rng = np.random.default_rng([self.seed, epoch, 0xC0F1])
+        if self.exact_quota:
+            return rng.permutation(np.repeat(np.arange(k, dtype=np.int64), self._quota()))
         p = np.asarray(self.sizes, dtype=np.float64) / sum(self.sizes)
         return rng.choice(k, size=n, p=p).astype(np.int64)
+
+    def _quota(self) -> np.ndarray:
+        """Steps per dataset in one epoch, proportional to size (largest remainder rounding)."""
+        n = self.steps_per_epoch
+        share = np.asarray(self.sizes, dtype=np.float64) / sum(self.sizes) * n
+        counts = np.floor(share).astype(np.int64)
+        counts[np.argsort(counts - share, kind="stable")[: n - counts.sum()]] += 1
+        return counts
 
     def dataset_at(self, step: int) -> int:
         epoch, offset = divmod(step, self.steps_per_epoch)

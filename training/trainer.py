@@ -91,7 +91,13 @@ def _setup(cfg: TrainConfig, resume: bool) -> tuple[_Run, int]:
         momentum=cfg.optim.momentum,
         nesterov=cfg.optim.nesterov,
     )
-    schedule = CofinetuneSchedule([len(d) for d in datasets], B, cfg.sampler.kind, cfg.run.seed)
+    schedule = CofinetuneSchedule(
+        [len(d) for d in datasets],
+        B,
+        cfg.sampler.kind,
+        cfg.run.seed,
+        exact_quota=cfg.sampler.exact_quota,
+    )
     total = max(1, round(cfg.schedule.epochs * schedule.steps_per_epoch))
     warmup = min(total, max(1, round(cfg.schedule.warmup_epochs * schedule.steps_per_epoch)))
     run = _Run(cfg, ctx, out_dir, model, net, optimizer, schedule, datasets, total, warmup, peak_lr)

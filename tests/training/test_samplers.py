@@ -84,3 +84,33 @@ def test_sampler_state_is_only_the_step():
 def test_bad_schedules(args, match):
     with pytest.raises(ValueError, match=match):
         CofinetuneSchedule(*args)
+
+
+def test_exact_quota_counts_do_not_depend_on_the_seed():
+    sizes = [37, 23, 11]
+    per_seed = []
+    for seed in range(5):
+        s = CofinetuneSchedule(sizes, 2, "weighted", seed, exact_quota=True)
+        epoch = s.epoch_schedule(0)
+        counts = np.bincount(epoch, minlength=3)
+        share = np.array(sizes) / sum(sizes) * s.steps_per_epoch
+        assert counts.sum() == s.steps_per_epoch
+        assert np.all(np.abs(counts - share) < 1)  # exactly proportional, rounded
+        per_seed.append((counts.tolist(), epoch.tolist()))
+        # every epoch keeps the quota, in another order
+        assert np.bincount(s.epoch_schedule(1), minlength=3).tolist() == counts.tolist()
+        assert s.epoch_schedule(1).tolist() != epoch.tolist()
+    assert len({tuple(c) for c, _ in per_seed}) == 1  # the same counts for every seed
+    assert len({tuple(e) for _, e in per_seed}) == 5  # but seeded orders
+    # a pure function of (seed, step): a fresh object gives the same datasets and indices
+    a = CofinetuneSchedule(sizes, 2, "weighted", 3, exact_quota=True)
+    b = CofinetuneSchedule(sizes, 2, "weighted", 3, exact_quota=True)
+    for step in (0, 7, 40, 95):
+        da, ia = a.global_indices(step)
+        db, ib = b.global_indices(step)
+        assert da == db and ia.tolist() == ib.tolist()
+
+
+def test_exact_quota_is_only_for_weighted():
+    with pytest.raises(ValueError, match="exact_quota applies to the weighted sampler"):
+        CofinetuneSchedule([3, 3], 2, "alternating", exact_quota=True)

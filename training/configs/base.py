@@ -66,6 +66,8 @@ class SamplerConfig:
     """How minibatches pick their dataset (paper §3.2): one dataset per minibatch."""
 
     kind: str = "weighted"  # "weighted" (∝ size, paper default), "alternating", "sequential"
+    # weighted only: each epoch is a seeded shuffle of exactly size-proportional step counts
+    exact_quota: bool = False
 
 
 @dataclass
