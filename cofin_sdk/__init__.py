@@ -12,8 +12,9 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from cofin_sdk._lazy import lazy_attributes
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time see __getattr__
     from .backends import Backend, TorchBackend
@@ -132,16 +133,4 @@ _LAZY_NAMES: dict[str, str] = {
 _LAZY_SUBMODULES = frozenset(_LAZY_NAMES.values()) | {"classifications"}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY_NAMES:
-        value = getattr(importlib.import_module(f".{_LAZY_NAMES[name]}", __name__), name)
-    elif name in _LAZY_SUBMODULES:
-        value = importlib.import_module(f".{name}", __name__)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value  # cache: __getattr__ runs once per name
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__) | _LAZY_SUBMODULES)
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY_NAMES, _LAZY_SUBMODULES)

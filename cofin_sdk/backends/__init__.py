@@ -7,8 +7,9 @@ Names resolve lazily (PEP 562): ``cofin_sdk.backends.Backend`` imports no torch,
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from cofin_sdk._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from .base import Backend, check_frames, check_head_inputs
@@ -24,13 +25,4 @@ _WHERE = {
 __all__ = ["Backend", "TorchBackend", "check_device", "check_frames", "check_head_inputs"]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = lazy_attributes(__name__, _WHERE)

@@ -9,8 +9,9 @@ Names are resolved lazily (PEP 562) so that ``cofin synth --help``, which import
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from cofin_sdk._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from training.synth.generator import SynthSummary, generate
@@ -27,13 +28,4 @@ _LAZY_NAMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY_NAMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_LAZY_NAMES[name]}", __name__), name)
-    globals()[name] = value  # cache: __getattr__ runs once per name
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY_NAMES)
