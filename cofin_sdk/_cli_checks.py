@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["check_output_path"]
+__all__ = ["check_output_folder", "check_output_path"]
 
 
 def check_output_path(path: Path, flag: str, suffixes: tuple[str, ...] = ()) -> None:
@@ -14,8 +14,6 @@ def check_output_path(path: Path, flag: str, suffixes: tuple[str, ...] = ()) -> 
     Raises:
         ValueError: Naming ``flag`` and the fix.
     """
-    import tempfile
-
     if suffixes and path.suffix.lower() not in suffixes:
         raise ValueError(f"{flag} {path}: expected a {' or '.join(suffixes)} file name")
     if path.is_dir():
@@ -23,14 +21,40 @@ def check_output_path(path: Path, flag: str, suffixes: tuple[str, ...] = ()) -> 
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise ValueError(f"{flag} {path}: folder {parent} does not exist; create it first")
-    try:  # a real probe: permission bits say nothing for root or read-only mounts
-        if path.exists():
+    if path.exists():
+        try:
             with open(path, "ab"):
                 pass
-        else:
-            with tempfile.TemporaryFile(dir=parent):
-                pass
+        except OSError as exc:
+            raise ValueError(
+                f"{flag} {path}: not writable ({exc.strerror}); choose another place"
+            ) from None
+    else:
+        _probe(parent, f"{flag} {path}")
+
+
+def check_output_folder(folder: Path, flag: str) -> None:
+    """A folder the command may create or write into: its nearest existing ancestor is a
+    writable folder (checked before any work, nothing created).
+
+    Raises:
+        ValueError: Naming ``flag`` and the fix.
+    """
+    label = f"{flag}{folder}" if flag.endswith("=") else f"{flag} {folder}"  # key= or --flag
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{label}: {existing} is a file, not a folder")
+    _probe(existing, label)
+
+
+def _probe(folder: Path, what: str) -> None:
+    """A real write probe: permission bits say nothing for root or read-only mounts."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
     except OSError as exc:
-        raise ValueError(
-            f"{flag} {path}: not writable ({exc.strerror}); choose another place"
-        ) from None
+        raise ValueError(f"{what}: not writable ({exc.strerror}); choose another place") from None

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from cofin_sdk._cli_checks import check_output_folder
 from cofin_sdk.models import ViViT
 from cofin_sdk.record import ModelRecord
 from training.batching import MicroBatches, Samples, collate_micro_batch
@@ -178,7 +179,7 @@ def train_step(
 def train(cfg: TrainConfig, resume: bool = False) -> Path:
     """Run (or resume) one training stage; returns the ``save_pretrained`` folder."""
     cfg.validate()
-    _check_writable(Path(cfg.run.out_dir), "run.out_dir")
+    check_output_folder(Path(cfg.run.out_dir), "run.out_dir=")
     _prepare_data(cfg)
     run, start = _setup(cfg, resume)
     end = min(run.total_steps, cfg.schedule.max_steps or run.total_steps)
@@ -311,24 +312,6 @@ def _prepare_data(cfg: TrainConfig) -> None:
     check_out_dir(str(synth_root), "run.synth_root")
     logger.info("generating synthetic preset %r into %s", cfg.run.synth_preset, synth_root)
     generate(synth_root, preset=cfg.run.synth_preset, seed=0, workers=max(1, cfg.run.num_workers))
-
-
-def _check_writable(folder: Path, key: str) -> None:
-    """``folder`` exists as a writable folder or can be created (checked before any work)."""
-    import tempfile
-
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ValueError(f"{key}={folder}: {existing} is a file, not a folder")
-    try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as exc:
-        raise ValueError(
-            f"{key}={folder}: not writable ({exc.strerror}); choose another place"
-        ) from None
 
 
 def _common_parent(cfg: TrainConfig) -> str:
