@@ -277,7 +277,10 @@ class _Table:
     def to_rows(self, person_ids: bool) -> AvaRows:
         """The evaluator's view: labels int, missing column 8 -> score 1.0."""
         markers, last_empty = self.markers, self.empty("last") | self.markers
-        labels = np.where(markers | self.empty("action"), 1.0, self.actions).astype(np.int64)
+        labels = self.actions.astype(np.int64)
+        blank = markers | self.empty("action")
+        if blank.any():
+            labels[blank] = 1
         scores = np.where(last_empty, 1.0, self.last) if last_empty.any() else self.last
         ids = np.where(last_empty, -1.0, self.last).astype(np.int64) if person_ids else None
         return AvaRows(
@@ -369,8 +372,9 @@ def _first_width(path: Path, layout: _Layout) -> int:
     return 2
 
 
-def _read_fast(path: Path, layout: _Layout) -> _Table:
-    """pyarrow.csv: explicit types, multi-threaded; raises ``_Fallback`` on any surprise."""
+def _read_fast(path: Path, layout: _Layout, max_class_id: int | None) -> _Table:
+    """Streams the file through pyarrow.csv (explicit types) into numpy, validating each
+    batch while it is in cache; raises ``_Fallback`` on any surprise or broken rule."""
     import pyarrow as pa
     import pyarrow.csv as pv
 
@@ -389,96 +393,119 @@ def _read_fast(path: Path, layout: _Layout) -> _Table:
 
     names = [f"c{i}" for i in range(width)]
     types = {"c0": pa.string(), **{name: pa.float64() for name in names[1:]}}
+    # A row takes >= 2 * width - 1 bytes (one optional cell may be empty, plus newline).
+    columns = _ArrowColumns(path.stat().st_size // (2 * width - 2) + 2, width)
     try:
-        table = pv.read_csv(
+        reader = pv.open_csv(
             path,
-            read_options=pv.ReadOptions(column_names=names, block_size=1 << 24),
+            read_options=pv.ReadOptions(column_names=names, block_size=1 << 21),
             parse_options=pv.ParseOptions(invalid_row_handler=on_invalid_row),
             convert_options=pv.ConvertOptions(
                 column_types=types, null_values=[""], strings_can_be_null=False
             ),
         )
+        for batch in reader:
+            columns.add(batch, layout, max_class_id)
     except (pa.ArrowInvalid, UnicodeDecodeError):
         raise _Fallback from None
-    return _table_from_arrow(table, width, markers, layout)
+    return columns.finish(markers, layout)
 
 
-def _table_from_arrow(table: Any, width: int, marker_lines: list[str], layout: _Layout) -> _Table:
-    """numpy columns straight from pyarrow's buffers (``to_numpy`` would import pandas)."""
-    marker_ids, marker_times = _parse_markers(marker_lines)
-    n_rows, n_markers = table.num_rows, len(marker_ids)
-    n = n_rows + n_markers
-    names, codes = _video_codes(table.column(0), n)
-    for row, video in enumerate(marker_ids, start=n_rows):
-        codes[row] = names.setdefault(video, len(names))
-    timestamps = np.zeros(n)
-    boxes = np.zeros((n, 4))  # (N, 4), marker rows stay zero
-    actions, last = np.ones(n), np.ones(n)
-    targets = [timestamps, *(boxes[:, i] for i in range(4)), actions, last][: width - 1]
-    # Nulls are empty cells: allowed only in an optional column 7 (person boxes) or 8.
-    optional = {5: layout.empty_action, 6: layout.last == "person_id"}
-    empty: dict[int, np.ndarray | None] = {}
-    for index, target in enumerate(targets):
-        column = table.column(index + 1)
-        if column.null_count and not optional.get(index, False):
+class _ArrowColumns:
+    """numpy columns filled batch by batch from pyarrow's buffers.
+
+    The arrays are allocated for the most rows the file can hold (a row takes at least
+    ``2 * width - 1`` bytes) but only the pages written are ever touched; the result is a
+    view of the first rows. Copying from buffers directly: ``to_numpy`` imports pandas.
+    """
+
+    def __init__(self, capacity: int, width: int) -> None:
+        self.width, self.n, self.names = width, 0, {}
+        self.codes = np.empty(capacity, np.int64)
+        self.timestamps, self.actions, self.last = (np.empty(capacity) for _ in range(3))
+        self.boxes = np.empty((capacity, 4))  # (N, 4)
+        self.empty: dict[int, np.ndarray] = {}  # column index -> null flags, once seen
+
+    def add(self, batch: Any, layout: _Layout, max_class_id: int | None) -> None:
+        import pyarrow.compute as pc
+
+        lo, hi = self.n, self.n + batch.num_rows
+        if hi > len(self.codes):
+            raise _Fallback  # cannot happen for a file of rows; stay safe anyway
+        encoded = pc.dictionary_encode(batch.column(0))
+        local = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+        local_codes = _buffer(encoded.indices, np.int64)
+        lookup = np.array([self.names.setdefault(v, len(self.names)) for v in local], np.int64)
+        self.codes[lo:hi] = lookup[local_codes] if len(lookup) else local_codes
+        targets = [self.timestamps, *(self.boxes[:, i] for i in range(4)), self.actions, self.last]
+        optional = {5: layout.empty_action, 6: layout.last == "person_id"}
+        for index, target in enumerate(targets[: self.width - 1]):
+            column = batch.column(index + 1)
+            target[lo:hi] = _buffer(column, np.float64)
+            if column.null_count:
+                if not optional.get(index, False):
+                    raise _Fallback  # an empty required cell: the reference reader says where
+                flags = self.empty.setdefault(index, np.zeros(len(self.codes), bool))
+                flags[lo:hi] = _null_mask(column)
+                target[lo:hi][flags[lo:hi]] = 0.0  # null slots hold garbage
+        if self.width == 7:
+            self.last[lo:hi] = 1.0
+        self.n = hi
+        if _first_problem(self._table(lo, hi, local, local_codes), layout, max_class_id):
             raise _Fallback
-        empty[index] = _fill_float64(column, target[:n_rows])
-    timestamps[n_rows:] = marker_times
-    markers = np.r_[np.zeros(n_rows, bool), np.ones(n_markers, bool)]
-    last_empty = empty.get(6) if width == 8 else np.ones(n_rows, bool)
-    return _Table(
-        names=np.array(list(names), dtype=object),
-        codes=codes,
-        timestamps=timestamps,
-        boxes=boxes,
-        actions=actions,
-        last=last,
-        markers=markers,
-        action_empty=_pad_flags(empty.get(5), n_markers, False),
-        last_empty=_pad_flags(last_empty, n_markers, True),
-    )
+
+    def _table(self, lo: int, hi: int, names: np.ndarray, codes: np.ndarray) -> _Table:
+        def empty(index: int) -> np.ndarray | None:
+            flags = self.empty.get(index)
+            return flags[lo:hi] if flags is not None else None
+
+        last_empty = np.ones(hi - lo, bool) if self.width == 7 else empty(6)
+        return _Table(
+            names, codes, self.timestamps[lo:hi], self.boxes[lo:hi], self.actions[lo:hi],
+            self.last[lo:hi], np.zeros(hi - lo, bool), empty(5), last_empty,
+        )  # fmt: skip
+
+    def finish(self, marker_lines: list[str], layout: _Layout) -> _Table:
+        """The rows read, then the keyframe-only rows (validated here)."""
+        n = self.n
+        body = self._table(0, n, np.array(list(self.names), dtype=object), self.codes[:n])
+        if not marker_lines:
+            return body
+        marker_ids, marker_times = _parse_markers(marker_lines)
+        m = len(marker_ids)
+        marker_codes = np.array([self.names.setdefault(v, len(self.names)) for v in marker_ids])
+        names = np.array(list(self.names), dtype=object)
+        markers = _Table(
+            names, marker_codes, marker_times, np.zeros((m, 4)), np.ones(m), np.ones(m),
+            np.ones(m, bool), np.zeros(m, bool), np.ones(m, bool),
+        )  # fmt: skip
+        if _first_problem(markers, layout, None):
+            raise _Fallback
+        return _Table(
+            names,
+            np.r_[body.codes, marker_codes],
+            np.r_[body.timestamps, marker_times],
+            np.concatenate([body.boxes, markers.boxes]),
+            np.r_[body.actions, markers.actions],
+            np.r_[body.last, markers.last],
+            np.r_[np.zeros(n, bool), np.ones(m, bool)],
+            np.r_[body.empty("action"), markers.action_empty],
+            np.r_[body.empty("last"), markers.last_empty],
+        )
 
 
-def _video_codes(column: Any, n: int) -> tuple[dict[str, int], np.ndarray]:
-    """Dictionary-encodes the video id column: ``({id: code}, int64[n] codes)``."""
-    import pyarrow.compute as pc
-
-    codes = np.zeros(n, dtype=np.int64)
-    encoded = pc.dictionary_encode(column)
-    chunks = encoded.chunks
-    # The chunks share one dictionary, in order of first appearance.
-    names = {name: i for i, name in enumerate(chunks[-1].dictionary.to_pylist())} if chunks else {}
-    pos = 0
-    for chunk in chunks:
-        indices = chunk.indices
-        width = indices.type.bit_width // 8
-        data = np.frombuffer(indices.buffers()[1], f"<i{width}", len(chunk), indices.offset * width)
-        codes[pos : pos + len(chunk)] = data
-        pos += len(chunk)
-    return names, codes
+def _buffer(array: Any, dtype: type) -> np.ndarray:
+    """Values of a pyarrow Int/Float array without nulls handling, as numpy ``dtype``."""
+    item = array.type.bit_width // 8
+    kind = "f" if np.dtype(dtype).kind == "f" else "i"
+    values = np.frombuffer(array.buffers()[1], f"<{kind}{item}", len(array), array.offset * item)
+    return values.astype(dtype, copy=False)
 
 
-def _fill_float64(column: Any, out: np.ndarray) -> np.ndarray | None:
-    """Copies a float64 ChunkedArray into ``out``; returns its null mask (None if no nulls)."""
-    mask = np.zeros(len(out), bool) if column.null_count else None
-    pos = 0
-    for chunk in column.chunks:
-        k = len(chunk)
-        validity, data = chunk.buffers()
-        out[pos : pos + k] = np.frombuffer(data, np.float64, k, chunk.offset * 8)
-        if chunk.null_count:
-            bits = np.unpackbits(np.frombuffer(validity, np.uint8), bitorder="little")
-            nulls = bits[chunk.offset : chunk.offset + k] == 0
-            mask[pos : pos + k] = nulls
-            out[pos : pos + k][nulls] = 0.0  # null slots hold garbage
-        pos += k
-    return mask
-
-
-def _pad_flags(flags: np.ndarray | None, n_markers: int, value: bool) -> np.ndarray | None:
-    if flags is None or not n_markers:
-        return flags
-    return np.r_[flags, np.full(n_markers, value)]
+def _null_mask(array: Any) -> np.ndarray:
+    """``bool[len]`` True where ``array`` (a pyarrow Array) is null."""
+    bits = np.unpackbits(np.frombuffer(array.buffers()[0], np.uint8), bitorder="little")
+    return bits[array.offset : array.offset + len(array)] == 0
 
 
 def _parse_markers(lines: list[str]) -> tuple[list[str], np.ndarray]:
@@ -525,7 +552,7 @@ def _parse_line(fields: list[str], layout: _Layout) -> tuple[list[float], list[b
     return numbers, empty
 
 
-class _Columns:
+class _ReferenceColumns:
     """Rows collected by the reference reader, stored compactly (8 bytes per number)."""
 
     def __init__(self) -> None:
@@ -547,7 +574,7 @@ def _column_name(column: int, layout: _Layout) -> str:
 
 def _read_reference(path: Path, layout: _Layout, max_class_id: int | None) -> _Table:
     """Line-by-line reader (csv + float()): the rows, or ``ValueError`` for the first bad line."""
-    rows, marker_rows = _Columns(), _Columns()
+    rows, marker_rows = _ReferenceColumns(), _ReferenceColumns()
     stop: tuple[int, str] | None = None
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
@@ -572,7 +599,7 @@ def _read_reference(path: Path, layout: _Layout, max_class_id: int | None) -> _T
     return table
 
 
-def _table_from_columns(rows: _Columns, marker_rows: _Columns) -> _Table:
+def _table_from_columns(rows: _ReferenceColumns, marker_rows: _ReferenceColumns) -> _Table:
     index: dict[str, int] = {}
     videos = rows.videos + marker_rows.videos
     codes = np.fromiter((index.setdefault(v, len(index)) for v in videos), np.int64, len(videos))
@@ -613,13 +640,12 @@ def _read_table(
         raise FileNotFoundError(f"AVA {what} CSV not found: {path}")
     if not exact_floats:
         try:
-            table = _read_fast(path, layout)
+            table = _read_fast(path, layout, max_class_id)
         except _Fallback:
             logger.debug("%s: fast reader declined, reading line by line", path)
         else:
-            if _first_problem(table, layout, max_class_id) is None:
-                logger.debug("read %d rows from %s", len(table.codes), path)
-                return table
+            logger.debug("read %d rows from %s", len(table.codes), path)
+            return table
     return _read_reference(path, layout, max_class_id)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import heapq
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -581,9 +583,50 @@ def test_keyframe_order_matches_heap_replay_on_ties() -> None:
 def test_exact_floats_parse_like_python_float(tmp_path: Path) -> None:
     """pyarrow's parser is correctly rounded: bit-identical to float() even for repr values."""
     values = np.random.default_rng(0).random(200)
-    lines = [f"v,902,0.1,0.2,0.3,0.4,1,{v!r}" for v in values]
+    lines = [f"v,902,0.1,0.2,0.3,0.4,1,{float(v)!r}" for v in values]
     (tmp_path / "det.csv").write_text("\n".join(lines) + "\n")
     exact = read_ava_csv(tmp_path / "det.csv", exact_floats=True)
-    assert exact.scores.tolist() == [float(repr(v)) for v in values]
+    assert exact.scores.tolist() == [float(repr(float(v))) for v in values]
     fast = read_ava_csv(tmp_path / "det.csv")
     assert fast.scores.tolist() == exact.scores.tolist()
+
+
+# --------------------------------------------------------------------------- warnings, start-up
+
+
+@pytest.mark.parametrize(
+    ("gt", "det", "warning"),
+    [
+        ("", "v,902,0,0,1,1,1,0.5\n", "has no boxes: every AP will be NaN"),
+        ("v,902,0,0,1,1,1,0\n", "", "are empty: every AP will be 0"),
+        ("v,902,0,0,1,1,1,0\n", "v,902,0,0,1,1,1,1.5\nv,902,0,0,1,1,1,-2\n", "2 detection scores"),
+    ],
+    ids=["empty-groundtruth", "empty-detections", "scores-outside-0-1"],
+)
+def test_eval_warns_once_about_suspicious_inputs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, gt: str, det: str, warning: str
+) -> None:
+    (tmp_path / "gt.csv").write_text(gt)
+    (tmp_path / "det.csv").write_text(det)
+    (tmp_path / "map.pbtxt").write_text('item { name: "one" id: 1 }\n')
+    with caplog.at_level("WARNING", logger="training.evaluation.ava"):
+        evaluate_ava_files(tmp_path / "gt.csv", tmp_path / "det.csv", tmp_path / "map.pbtxt")
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and warning in warnings[0]
+
+
+def test_eval_ava_command_imports_neither_torch_nor_pandas(tmp_path: Path) -> None:
+    (tmp_path / "gt.csv").write_text("v,902,0,0,1,1,1,0\n")
+    (tmp_path / "det.csv").write_text("v,902,0,0,1,1,1,0.9\n")
+    (tmp_path / "map.pbtxt").write_text('item { name: "one" id: 1 }\n')
+    code = (
+        "import sys; from cofin_sdk._cli import main; "
+        "code = main(['eval-ava', '--groundtruth', 'gt.csv', '--detections', 'det.csv', "
+        "'--labelmap', 'map.pbtxt']); "
+        "print(code, sorted(m for m in ('torch', 'pandas') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert "mAP@0.5IOU = 1.000000" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "0 []"

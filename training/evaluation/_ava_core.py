@@ -117,9 +117,12 @@ def keyframe_order(
     """
     by_frame = np.argsort(frame, kind="stable")  # file order inside a keyframe
     starts, counts = _segments(frame[by_frame])
+    every_row = (by_frame, starts, counts)  # what the heap replay reads
+    if capacity is not None and counts.max(initial=0) > capacity:
+        by_frame, starts, counts = _top_candidates(scores, by_frame, starts, counts, capacity)
     order = by_frame[_argsort_desc_within(scores[by_frame], starts, counts)]
-    rank = np.arange(frame.size) - np.repeat(starts, counts)
-    kept = rank < capacity if capacity is not None else np.ones(frame.size, dtype=bool)
+    rank = np.arange(order.size) - np.repeat(starts, counts)
+    kept = rank < capacity if capacity is not None else np.ones(order.size, dtype=bool)
     f, s = frame[order], scores[order]
     exact = _tied_segments(f, labels[order], s, kept)
     if capacity is not None:  # a tie straddling the cap: the file order decides
@@ -127,13 +130,39 @@ def keyframe_order(
         straddle = s[starts[over] + capacity] == s[starts[over] + capacity - 1]
         exact = np.union1d(exact, f[starts[over[straddle]]])
     return _assemble(
-        order, f, rank, kept, exact, (by_frame, starts, counts), labels, boxes, scores, capacity
+        order, f, rank, kept, exact, (starts, counts), every_row, labels, boxes, scores, capacity
     )
 
 
-def _assemble(order, f, rank, kept, exact, groups, labels, boxes, scores, capacity):  # noqa: ANN001, ANN202
+def _top_candidates(
+    scores: np.ndarray, by_frame: np.ndarray, starts: np.ndarray, counts: np.ndarray, capacity: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keeps, per keyframe, only rows scoring at least its ``capacity``-th highest score
+    (ties included), so the sort that follows is ~capacity rows per keyframe.
+
+    The result has the same keyframes (segments) in the same order, each in file order.
+    """
+    threshold = np.full(starts.size, -np.inf)
+    long = counts > capacity
+    buckets = np.ceil(np.log2(np.maximum(counts, 1))).astype(np.int64)
+    for bucket in np.unique(buckets[long]):
+        segs = np.flatnonzero(long & (buckets == bucket))
+        width = int(counts[segs].max())
+        col = np.arange(width)
+        valid = col[None, :] < counts[segs, None]  # (S, L)
+        padded = np.full((segs.size, width), -np.inf)
+        padded[valid] = scores[by_frame[(starts[segs, None] + col[None, :])[valid]]]
+        threshold[segs] = np.partition(padded, width - capacity, axis=1)[:, width - capacity]
+    keep = scores[by_frame] >= np.repeat(threshold, counts)
+    new_counts = np.add.reduceat(keep.astype(np.int64), starts) if starts.size else counts
+    new_starts = np.r_[0, np.cumsum(new_counts)[:-1]]
+    return by_frame[keep], new_starts.astype(np.int64), new_counts.astype(np.int64)
+
+
+def _assemble(order, f, rank, kept, exact, groups, every_row, labels, boxes, scores, capacity):  # noqa: ANN001, ANN202
     """Places fast-path rows and heap-replayed rows at their output positions."""
-    by_frame, starts, counts = groups
+    starts, counts = groups
+    by_frame, all_starts, all_counts = every_row
     frame_ids = f[starts]
     is_exact = np.isin(f, exact)
     fast = kept & ~is_exact
@@ -143,7 +172,7 @@ def _assemble(order, f, rank, kept, exact, groups, labels, boxes, scores, capaci
     out = np.empty(int(kept_count.sum()), dtype=np.int64)
     out[offsets[seg_of_row[fast]] + rank[fast]] = order[fast]
     for seg in np.flatnonzero(np.isin(frame_ids, exact)):
-        rows = by_frame[starts[seg] : starts[seg] + counts[seg]]
+        rows = by_frame[all_starts[seg] : all_starts[seg] + all_counts[seg]]
         replay = _heap_replay(rows, labels, boxes, scores, capacity)
         out[offsets[seg] : offsets[seg] + replay.size] = replay
     return out

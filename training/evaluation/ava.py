@@ -244,9 +244,6 @@ def _frame_ids(
     detections: AvaRows, groundtruth: AvaRows, exclusions: Sequence[tuple[str, float]]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Shared keyframe ids; detection keyframes come first, in order of first appearance."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     excl_names = np.array([str(v) for v, _ in exclusions], dtype=object)
     names = np.unique(
         np.concatenate([detections.video_names, groundtruth.video_names, excl_names]).astype(str)
@@ -264,20 +261,31 @@ def _frame_ids(
     if span * len(names) >= 2**62:
         raise ValueError("timestamps too large to build keyframe keys (expected seconds < 1e9)")
     keys = np.concatenate([c * span + m for c, m in zip(codes, micros)])
-    # Hash-based factorisation (first-appearance order), much faster than sorting.
-    keys = np.ascontiguousarray(keys, dtype=np.int64)
-    array = pa.Array.from_buffers(pa.int64(), len(keys), [None, pa.py_buffer(keys)])
-    encoded = pc.dictionary_encode(array)  # (pa.array() would import pandas)
-    ids = np.frombuffer(encoded.indices.buffers()[1], np.int32, len(keys), encoded.indices.offset)
-    ids = ids.astype(np.int64)
+    ids, _ = _factorize(keys)
     n_det, n_gt = len(detections), len(groundtruth)
     return ids[:n_det], ids[n_det : n_det + n_gt], ids[n_det + n_gt :]
 
 
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hash-based factorisation of int64 values (no sort): ``(ids, distinct values)``, both
+    in order of first appearance."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = np.ascontiguousarray(values, dtype=np.int64)
+    if values.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    array = pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
+    encoded = pc.dictionary_encode(array)  # (pa.array() would import pandas)
+    indices, uniques = encoded.indices, encoded.dictionary
+    ids = np.frombuffer(indices.buffers()[1], np.int32, len(indices), indices.offset)
+    distinct = np.frombuffer(uniques.buffers()[1], np.int64, len(uniques), uniques.offset)
+    return ids.astype(np.int64), distinct.copy()
+
+
 def _first_use_order(frames: np.ndarray, n_frames: int) -> np.ndarray:
     """Renames keyframe ids so those in ``frames`` come first, by first appearance."""
-    firsts = np.unique(frames, return_index=True)[1]
-    used = frames[np.sort(firsts)]
+    used = _factorize(frames)[1]
     rest = np.setdiff1d(np.arange(n_frames), used)
     rename = np.empty(n_frames, dtype=np.int64)
     rename[np.r_[used, rest]] = np.arange(n_frames)
@@ -325,11 +333,13 @@ def _prepare(
     def table(
         rows: AvaRows, frame: np.ndarray, idx: np.ndarray, capacity: int | None
     ) -> dict[str, np.ndarray]:
-        idx = idx[
-            keyframe_order(
-                frame[idx], rows.labels[idx], rows.boxes[idx], rows.scores[idx], capacity
-            )
-        ]
+        def pick(values: np.ndarray) -> np.ndarray:  # all rows used: no 5M-row copies
+            return values if idx.size == len(rows) else values[idx]
+
+        order = keyframe_order(
+            pick(frame), pick(rows.labels), pick(rows.boxes), pick(rows.scores), capacity
+        )
+        idx = idx[order]
         idx = idx[~dropped[frame[idx]]]
         return {
             "frame": frame[idx],
