@@ -15,7 +15,7 @@ Files (no header; ``../shared/AVA_PROTOCOL.md``):
 Row rules, the same in every reader (a malformed row raises ``ValueError`` with the text
 ``"<file>:<1-based line>: <reason>"`` for the first bad row):
 
-* the column count of the layout; blank lines are skipped;
+* the column count of the layout; blank lines (also lines of empty cells) are skipped;
 * a non-empty video id; a finite timestamp >= 0;
 * the box rule of :mod:`cofin_sdk.boxes` for normalised boxes: finite, ``x1 <= x2``,
   ``y1 <= y2``, every coordinate in ``[-TOLERANCE, 1 + TOLERANCE]``. Training and SDK
@@ -27,12 +27,13 @@ Row rules, the same in every reader (a malformed row raises ``ValueError`` with 
   finite score; person boxes: a score in [0, 1] (a ground-truth file has person ids
   there).
 
-Numbers are parsed by ``pyarrow.csv`` (multi-threaded, explicit column types). Its float
-parser is correctly rounded, i.e. bit-identical to Python's ``float()`` (checked on
-``%.6f``, 3-decimal and 17-digit ``repr`` values). When that fast path fails or finds a
-broken rule, the file is re-read line by line with :mod:`csv` and ``float()`` (the
-reference reader), which names the first bad line. Text ``float()`` takes but pyarrow
-does not (``1_000``, non-ASCII digits) is not a number in either.
+Numbers are parsed by ``pyarrow.csv``'s streaming reader with explicit column types; each
+batch is validated while it is in cache. pyarrow's float parser is correctly rounded,
+i.e. bit-identical to Python's ``float()`` (checked on ``%.6f``, 3-decimal and 17-digit
+``repr`` values). When that fast path fails or finds a broken rule, the file is re-read
+line by line with :mod:`csv` and ``float()`` (the reference reader), which names the
+first bad line. Text ``float()`` takes but pyarrow does not (``1_000``, non-ASCII
+digits) is not a number in either.
 
 Example:
     >>> import io
@@ -752,15 +753,20 @@ def read_person_boxes_csv(
 
 def _first_appearance_ids(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Group id of each row of ``keys [N, K]`` numbered by first appearance, and the
-    first row of each group."""
+    first row of each group (hashing the rows' bytes with pyarrow: no sort)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     if len(keys) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    return rank[inverse], first[order]
+    keys = np.ascontiguousarray(keys)
+    width = keys.shape[1] * keys.itemsize
+    array = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(width), len(keys), [None, pa.py_buffer(keys)]
+    )
+    ids = _buffer(pc.dictionary_encode(array).indices, np.int64)
+    new = np.r_[True, ids[1:] > np.maximum.accumulate(ids)[:-1]]  # a group's first row
+    return ids, np.flatnonzero(new)
 
 
 def read_exclusions(path: PathLike) -> list[tuple[str, float]]:

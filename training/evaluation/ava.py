@@ -11,9 +11,12 @@ ties are reproduced). Choices worth knowing:
   before the per-keyframe cap of 50 detections, exactly as the official reader does.
 * Detections with ``x1 == x2`` or ``y1 == y2`` (zero area) count towards the cap and are
   then discarded (neither TP nor FP), as in the TF OD API's per-image evaluation.
-* Input validation is stricter than the official tool: malformed rows, boxes outside
-  [0, 1], inverted boxes, action ids outside ``1..max label-map id`` and detections
-  without a score raise ``ValueError`` instead of being read silently.
+* Input validation is stricter than the official tool (the rules of
+  :mod:`cofin_sdk.ava_format`): malformed rows, boxes breaking THE box rule (inverted,
+  or outside [0, 1] by more than 1 %), action ids outside ``1..max label-map id`` and
+  detections without a finite score raise ``ValueError`` naming file and line instead
+  of being read silently. Tolerated overshoot is NOT clipped (the official tool does not
+  clip either). Empty inputs and scores outside [0, 1] are logged as warnings.
 
 Example:
     >>> result = evaluate_ava_files("ava_val_v2.2.csv", "detections.csv",
@@ -491,8 +494,8 @@ def evaluate_ava_files(
         train_labels: Training ground-truth CSV, for the head/mid/tail breakdown.
         head_threshold: Head classes have more training labels than this.
         tail_threshold: Tail classes have fewer training labels than this.
-        exact_floats: Parse floats with the round-trip converter (see
-            :func:`read_ava_csv`); only matters for numbers longer than 12 digits.
+        exact_floats: Read with the line-by-line reference reader (Python's ``float()``,
+            see :func:`read_ava_csv`): the same numbers, slower; a check.
 
     Returns:
         The :class:`AvaResult`.
