@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from cofin_sdk.ava_format import read_person_boxes_csv
+from cofin_sdk.ava_format import AVA_TIME_OFFSET, read_person_boxes_csv
 from cofin_sdk.boxes import to_pixels, validate_boxes
 
 from ._base import PersonBoxes, check_image, empty_person_boxes, finalize_boxes
@@ -18,10 +18,6 @@ from ._base import PersonBoxes, check_image, empty_person_boxes, finalize_boxes
 logger = logging.getLogger(__name__)
 
 __all__ = ["AVA_TIME_OFFSET", "AvaCsvBoxes", "GivenBoxes"]
-
-#: AVA movie second of the first frame of the 15-minute cuts (keyframes 902...1798).
-AVA_TIME_OFFSET = 900.0
-
 
 class GivenBoxes:
     """Caller-supplied person boxes, per keyframe timestamp or the same for every frame.

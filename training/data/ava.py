@@ -50,7 +50,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from cofin_sdk.ava_format import read_label_map
+from cofin_sdk.ava_format import AVA_TIME_OFFSET, read_label_map
 from cofin_sdk.preprocessing import Preprocessing
 from cofin_sdk.video import VideoInfo, clip_indices_at, probe, read_clip
 from training.data._common import handle_missing, index_videos, no_samples, require_file
@@ -68,7 +68,6 @@ from training.data.transforms import AugmentationConfig, TrainAugmentation, prep
 logger = logging.getLogger(__name__)
 
 AVA_KEYFRAME_RANGE: tuple[int, int] = (902, 1798)
-AVA_TIME_OFFSET = 900.0
 FRAME_FOLDER_FPS = 30.0
 _KINETICS_CLIP = re.compile(r"^(?P<ytid>.+)_(?P<start>\d{6})_(?P<end>\d{6})$")
 
