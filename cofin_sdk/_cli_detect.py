@@ -33,6 +33,10 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         required=True,
         help="folder written by save_pretrained, or a Hugging Face Hub repo id",
     )
+    parser.add_argument(
+        "--revision", help="Hub branch, tag or commit of a --model repo id (default main)"
+    )
+    parser.add_argument("--cache-dir", help="Hugging Face Hub cache folder (default: HF_HUB_CACHE)")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     parser.add_argument("--batch-size", type=int, default=8, help="clips per forward pass")
     parser.add_argument("--json", type=Path, help="write the result as JSON here")
@@ -112,6 +116,8 @@ def _load_detector(args: argparse.Namespace, **kwargs: Any) -> Any:
     return Detector.from_pretrained(
         args.model,
         device=args.device,
+        revision=args.revision,
+        cache_dir=args.cache_dir,
         batch_size=args.batch_size,
         progress=not args.no_progress,
         **kwargs,

@@ -281,6 +281,7 @@ class Detector:
         *,
         device: str = "cpu",
         revision: str | None = None,
+        cache_dir: str | os.PathLike | None = None,
         **kwargs: Any,
     ) -> Detector:
         """Loads weights saved with ``save_pretrained`` (a folder or a Hub repo id).
@@ -288,17 +289,21 @@ class Detector:
         Labels and preprocessing come from the weights' ``config.json``.
 
         Args:
-            name_or_path: Local folder or Hugging Face Hub repo id (from the local cache).
+            name_or_path: Local folder or Hugging Face Hub repo id ``org/name`` (downloaded
+                into the Hub cache; with ``HF_HUB_OFFLINE=1`` read from it only).
             device: Torch device.
-            revision: Hub revision.
+            revision: Hub branch, tag or commit (default ``main``).
+            cache_dir: Hub cache folder (default: huggingface_hub's, ``HF_HUB_CACHE``).
             **kwargs: ``person_detector``, ``batch_size``, ``progress`` (see the class).
 
         Raises:
-            FileNotFoundError: If the folder or cached repo does not exist.
+            FileNotFoundError: If the folder does not exist, or the repo / revision is not
+                cached (offline) or not on the Hub (one line naming the repo, revision and
+                cache folder).
         """
         from cofin_sdk.models import from_pretrained
 
-        model = from_pretrained(name_or_path, revision=revision)
+        model = from_pretrained(name_or_path, revision=revision, cache_dir=cache_dir)
         return cls(model, device=device, **kwargs)
 
     # ------------------------------------------------------------------ metadata

@@ -16,6 +16,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from cofin_sdk.model_card import CARD_NAME, model_card
 from cofin_sdk.record import CONFIG_NAME, WEIGHTS_NAME, ModelRecord, read_model_record
 
 from .vivit import ViViT
@@ -24,6 +25,7 @@ __all__ = [
     "save_pretrained",
     "from_pretrained",
     "resolve_pretrained_dir",
+    "looks_like_repo_id",
     "CONFIG_NAME",
     "WEIGHTS_NAME",
 ]
@@ -48,6 +50,8 @@ def save_pretrained(
 ) -> Path:
     """Write ``model.safetensors``, ``config.json`` and ``README.md`` to a folder.
 
+    The card (``README.md``) is :func:`cofin_sdk.model_card.model_card` of the record.
+
     Args:
         model: the model to save.
         save_directory: folder (created if needed).
@@ -59,54 +63,25 @@ def save_pretrained(
     out = Path(save_directory)
     out.mkdir(parents=True, exist_ok=True)
     record = ModelRecord.for_model(model, metadata)
-    config = record.to_dict()
+    card = model_card(record, num_params=sum(p.numel() for p in model.parameters()))
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     _atomic_write(out / WEIGHTS_NAME, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
     _atomic_write(out / CONFIG_NAME, lambda tmp: record.to_json(tmp))
-    _atomic_write(out / "README.md", lambda tmp: Path(tmp).write_text(_model_card(model, config)))
+    _atomic_write(out / CARD_NAME, lambda tmp: Path(tmp).write_text(card, encoding="utf-8"))
     logger.info("saved %s to %s", model.name, out)
     return out
 
 
-def _model_card(model: ViViT, config: dict[str, Any]) -> str:
-    heads = "\n".join(
-        f"| `{name}` | {spec.task} | {spec.num_classes} |"
-        for name, spec in model.config.heads.items()
-    )
-    n_params = sum(p.numel() for p in model.parameters())
-    metrics = config["metadata"].get("metrics")
-    metrics_md = (
-        "\n".join(f"- {k}: {v}" for k, v in metrics.items())
-        if isinstance(metrics, dict)
-        else "not recorded"
-    )
-    prep = config["preprocessing"]
-    return f"""---
-library_name: cofin
-tags: [video, action-detection, ava, vivit, co-finetuning]
----
-# {model.name} (cofin)
+def looks_like_repo_id(name_or_path: str | os.PathLike) -> bool:
+    """Whether ``name_or_path`` is written as a Hub repo id (``org/name``), not a local path.
 
-A ViViT Factorised Encoder co-finetuned for spatio-temporal action localisation with
-[cofin](https://github.com/), after "Beyond Transfer Learning: Co-finetuning for Action
-Localisation" (Arnab et al., 2022). {n_params / 1e6:.2f} M parameters.
-
-| head | task | classes |
-|---|---|---|
-{heads}
-
-Input: {prep["num_frames"]} frames at stride {prep["frame_stride"]}, longer side resized to
-{prep["image_size"]} and the shorter side zero-padded, mean {prep["mean"]}, std {prep["std"]}.
-
-## Metrics
-{metrics_md}
-
-## Use
-```python
-from cofin_sdk import Detector
-detector = Detector.from_pretrained("path/or/repo-id")
-```
-"""
+    The one rule for every place that takes "a folder or a repo id": an existing path is a
+    path; text starting with ``.``, ``/`` or ``~``, or with other than one ``/``, is a path.
+    """
+    text = os.fspath(name_or_path)
+    if Path(text).exists() or text.startswith((".", "/", "~")):
+        return False
+    return text.count("/") == 1
 
 
 def resolve_pretrained_dir(
@@ -114,9 +89,20 @@ def resolve_pretrained_dir(
     revision: str | None = None,
     cache_dir: str | os.PathLike | None = None,
 ) -> Path:
-    """A local folder, or a Hugging Face Hub repo id resolved through the local cache.
+    """A local folder, or a Hugging Face Hub repo id resolved through ``snapshot_download``.
 
-    Honours ``HF_HUB_OFFLINE=1`` (cache only). Nothing else is ever downloaded implicitly.
+    Args:
+        name_or_path: A ``save_pretrained`` folder or a Hub repo id ``org/name``.
+        revision: Hub branch, tag or commit (default ``main``).
+        cache_dir: Hub cache folder (default: huggingface_hub's, ``HF_HUB_CACHE``).
+
+    Returns:
+        The folder (for a repo id: its snapshot folder in the cache).
+
+    Raises:
+        FileNotFoundError: A missing folder, a folder without ``config.json``, an invalid
+            repo id, or a repo / revision that is neither cached nor downloadable; with
+            ``HF_HUB_OFFLINE=1`` only the cache is read and an uncached repo says so.
     """
     path = Path(name_or_path)
     if path.is_dir():
@@ -131,10 +117,9 @@ def resolve_pretrained_dir(
             f"{text} is a file; expected a folder written by save_pretrained (config.json + "
             "model.safetensors) or a Hub repo id 'org/name'"
         )
-    if text.startswith((".", "/", "~")) or text.count("/") != 1:  # written as a local path
+    if not looks_like_repo_id(text):
         raise FileNotFoundError(f"model folder not found: {text}")
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalEntryNotFoundError
+    from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils import validate_repo_id
 
     try:
@@ -143,21 +128,53 @@ def resolve_pretrained_dir(
         raise FileNotFoundError(
             f"{text} is neither a model folder nor a valid Hub repo id 'org/name'"
         ) from None
+    return _snapshot(text, revision, cache_dir, [CONFIG_NAME, WEIGHTS_NAME, CARD_NAME])
 
+
+def _snapshot(
+    repo_id: str, revision: str | None, cache_dir: str | os.PathLike | None, patterns: list[str]
+) -> Path:
+    """``snapshot_download`` with its failures turned into one-line FileNotFoundErrors."""
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    where = f"Hub repo {repo_id} (revision {revision or 'main'})"
     try:
-        return Path(
-            snapshot_download(
-                str(name_or_path),
-                revision=revision,
-                cache_dir=cache_dir,
-                allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, "README.md"],
-            )
+        folder = snapshot_download(
+            repo_id, revision=revision, cache_dir=cache_dir, allow_patterns=patterns
         )
-    except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as exc:
+    except LocalEntryNotFoundError:
+        cache = Path(cache_dir or constants.HF_HUB_CACHE)
+        reason = "" if hub_offline() else " and the Hub could not be reached"
         raise FileNotFoundError(
-            f"could not get Hub repo {name_or_path!s} (offline or not cached?): {exc}. "
-            "Download it once with `hf download REPO` or pass a local folder."
-        ) from exc
+            f"{where} is not in the local cache {cache}{reason}; download it with "
+            f"`hf download {repo_id}"
+            + (f" --revision {revision}" if revision else "")
+            + "` or pass a local folder"
+        ) from None
+    except RevisionNotFoundError:
+        raise FileNotFoundError(f"{where}: the repo has no such revision") from None
+    except RepositoryNotFoundError:
+        raise FileNotFoundError(
+            f"Hub repo {repo_id} not found (a private or gated repo needs a token: "
+            "`hf auth login` or HF_TOKEN)"
+        ) from None
+    except HfHubHTTPError as exc:
+        raise FileNotFoundError(f"could not get {where}: {exc}") from None
+    return Path(folder)
+
+
+def hub_offline() -> bool:
+    """``HF_HUB_OFFLINE``: huggingface_hub's value (read at its import) or the environment now."""
+    from huggingface_hub import constants
+
+    env = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    return bool(constants.HF_HUB_OFFLINE) or env
 
 
 def from_pretrained(

@@ -101,7 +101,9 @@ def register_eval(subparsers: argparse._SubParsersAction) -> None:
         description="Run a trained model over the validation sets and write detections, metrics and plots.",
     )
     parser.add_argument(
-        "checkpoint", help="save_pretrained folder, run directory, or checkpoints/step_*.pt file"
+        "checkpoint",
+        help="save_pretrained folder, Hugging Face Hub repo id (org/name), run directory, or "
+        "checkpoints/step_*.pt file",
     )
     parser.add_argument(
         "config",
@@ -118,7 +120,15 @@ def register_eval(subparsers: argparse._SubParsersAction) -> None:
         metavar="EVAL_DIR",
         help="another run's eval folder: also plot per-class AP (this run - that run), paper Fig. 1",
     )
-    parser.add_argument("--out", help="output directory (default: next to the checkpoint)")
+    parser.add_argument(
+        "--revision", help="Hub branch, tag or commit of a repo id CHECKPOINT (default main)"
+    )
+    parser.add_argument("--cache-dir", help="Hugging Face Hub cache folder (default: HF_HUB_CACHE)")
+    parser.add_argument(
+        "--out",
+        help="output directory (default: next to the checkpoint; for a repo id "
+        "./eval/<org>--<name>)",
+    )
     parser.add_argument(
         "--set",
         dest="overrides",

@@ -294,12 +294,20 @@ def evaluate_checkpoint(
     device: str = "cpu",
     max_batches: int | None = None,
     compare: str | None = None,
+    revision: str | None = None,
+    cache_dir: str | None = None,
 ) -> dict[str, Any]:
-    """``cofin eval CHECKPOINT_OR_DIR [CONFIG]``: a ``save_pretrained`` folder, a run folder
-    or a ``step_*.pt`` checkpoint; CONFIG defaults to the training config saved with it."""
+    """``cofin eval CHECKPOINT_OR_DIR [CONFIG]``: a ``save_pretrained`` folder, a Hub repo id
+    (resolved through the Hub cache at ``revision``, written to ``./eval/<org>--<name>`` by
+    default), a run folder or a ``step_*.pt`` checkpoint; CONFIG defaults to the training
+    config saved with it."""
+    from cofin_sdk.models.hub import looks_like_repo_id, resolve_pretrained_dir
     from training.configs.base import apply_overrides, load_config
 
     path = Path(checkpoint)
+    if not path.exists() and looks_like_repo_id(checkpoint):
+        path = resolve_pretrained_dir(checkpoint, revision, cache_dir)
+        out = out or str(Path("eval") / checkpoint.replace("/", "--"))
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
     if config is not None:
@@ -333,6 +341,8 @@ def main(args: Any) -> int:
         getattr(args, "device", "cpu"),
         getattr(args, "max_batches", None),
         getattr(args, "compare", None),
+        revision=getattr(args, "revision", None),
+        cache_dir=getattr(args, "cache_dir", None),
     )
     for head, values in metrics.items():
         shown = {
