@@ -35,6 +35,7 @@ _BUILTIN_HELP: dict[str, str] = {
     "detect": "person-box action detection on a video",
     "eval": "evaluate a checkpoint on the validation sets (AVA mAP, clip top-1/top-5)",
     "eval-ava": "AVA frame-mAP@0.5IOU of a detections CSV (official ActivityNet protocol)",
+    "export": "export ONNX graphs (backbone + one per head) or TensorRT engines of a model",
     "push": "publish a model folder to the Hugging Face Hub (weights, record, card, ONNX)",
     "quickstart": "generate data, co-finetune, evaluate, detect: end to end on CPU",
     "synth": "generate synthetic AVA/Kinetics/Moments/SSv2 data in the real formats",

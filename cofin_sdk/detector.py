@@ -279,32 +279,99 @@ class Detector:
         cls,
         name_or_path: str | os.PathLike,
         *,
-        device: str = "cpu",
+        backend: str = "torch",
+        device: str | None = None,
         revision: str | None = None,
         cache_dir: str | os.PathLike | None = None,
         **kwargs: Any,
     ) -> Detector:
         """Loads weights saved with ``save_pretrained`` (a folder or a Hub repo id).
 
-        Labels and preprocessing come from the weights' ``config.json``.
+        Labels and preprocessing come from the weights' ``config.json`` (torch) or the
+        export's metadata (onnx).
 
         Args:
             name_or_path: Local folder or Hugging Face Hub repo id ``org/name`` (downloaded
                 into the Hub cache; with ``HF_HUB_OFFLINE=1`` read from it only).
-            device: Torch device.
+            backend: ``"torch"``, or ``"onnx"`` for onnxruntime on the folder's ``onnx/``
+                export (how a Hub repo carries it; see :meth:`from_export`). Without one,
+                the weights are exported to a temporary folder first (logged; needs torch
+                and seconds to minutes: ``cofin export MODEL --out MODEL/onnx`` saves it).
+            device: Torch device (default ``"cpu"``); for ``"onnx"``, ``"cpu"`` or
+                ``"cuda[:N]"`` picks the providers (default: TensorRT/CUDA when
+                onnxruntime offers them, else CPU).
             revision: Hub branch, tag or commit (default ``main``).
             cache_dir: Hub cache folder (default: huggingface_hub's, ``HF_HUB_CACHE``).
-            **kwargs: ``person_detector``, ``batch_size``, ``progress`` (see the class).
+            **kwargs: ``person_detector``, ``batch_size``, ``progress`` (see the class);
+                for ``"onnx"`` also those of :meth:`from_export`.
 
         Raises:
             FileNotFoundError: If the folder does not exist, or the repo / revision is not
                 cached (offline) or not on the Hub (one line naming the repo, revision and
                 cache folder).
+            ValueError: An unknown ``backend``, or an ``onnx/`` export of other weights.
         """
+        if backend == "onnx":
+            from cofin_sdk.backends.onnx_backend import OnnxBackend, providers_for_device
+
+            names = ("providers", "intra_op_threads", "inter_op_threads", "int8", "fp16")
+            options = {k: kwargs.pop(k) for k in names if k in kwargs}
+            options.setdefault("providers", providers_for_device(device))
+            onnx = OnnxBackend.from_pretrained(
+                name_or_path, revision=revision, cache_dir=cache_dir, **options
+            )
+            return cls(onnx, **kwargs)
+        if backend != "torch":
+            raise ValueError(f"backend={backend!r}: choose 'torch' or 'onnx'")
         from cofin_sdk.models import from_pretrained
 
         model = from_pretrained(name_or_path, revision=revision, cache_dir=cache_dir)
-        return cls(model, device=device, **kwargs)
+        return cls(model, device=device or "cpu", **kwargs)
+
+    @classmethod
+    def from_export(
+        cls,
+        export_dir: str | os.PathLike,
+        *,
+        providers: Sequence[Any] | None = None,
+        intra_op_threads: int | None = None,
+        inter_op_threads: int | None = None,
+        int8: bool = False,
+        fp16: bool = False,
+        **kwargs: Any,
+    ) -> Detector:
+        """A Detector on an export folder (``cofin export``), run by onnxruntime, no torch.
+
+        Heads, labels and preprocessing come from the export's metadata alone. The clip shape
+        is the export's (fixed); box counts and batch sizes are free.
+
+        Args:
+            export_dir: Folder with ``backbone.onnx``, ``head_<name>.onnx`` and
+                ``cofin_export.json``.
+            providers, intra_op_threads, inter_op_threads, int8, fp16: See
+                :class:`~cofin_sdk.backends.OnnxBackend`.
+            **kwargs: ``person_detector``, ``batch_size``, ``progress`` (see the class).
+
+        Raises:
+            ImportError: onnxruntime is missing (names the extra to install).
+            FileNotFoundError, ValueError: A missing or inconsistent export, naming the file
+                and the field.
+
+        Example:
+            >>> detector = Detector.from_export("exported", progress=False)  # doctest: +SKIP
+            >>> detector.detect("video.mp4", boxes={1.0: [[10, 20, 110, 220]]})  # doctest: +SKIP
+        """
+        from cofin_sdk.backends.onnx_backend import OnnxBackend
+
+        backend = OnnxBackend(
+            export_dir,
+            providers=providers,
+            intra_op_threads=intra_op_threads,
+            inter_op_threads=inter_op_threads,
+            int8=int8,
+            fp16=fp16,
+        )
+        return cls(backend, **kwargs)
 
     # ------------------------------------------------------------------ metadata
     @property

@@ -96,6 +96,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 DETECT = ["detect", "{video}", "--model", "{model}", "--no-progress"]
 CLASSIFY = ["classify", "{video}", "--model", "{model}", "--no-progress"]
+EXPORT = ["export", "{model}", "--out", "new", "--no-progress"]
 
 # (id, argv, message fragment): every row must exit 1 with that fragment on stderr.
 ROWS = [
@@ -161,6 +162,20 @@ ROWS = [
     ("eval_ava_malformed_detections", ["eval-ava", "--groundtruth", "{gt}", "--detections", "{bad_dets}", "--labelmap", "{labelmap}"], "bad_dets.csv:2: box coordinates must be finite"),
     ("eval_ava_json_is_folder", ["eval-ava", "--groundtruth", "{gt}", "--detections", "{dets}", "--labelmap", "{labelmap}", "--json", "{root}"], "--json {root} is a folder"),
     ("eval_ava_plot_not_png", ["eval-ava", "--groundtruth", "{gt}", "--detections", "{dets}", "--labelmap", "{labelmap}", "--plot", "ap.pdf"], "--plot ap.pdf: expected a .png file name"),
+    ("export_unknown_head", [*EXPORT, "--heads", "ava", "nope"],
+     "--heads 'nope': no such head; the model has ava (detection), kinetics (classification)"),
+    ("export_opset_too_old", [*EXPORT, "--opset", "15"],
+     "--opset 15 is refused: RoiAlign(aligned=True) needs opset >= 16"),
+    ("export_opset_not_run_by_onnxruntime", [*EXPORT, "--opset", "22"],
+     "--opset 22 is refused: onnxruntime 1.32 cannot run RoiAlign at opsets 22-23; use 18..21"),
+    ("export_out_is_file", ["export", "{model}", "--out", "{gt}"], "--out {gt} is a file; give a folder for the export"),
+    ("export_out_foreign_folder", ["export", "{model}", "--out", "{non_empty}"],
+     "--out {non_empty} is a non-empty folder that holds no cofin export (no cofin_export.json)"),
+    ("export_tensorrt_without_gpu", [*EXPORT, "--format", "tensorrt"], "--format tensorrt needs "),
+    ("export_unknown_format", [*EXPORT, "--format", "tflite"], "--format tflite: choose one of onnx, tensorrt"),
+    ("export_other_clip_shape", [*EXPORT, "--image-size", "64"],
+     "--image-size 64: the exported graphs have a fixed clip shape, the model record's 4 frames x 32x32 px"),
+    ("export_missing_model", ["export", "{root}/no_model", "--out", "new"], "model folder not found: {root}/no_model"),
 ]  # fmt: skip
 
 

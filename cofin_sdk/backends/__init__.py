@@ -13,16 +13,25 @@ from cofin_sdk._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from .base import Backend, check_frames, check_head_inputs
+    from .onnx_backend import OnnxBackend
     from .torch_backend import TorchBackend, check_device
 
 _WHERE = {
     "Backend": "base",
     "check_frames": "base",
     "check_head_inputs": "base",
+    "OnnxBackend": "onnx_backend",
     "TorchBackend": "torch_backend",
     "check_device": "torch_backend",
 }
-__all__ = ["Backend", "TorchBackend", "check_device", "check_frames", "check_head_inputs"]
+__all__ = [
+    "Backend",
+    "OnnxBackend",
+    "TorchBackend",
+    "check_device",
+    "check_frames",
+    "check_head_inputs",
+]
 
 
 __getattr__, __dir__ = lazy_attributes(__name__, _WHERE)
