@@ -1,13 +1,20 @@
-"""Shared helpers for the miniature reproduction (issue 5 item 4).
+"""Shared helpers for the miniature reproduction on the learnable ``bench2`` data (issue 13).
 
-Every run is the ``synthetic_bench`` recipe pointed at one generated ``bench`` root, on
-ONE CPU thread, sequentially. Arms of a comparison differ only in the compared factor
-(datasets / transfer-vs-co-finetune / sampler) and, across seeds, in ``run.seed``
-(model init, dataset schedule, sample order, augmentation); the data is always the same.
+Every run is the ``synthetic_bench2`` recipe pointed at one generated ``bench2`` root,
+on ONE CPU thread at low priority. Arms of a comparison differ only in the compared
+factor (datasets / transfer-vs-co-finetune / sampler) and, across seeds, in
+``run.seed`` (model init, dataset schedule, sample order, augmentation); the data is
+always the same.
 
 Step budget: every arm of a table trains the same number of optimiser steps at the same
-global batch, so every arm sees the same number of clips ("equal total data and equal
-steps"). Epoch counts are derived from the dataset sizes to hit that step count.
+global batch ("equal total data and equal steps"); epoch counts are derived from the
+dataset sizes to hit that step count.
+
+Resumable: each finished arm writes ``experiments/results/<table>/<arm key>.json``
+(metrics, per-class AP, steps per head, wall time) and, with ``--commit``, commits it at
+once. An arm whose JSON exists under any ``experiments/results/*/`` folder is not
+retrained (tables share arms: Table 3 reuses Table 1's K + AVA runs), so a later session
+on a fresh machine continues where the last one stopped.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +49,15 @@ from training.configs.base import TrainConfig, apply_overrides, load_config  # n
 
 RESULTS = REPO / "experiments" / "results"
 FIGURES = REPO / "experiments" / "figures"
-DEFAULT_DATA = "/work/exp_runs/synth_bench"
-DEFAULT_OUT = "/work/exp_runs"
-
-# Recipe knobs shared by every table (see README "Settings"). The bench preset's model
-# (ViViT-Ti FE, 3 spatial + 1 temporal layers, 128 px, 8 frames, stride 2), batch 16,
-# SGD momentum 0.9, cosine, label smoothing 0.1 are kept; lr and clipping below.
+PRESET = "synthetic_bench2"
+DATA_PRESET = "bench2"
+DEFAULT_DATA = "/work/exp_runs/synth_bench2"
+DEFAULT_OUT = "/work/exp_runs/bench2"
+DEFAULT_STEPS = 400
+SMOKE_STEPS = 2
 BATCH = 16
+SHORT = {"kinetics": "K", "mit": "MiT", "ssv2": "SSv2", "ava": "AVA"}
+HEADS = ("kinetics", "mit", "ssv2")
 COMMON_OVERRIDES = [
     "run.num_workers=0",
     "run.progress=false",
@@ -56,57 +66,99 @@ COMMON_OVERRIDES = [
     "run.keep_last=1",
     "run.device=cpu",
     f"run.global_batch_size={BATCH}",
-    # The preset's lr (0.1 at batch 16) left the Kinetics loss above chance (unstable); use
-    # the paper's lr linearly scaled to batch 16 (0.2 * 16 / 128 = 0.025) and clip at 1.0.
-    "optim.base_lr=0.2",
-    "optim.grad_clip_norm=1.0",
 ]
 
 logger = logging.getLogger("experiments")
 
 
-def parse_args(doc: str, default_seeds: list[int], default_steps: int) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=doc)
+# ---------------------------------------------------------------- command line
+
+
+def parse_args(doc: str, default_seeds: list[int], default_steps: int = DEFAULT_STEPS) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=default_seeds, help="run.seed values")
-    p.add_argument("--out", default=DEFAULT_OUT, help="run outputs (checkpoints, eval) go here, outside the repo")
-    p.add_argument("--data", default=DEFAULT_DATA, help="generated bench root (cofin synth --preset bench)")
+    p.add_argument("--out", default=DEFAULT_OUT, help="run folders (checkpoints, eval) go here, outside the repo")
+    p.add_argument("--data", default=DEFAULT_DATA, help="generated bench2 root (made if missing)")
     p.add_argument("--steps", type=int, default=default_steps, help="optimiser steps per arm (equal for all arms)")
     p.add_argument("--set", dest="overrides", action="append", default=[], help="extra config override for all arms")
-    p.add_argument("--fresh", action="store_true", help="retrain even if a finished run exists in --out")
-    p.add_argument("--results", default=None, help="write JSON/markdown/figures here instead of experiments/")
+    p.add_argument("--fresh", action="store_true", help="retrain even if the arm's results JSON exists")
+    p.add_argument("--commit", action="store_true", help="git-commit each finished arm's JSON as it lands")
+    p.add_argument("--only-summary", action="store_true", help="train nothing: summarise the arms already done")
+    p.add_argument("--only", nargs="+", default=None, metavar="TEXT",
+                   help="train only arms whose key contains one of these (run two processes in parallel)")
+    p.add_argument("--results", default=None, help="write results/figures here instead of experiments/")
+    p.add_argument("--smoke", action="store_true",
+                   help=f"every arm for {SMOKE_STEPS} steps on the tiny preset, into a temp folder")
     args = p.parse_args()
+    global RESULTS, FIGURES
+    if args.smoke:
+        tmp = Path(args.results or "/tmp/cofin_experiments_smoke")
+        args.data, args.out, args.steps, args.commit = str(tmp / "synth_tiny"), str(tmp / "runs"), SMOKE_STEPS, False
+        args.results = str(tmp / "results")
+        # a 1+1-layer model on 4 frames at 48 px: the smoke run tests the plumbing, not learning
+        args.overrides += ["model.overrides.spatial_depth=1", "run.num_frames=4", "run.image_size=48"]
     if args.results:
-        global RESULTS, FIGURES
         RESULTS, FIGURES = Path(args.results), Path(args.results) / "figures"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ensure_data(args.data)
+    ensure_data(args.data, "tiny" if args.smoke else DATA_PRESET)
     return args
 
 
-def ensure_data(root: str) -> None:
+def ensure_data(root: str, preset: str = DATA_PRESET) -> None:
     if not (Path(root) / "synth_meta.json").is_file():
-        logger.info("generating the bench data into %s", root)
-        subprocess.run(["cofin", "synth", "--preset", "bench", "--out", root, "--workers", "1", "--seed", "0"], check=True)
+        logger.info("generating the %s data into %s", preset, root)
+        from training.synth import generate
+
+        generate(root, preset=preset, seed=0, workers=1 if preset == "tiny" else 2)
 
 
-def dataset_sizes(root: str, upstream: tuple[str, ...]) -> dict[str, int]:
+# ---------------------------------------------------------------- arms
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One trained model of the study.
+
+    Attributes:
+        method: ``"cofin"`` (one co-finetuning run), ``"transfer"`` (upstream stage, then
+            AVA finetune with a new head and optimiser) or ``"single"`` (one dataset).
+        upstream: Upstream datasets (``"single"``: the one dataset, may be ``"ava"``).
+        seed: ``run.seed``.
+        steps: Total optimiser steps.
+        sampler: ``sampler.kind`` of a co-finetuning run.
+    """
+
+    method: str
+    upstream: tuple[str, ...]
+    seed: int
+    steps: int
+    sampler: str = "weighted"
+
+    @property
+    def key(self) -> str:
+        data = "+".join(self.upstream) if self.method == "single" else "+".join(("ava",) + self.upstream)
+        sampler = f"_{self.sampler}" if self.method == "cofin" else ""
+        return f"{self.method}_{data}{sampler}_steps{self.steps}_seed{self.seed}"
+
+
+def dataset_sizes(root: str, names: tuple[str, ...]) -> dict[str, int]:
     """Training-set sizes (samples) per head, as the trainer counts them."""
     from training.trainer import build_datasets
 
-    cfg = base_config(root, upstream, seed=0, out_dir="/tmp/unused", steps=1)
+    det = "ava" in names
+    cfg = load_config(PRESET)[0]
+    cfg.datasets = synthetic_datasets(root, tuple(n for n in names if n != "ava"), detection=det)
     return {d.name: len(ds) for d, ds in zip(cfg.datasets, build_datasets(cfg, "train"))}
 
 
-def base_config(root: str, upstream: tuple[str, ...], seed: int, out_dir: str, steps: int,
-                sampler: str = "weighted", extra: list[str] | None = None, sizes: dict[str, int] | None = None) -> TrainConfig:
-    """Co-finetuning config on ``ava`` + ``upstream`` with ``steps`` optimiser steps."""
-    cfg = load_config("synthetic_bench")[0]
-    cfg.datasets = synthetic_datasets(root, upstream, detection=True)
-    cfg.name = "cofin_" + "_".join(("ava",) + upstream)
+def _config(root: str, upstream: tuple[str, ...], detection: bool, seed: int, out_dir: str,
+            sampler: str, extra: list[str]) -> TrainConfig:
+    cfg = load_config(PRESET)[0]
+    cfg.datasets = synthetic_datasets(root, upstream, detection=detection)
+    cfg.name = "_".join((("ava",) if detection else ()) + upstream)
+    quota = "true" if sampler == "weighted" else "false"  # exact quota exists for weighted only
     apply_overrides(cfg, COMMON_OVERRIDES + [f"run.seed={seed}", f"run.out_dir={out_dir}",
-                                             f"sampler.kind={sampler}"] + list(extra or []))
-    if sizes is not None:
-        set_steps(cfg, steps, sum(sizes[d.name] for d in cfg.datasets))
+                                             f"sampler.kind={sampler}", f"sampler.exact_quota={quota}"] + extra)
     return cfg
 
 
@@ -118,24 +170,46 @@ def set_steps(cfg: TrainConfig, steps: int, total_samples: int) -> None:
     assert max(1, round(cfg.schedule.epochs * per_epoch)) == steps
 
 
-def transfer_config(cofin: TrainConfig, sizes: dict[str, int], steps: int) -> list[TrainConfig]:
-    """Transfer baseline with the same total steps: upstream stage gets the upstream share
-    of the steps (= expected upstream steps under weighted co-finetuning), AVA the rest."""
-    upstream = [d.name for d in cofin.datasets if d.kind != "ava"]
-    up = sum(sizes[n] for n in upstream)
-    total = up + sizes["ava"]
-    steps_up = round(steps * up / total)
-    steps_det = steps - steps_up
-    stages = transfer_stages(copy.deepcopy(cofin), 1.0, 1.0)
+def arm_stages(arm: Arm, args: argparse.Namespace) -> tuple[list[TrainConfig], dict[str, int]]:
+    """The training config(s) of an arm and the dataset sizes they use."""
+    out_dir = f"{args.out}/{arm.key}"
+    if arm.method == "single":
+        name = arm.upstream[0]
+        det = name == "ava"
+        sizes = dataset_sizes(args.data, arm.upstream)
+        cfg = _config(args.data, () if det else arm.upstream, det, arm.seed, out_dir, "weighted", args.overrides)
+        set_steps(cfg, arm.steps, sizes[name])
+        return [cfg], sizes
+    sizes = dataset_sizes(args.data, ("ava",) + arm.upstream)
+    cfg = _config(args.data, arm.upstream, True, arm.seed, out_dir, arm.sampler, args.overrides)
+    if arm.method == "cofin":
+        set_steps(cfg, arm.steps, sum(sizes.values()))
+        return [cfg], sizes
+    # transfer: the upstream stage gets the upstream share of the steps (= its share under
+    # weighted co-finetuning), the AVA finetune the rest
+    up = sum(sizes[n] for n in arm.upstream)
+    steps_up = round(arm.steps * up / (up + sizes["ava"]))
+    stages = transfer_stages(copy.deepcopy(cfg), 1.0, 1.0)
     set_steps(stages[0], steps_up, up)
-    set_steps(stages[1], steps_det, sizes["ava"])
-    stages[0].name = cofin.name + "_transfer_stage1"
-    stages[1].name = cofin.name + "_transfer_stage2"
-    return stages
+    set_steps(stages[1], arm.steps - steps_up, sizes["ava"])
+    return stages, sizes
 
 
-def _done(out_dir: Path) -> bool:
-    return (out_dir / "final" / "config.json").is_file()
+def steps_per_head(stages: list[TrainConfig], sizes: dict[str, int]) -> dict[str, int]:
+    """How many optimiser steps each head gets (from the trainer's own schedule)."""
+    from training.samplers import CofinetuneSchedule
+
+    counts: dict[str, int] = {}
+    for cfg in stages:
+        names = [d.name for d in cfg.datasets]
+        total = sum(sizes[n] for n in names)
+        steps = max(1, round(cfg.schedule.epochs * max(1, total // cfg.run.global_batch_size)))
+        sched = CofinetuneSchedule([sizes[n] for n in names], cfg.run.global_batch_size, cfg.sampler.kind,
+                                   cfg.run.seed, exact_quota=cfg.sampler.exact_quota)
+        for s in range(steps):
+            n = names[sched.dataset_at(s)]
+            counts[n] = counts.get(n, 0) + 1
+    return counts
 
 
 def _final_metrics(out_dir: Path) -> dict[str, Any]:
@@ -144,38 +218,92 @@ def _final_metrics(out_dir: Path) -> dict[str, Any]:
     return read_model_record(out_dir / "final").metadata.get("metrics", {})
 
 
-def train_stages(stages: list[TrainConfig], fresh: bool) -> dict[str, Any]:
-    """Train the stages in order (skipping finished ones); returns metrics per stage + wall time."""
+def _per_class(run_dir: Path) -> list[dict[str, Any]]:
+    evals = sorted((run_dir / "eval").glob("step_*"))
+    data = json.loads((evals[-1] / "ava_ava_metrics.json").read_text())
+    return [{"name": c["name"], "group": c["group"], "train_count": c["train_count"], "ap": c["ap"],
+             "num_groundtruth": c["num_groundtruth"]} for c in data["classes"]]
+
+
+def _train(cfg: TrainConfig) -> float:
     from training.trainer import train
 
-    out: dict[str, Any] = {"stages": [], "wall_s": 0.0}
-    for stage in stages:
-        d = Path(stage.run.out_dir)
-        if fresh and d.exists():
-            shutil.rmtree(d)
-        timing = d / "wall_time.json"
-        if not _done(d):
-            if d.exists():
-                shutil.rmtree(d)  # an interrupted run: start over
-            t0 = time.perf_counter()
-            train(stage)
-            wall = time.perf_counter() - t0
-            timing.write_text(json.dumps({"wall_s": wall}))
-        wall = json.loads(timing.read_text())["wall_s"] if timing.is_file() else float("nan")
-        out["stages"].append({"name": stage.name, "out_dir": str(d), "wall_s": wall,
-                              "metrics": _final_metrics(d)})
-        out["wall_s"] += wall
-    return out
+    d = Path(cfg.run.out_dir)
+    if d.exists():
+        shutil.rmtree(d)  # an interrupted or stale run: start over
+    t0 = time.perf_counter()
+    train(cfg)
+    return time.perf_counter() - t0
+
+
+def find_arm(key: str) -> Path | None:
+    hits = sorted(RESULTS.glob(f"*/{key}.json"))
+    return hits[0] if hits else None
+
+
+def run_arm(arm: Arm, args: argparse.Namespace, table: str) -> dict[str, Any]:
+    """Train one arm (or load its committed JSON); returns its record."""
+    found = None if args.fresh else find_arm(arm.key)
+    if found is not None:
+        return json.loads(found.read_text())
+    if args.only_summary or (args.only and not any(t in arm.key for t in args.only)):
+        return {}
+    stages, sizes = arm_stages(arm, args)
+    walls = [_train(cfg) for cfg in stages]
+    metrics = [_final_metrics(Path(cfg.run.out_dir)) for cfg in stages]
+    final = metrics[-1]
+    record: dict[str, Any] = {
+        "key": arm.key, "method": arm.method, "upstream": list(arm.upstream), "seed": arm.seed,
+        "steps": arm.steps, "sampler": arm.sampler, "dataset_sizes": sizes,
+        "steps_per_head": steps_per_head(stages, sizes), "stage_wall_s": walls, "wall_s": sum(walls),
+        "overrides": args.overrides, "row": summary_row(final, metrics[0] if arm.method == "transfer" else None),
+        "finished_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+    }
+    if "ava" in final:
+        record["per_class"] = _per_class(Path(stages[-1].run.out_dir))
+    path = RESULTS / table / f"{arm.key}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"[{table}] {arm.key}: {fmt_row(record['row'])} ({record['wall_s']:.0f} s)", flush=True)
+    if args.commit:
+        git_commit([path], f"experiments: {table} arm {arm.key} ({record['wall_s']:.0f} s)")
+    return record
+
+
+def git_commit(paths: list[Path], message: str) -> None:
+    """Commit only ``paths`` (other engineers share the working tree); retry on index.lock."""
+    files = [str(p) for p in paths]
+    for _ in range(20):
+        add = subprocess.run(["git", "add", *files], cwd=REPO, capture_output=True, text=True)
+        if add.returncode == 0:
+            done = subprocess.run(["git", "commit", "-m", message, "--", *files], cwd=REPO,
+                                  capture_output=True, text=True)
+            if done.returncode == 0 or "nothing to commit" in done.stdout:
+                return
+            err = done.stderr
+        else:
+            err = add.stderr
+        if "index.lock" not in err:
+            logger.warning("git commit failed: %s", err.strip())
+            return
+        time.sleep(3)
 
 
 def summary_row(metrics: dict[str, Any], upstream_metrics: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Flat row: AVA overall/head/mid/tail mAP and top-1 of each classification head."""
+    """Flat row: AVA overall/head/mid/tail mAP and top-1 of each classification head.
+
+    For the transfer baseline the top-1 values are its upstream stage's (the finetuned
+    model has no upstream head).
+    """
     ava = metrics.get("ava", {})
-    row = {k: ava.get(k) for k in ("mAP", "mAP_head", "mAP_mid", "mAP_tail")}
+    row = {k: ava.get(k) for k in ("mAP", "mAP_head", "mAP_mid", "mAP_tail")} if ava else {}
     for head, m in {**(upstream_metrics or {}), **metrics}.items():
         if "top1" in m:
             row[f"{head}_top1"] = m["top1"]
     return row
+
+
+# ---------------------------------------------------------------- statistics and formatting
 
 
 def mean_std(values: list[float | None]) -> tuple[float, float, int]:
@@ -185,112 +313,161 @@ def mean_std(values: list[float | None]) -> tuple[float, float, int]:
     return statistics.fmean(vals), (statistics.stdev(vals) if len(vals) > 1 else 0.0), len(vals)
 
 
-def fmt(value: float | None, scale: float = 100.0) -> str:
-    return "–" if value is None or not math.isfinite(value) else f"{value * scale:.1f}"
+def fmt(value: float | None, scale: float = 100.0, sign: bool = False) -> str:
+    if value is None or not math.isfinite(value):
+        return "–"
+    return f"{value * scale:+.1f}" if sign else f"{value * scale:.1f}"
 
 
-def fmt_ms(values: list[float | None]) -> str:
+def fmt_ms(values: list[float | None], sign: bool = False) -> str:
     m, s, n = mean_std(values)
     if n == 0:
         return "–"
-    return f"{m * 100:.1f} ± {s * 100:.1f}" if n > 1 else f"{m * 100:.1f}"
+    return f"{fmt(m, sign=sign)} ± {s * 100:.1f}" if n > 1 else fmt(m, sign=sign)
 
 
-def load_ava_result(eval_dir: Path):
-    """Rebuild an AvaResult from the runner's ``ava_ava_metrics.json``."""
+def fmt_row(row: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {fmt(v)}" for k, v in row.items())
+
+
+def paired(a: list[dict], b: list[dict], metric: str) -> dict[str, Any]:
+    """Paired difference ``b - a`` over the seeds both arms have, with a paired t-test.
+
+    Returns per-seed differences, mean, std, n, the two-sided paired t-test p-value and
+    its 95% t interval (scipy), or a 95% bootstrap interval of the mean when scipy is
+    missing (p-value then ``None``).
+    """
+    import numpy as np
+
+    by_seed = {r["seed"]: r["row"].get(metric) for r in a if r}
+    pairs = [(r["seed"], by_seed[r["seed"]], r["row"].get(metric)) for r in b
+             if r and r["seed"] in by_seed and by_seed[r["seed"]] is not None and r["row"].get(metric) is not None]
+    diffs = np.array([y - x for _, x, y in pairs], dtype=np.float64)
+    out: dict[str, Any] = {"metric": metric, "seeds": [s for s, _, _ in pairs], "diffs": diffs.tolist(),
+                           "n": len(diffs), "mean": float(diffs.mean()) if len(diffs) else None,
+                           "std": float(diffs.std(ddof=1)) if len(diffs) > 1 else None, "p": None, "ci95": None}
+    if len(diffs) < 2:
+        return out
+    try:
+        from scipy import stats
+
+        test = stats.ttest_rel([y for _, _, y in pairs], [x for _, x, _ in pairs])
+        half = stats.t.ppf(0.975, len(diffs) - 1) * diffs.std(ddof=1) / math.sqrt(len(diffs))
+        out.update(p=float(test.pvalue), ci95=[out["mean"] - half, out["mean"] + half], test="paired t-test")
+    except ImportError:
+        rng = np.random.default_rng(0)
+        boots = rng.choice(diffs, size=(10_000, len(diffs))).mean(axis=1)
+        out.update(ci95=[float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))], test="bootstrap")
+    return out
+
+
+def fmt_paired(stat: dict[str, Any]) -> str:
+    if not stat["n"]:
+        return "–"
+    per_seed = ", ".join(fmt(d, sign=True) for d in stat["diffs"])
+    if stat["n"] < 2:
+        return per_seed + " (1 seed)"
+    text = f"{fmt(stat['mean'], sign=True)} ± {stat['std'] * 100:.1f} [{per_seed}]"
+    if stat["ci95"]:
+        text += f", 95% CI {fmt(stat['ci95'][0], sign=True)}…{fmt(stat['ci95'][1], sign=True)}"
+    if stat["p"] is not None:
+        text += f", p = {stat['p']:.3f}"
+    return text
+
+
+def mean_per_class(records: list[dict]) -> dict[str, dict[str, Any]]:
+    """Per-class AP averaged over seeds: ``{name: {group, train_count, ap}}``."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in records:
+        for c in r.get("per_class", []):
+            entry = out.setdefault(c["name"], {"group": c["group"], "train_count": c["train_count"], "aps": []})
+            if c["ap"] is not None:
+                entry["aps"].append(c["ap"])
+    for entry in out.values():
+        entry["ap"] = statistics.fmean(entry.pop("aps")) if entry.get("aps") else float("nan")
+    return out
+
+
+def ava_result(per_class: dict[str, dict[str, Any]]):
+    """An ``AvaResult`` from ``mean_per_class`` output (for the plotting helpers)."""
     import numpy as np
 
     from training.evaluation.ava import AvaResult
 
-    data = json.loads((eval_dir / "ava_ava_metrics.json").read_text())
-    cls = data["classes"]
-    nan = float("nan")
-    return AvaResult(
-        class_ids=[c["id"] for c in cls], class_names=[c["name"] for c in cls],
-        ap=np.array([nan if c["ap"] is None else c["ap"] for c in cls]),
-        num_groundtruth=[c["num_groundtruth"] for c in cls], num_detections=[c["num_detections"] for c in cls],
-        mAP=nan if data["mAP@0.5IOU"] is None else data["mAP@0.5IOU"],
-        groups=[c["group"] for c in cls], train_counts=np.array([c["train_count"] for c in cls]),
-        group_mAP={k: (nan if v is None else v) for k, v in data["group_mAP"].items()},
-    )
+    names = list(per_class)
+    ap = np.array([per_class[n]["ap"] for n in names], dtype=np.float64)
+    groups = [per_class[n]["group"] for n in names]
+    group_map = {g: float(np.nanmean(ap[[x == g for x in groups]])) if g in groups else float("nan")
+                 for g in ("head", "mid", "tail")}
+    return AvaResult(class_ids=list(range(1, len(names) + 1)), class_names=names, ap=ap,
+                     num_groundtruth=[0] * len(names), num_detections=[0] * len(names),
+                     mAP=float(np.nanmean(ap)), groups=groups,
+                     train_counts=np.array([per_class[n]["train_count"] for n in names]), group_mAP=group_map)
 
 
-def final_eval_dir(run_dir: str | Path) -> Path:
-    evals = sorted((Path(run_dir) / "eval").glob("step_*"))
-    return evals[-1]
+def plot_difference(base: list[dict], other: list[dict], name: str, labels: tuple[str, str]) -> Path | None:
+    """Per-class AP difference figure (paper Fig. 1) of seed-averaged per-class AP."""
+    if not any(r.get("per_class") for r in base) or not any(r.get("per_class") for r in other):
+        return None
+    from training.evaluation.plots import plot_ap_difference
+
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    path = FIGURES / f"{name}.png"
+    plot_ap_difference(ava_result(mean_per_class(base)), ava_result(mean_per_class(other)), path, labels=labels)
+    return path
 
 
-def write_outputs(name: str, payload: dict[str, Any], markdown: str) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
-    (RESULTS / f"{name}.md").write_text(markdown + "\n")
-    print(markdown)
+def arm_label(arm: Arm) -> str:
+    data = " + ".join(SHORT[u] for u in arm.upstream)
+    if arm.method == "transfer":
+        return f"{data} → AVA (transfer)"
+    if arm.method == "single":
+        return f"{data} only"
+    return f"{data} + AVA ({arm.sampler})"
 
 
-def run_dir(out: str, steps: int, upstream: tuple[str, ...], arm: str, seed: int, sampler: str = "weighted") -> str:
-    """One folder per (steps, datasets, arm, sampler, seed): tables share finished runs."""
-    return f"{out}/steps{steps}/{arm}_{'_'.join(('ava',) + upstream)}_{sampler}_seed{seed}"
-
-
-def steps_per_head(cfg: TrainConfig, sizes: dict[str, int], steps: int) -> dict[str, int]:
-    """How many optimiser steps each head gets in a run (from the trainer's own schedule)."""
-    from training.samplers import CofinetuneSchedule
-
-    names = [d.name for d in cfg.datasets]
-    sched = CofinetuneSchedule([sizes[n] for n in names], cfg.run.global_batch_size, cfg.sampler.kind, cfg.run.seed)
-    counts = dict.fromkeys(names, 0)
-    for s in range(steps):
-        counts[names[sched.dataset_at(s)]] += 1
-    return counts
-
-
-def mean_result(results: list):
-    """AvaResult whose per-class AP is the mean over seeds (for the difference figure)."""
-    import dataclasses
-
-    import numpy as np
-
-    ap = np.nanmean(np.stack([r.ap for r in results]), axis=0)
-    return dataclasses.replace(results[0], ap=ap, mAP=float(np.nanmean(ap)))
-
-
-def settings_text(steps: int) -> str:
-    return (f"{steps} optimiser steps per arm at global batch {BATCH} ({steps * BATCH} clips), "
-            "ViViT-Ti FE (3 spatial + 1 temporal layers, drop-path 0.1), 128 px, 8 frames stride 2, "
-            "SGD momentum 0.9, peak lr 0.025 (paper's 0.2 at batch 128, linearly scaled), grad-norm clip 1.0, 10% linear warm-up then cosine, label smoothing 0.1, "
-            "random init (no ImageNet), 1 CPU thread, run.num_workers=0")
-
-
-def cofin_arm(args: argparse.Namespace, upstream: tuple[str, ...], seed: int, sampler: str = "weighted") -> dict[str, Any]:
-    """Train (or reuse) one co-finetuning run; returns its summary record."""
-    sizes = dataset_sizes(args.data, upstream)
-    cfg = base_config(args.data, upstream, seed, run_dir(args.out, args.steps, upstream, "cofin", seed, sampler),
-                      args.steps, sampler=sampler, extra=args.overrides, sizes=sizes)
-    res = train_stages([cfg], args.fresh)
-    return {"upstream": list(upstream), "sampler": sampler, "seed": seed, "dataset_sizes": sizes,
-            "row": summary_row(res["stages"][-1]["metrics"]), "steps_per_head": steps_per_head(cfg, sizes, args.steps),
-            "wall_s": res["wall_s"], "run_dirs": [s["out_dir"] for s in res["stages"]]}
-
-
-def group_by_arm(records: list[dict[str, Any]], key) -> dict[Any, list[dict[str, Any]]]:  # noqa: ANN001
-    out: dict[Any, list[dict[str, Any]]] = {}
-    for r in records:
-        out.setdefault(key(r), []).append(r)
-    return out
-
-
-HEADS = ("kinetics", "mit", "ssv2")
-
-
-def table_lines(groups: dict[str, list[dict[str, Any]]]) -> list[str]:
-    """Markdown rows: name | steps per head | AVA mAP h/m/t | top-1 per upstream head | wall."""
-    lines = ["| Datasets / method | steps AVA / K / MiT / SSv2 | AVA mAP | Head | Mid | Tail | K top-1 | MiT top-1 | SSv2 top-1 | wall (s) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+def table_lines(groups: dict[str, list[dict]]) -> list[str]:
+    """Markdown rows: arm | seeds | steps per head | AVA mAP h/m/t | top-1 per head | wall."""
+    lines = ["| Arm | seeds done | steps AVA / K / MiT / SSv2 | AVA mAP | Head | Mid | Tail | K top-1 | MiT top-1 | SSv2 top-1 | wall (s, mean) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, rs in groups.items():
+        rs = [r for r in rs if r]
+        if not rs:
+            lines.append(f"| {name} | – (not run yet) |" + " |" * 9)
+            continue
         hs = rs[0]["steps_per_head"]
         steps = " / ".join(str(hs.get(h, "–")) for h in ("ava",) + HEADS)
         cells = [fmt_ms([r["row"].get(k) for r in rs]) for k in ("mAP", "mAP_head", "mAP_mid", "mAP_tail")]
         cells += [fmt_ms([r["row"].get(f"{h}_top1") for r in rs]) for h in HEADS]
         wall = statistics.fmean(r["wall_s"] for r in rs)
-        lines.append(f"| {name} | {steps} | " + " | ".join(cells) + f" | {wall:.0f} |")
+        seeds = ",".join(str(r["seed"]) for r in rs)
+        lines.append(f"| {name} | {seeds} | {steps} | " + " | ".join(cells) + f" | {wall:.0f} |")
     return lines
+
+
+def comparison_lines(pairs: list[tuple[str, list[dict], list[dict]]], metrics: tuple[str, ...]) -> list[str]:
+    """Markdown: paired differences (b − a) per comparison and metric; returns lines."""
+    names = {"mAP": "AVA mAP", "mAP_head": "head", "mAP_mid": "mid", "mAP_tail": "tail",
+             "kinetics_top1": "K top-1", "mit_top1": "MiT top-1", "ssv2_top1": "SSv2 top-1"}
+    lines = ["| Comparison (B − A, points) | metric | mean ± std [per seed], 95% CI, paired t-test p |", "|---|---|---|"]
+    for label, a, b in pairs:
+        for m in metrics:
+            stat = paired(a, b, m)
+            if stat["n"]:
+                lines.append(f"| {label} | {names.get(m, m)} | {fmt_paired(stat)} |")
+    return lines
+
+
+def write_summary(table: str, payload: dict[str, Any], markdown: str) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{table}.json").write_text(json.dumps(payload, indent=1) + "\n")
+    (RESULTS / f"{table}.md").write_text(markdown + "\n")
+    print(markdown)
+
+
+def settings_text(steps: int) -> str:
+    return (f"{steps} optimiser steps per arm at global batch {BATCH} ({steps * BATCH} clips); "
+            "ViViT-Ti FE (3 spatial + 1 temporal layers, drop-path 0.1, 12-px patches), 96 px, 8 frames "
+            "stride 2 (10 fps), SGD momentum 0.9, lr 0.025 (paper's 0.2 at batch 128, linearly scaled), "
+            "grad-norm clip 1.0, 10% warm-up then cosine, label smoothing 0.1, random init, "
+            "weighted sampling with exact quotas unless stated, 1 CPU thread")

@@ -17,7 +17,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         description="Generate procedurally animated actors as H.264 videos plus AVA-, Kinetics-, "
         "Moments-in-Time- and SSv2-format annotations (see docs/CONVENTIONS.md for the layout).",
     )
-    parser.add_argument("--preset", default="tiny", help="tiny (tests, seconds) or bench (minutes)")
+    parser.add_argument(
+        "--preset", default="tiny", help="tiny (tests, seconds), bench or bench2 (minutes)"
+    )
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same data)")
     parser.add_argument("--workers", type=int, default=1, help="processes rendering videos")

@@ -27,8 +27,10 @@ from training.synth.taxonomy import (
     ADDONS,
     KINETICS_SPECS,
     MIT_SPECS,
+    SCENE_COLORS,
     SSV2_OBJECTS,
     SSV2_TEMPLATES,
+    AppearanceCue,
     ClipSpec,
 )
 
@@ -43,6 +45,8 @@ class ClipTask:
         dataset: ``"kinetics"``, ``"mit"`` or ``"ssv2"``.
         label: Class name (Kinetics/MiT) or SSv2 template.
         placeholder: SSv2 object placeholder (e.g. ``"a cup"``); ``""`` otherwise.
+        cue: The class's appearance cue (Kinetics/MiT with ``appearance_cues > 0``).
+        cue_prob: Probability that each element of ``cue`` is shown.
     """
 
     dataset: str
@@ -52,11 +56,19 @@ class ClipTask:
     fps: int
     duration: int
     placeholder: str = ""
+    cue: AppearanceCue | None = None
+    cue_prob: float = 0.0
 
 
-def _actor_shot(rng: np.random.Generator, spec: ClipSpec, task: ClipTask) -> Shot:
+def _actor_shot(
+    rng: np.random.Generator, spec: ClipSpec, task: ClipTask, clothing: int | None = None
+) -> Shot:
     size = (task.width, task.height)
-    colors = [ACTOR_PALETTE[int(i)] for i in rng.permutation(len(ACTOR_PALETTE))[:3]]
+    order = [int(i) for i in rng.permutation(len(ACTOR_PALETTE))]
+    if clothing is not None:  # the main actor wears the class colour
+        order.remove(clothing)
+        order.insert(0, clothing)
+    colors = [ACTOR_PALETTE[i] for i in order[:3]]
     pair = next((a for a in spec.addons if ADDONS[a].pair), None)
     event = float(rng.uniform(0.3, 0.6) * task.duration)
     if pair is not None:
@@ -96,12 +108,25 @@ def _object_params(rng: np.random.Generator, task: ClipTask) -> dict:
     }
 
 
+def _shown_cues(rng: np.random.Generator, task: ClipTask) -> tuple[dict, int | None]:
+    """Backdrop kwargs and clothing index for the cues this clip shows (none without a cue)."""
+    if task.cue is None:
+        return {}, None
+    scene, clothing, landmark = rng.uniform(size=3) < task.cue_prob
+    kwargs = {"base_color": SCENE_COLORS[task.cue.scene] if scene else None,
+              "landmark": task.cue.landmark if landmark else ""}  # fmt: skip
+    return kwargs, task.cue.clothing if clothing else None
+
+
 def _render_scene(rng: np.random.Generator, spec: ClipSpec, task: ClipTask) -> np.ndarray:
-    backdrop = make_backdrop(rng, task.width, task.height)
+    backdrop_kwargs, clothing = _shown_cues(rng, task)
+    backdrop = make_backdrop(rng, task.width, task.height, **backdrop_kwargs)
     n_frames = task.duration * task.fps
     frames = np.empty((n_frames, task.height, task.width, 3), dtype=np.uint8)
-    shot = _actor_shot(rng, spec, task) if spec.pose else None
+    shot = _actor_shot(rng, spec, task, clothing) if spec.pose else None
     params = _object_params(rng, task) if spec.objects else {}
+    if spec.objects and clothing is not None:
+        params["color"] = ACTOR_PALETTE[clothing]  # object-only clips: the object wears it
     for n in range(n_frames):
         t = n / task.fps
         frames[n], _ = render_frame(backdrop, shot, t, task.width, task.height)

@@ -40,7 +40,7 @@ from training.synth.ava import (
 from training.synth.clips import ClipTask, render_clip
 from training.synth.meta import build_meta, label_kinds
 from training.synth.presets import PRESETS, SynthPreset
-from training.synth.taxonomy import SSV2_OBJECTS
+from training.synth.taxonomy import SSV2_OBJECTS, appearance_cue
 from training.synth.writers import (
     write_csv,
     write_json,
@@ -241,7 +241,20 @@ def _clip_jobs(
             placeholder = str(rng.choice(sorted(SSV2_OBJECTS)))
             record.update(id=str(int(ssv2_ids[i])), placeholder=placeholder)
             path = root / "ssv2" / "videos" / f"{record['id']}.mp4"
-        task = ClipTask(dataset, label, width, height, p.fps, p.clip_duration, placeholder)
+        cue = None
+        if p.appearance_cues > 0 and dataset != "ssv2":
+            cue = appearance_cue(dataset, classes.index(label))
+        task = ClipTask(
+            dataset,
+            label,
+            width,
+            height,
+            p.fps,
+            p.clip_duration,
+            placeholder,
+            cue,
+            p.appearance_cues,
+        )
         jobs.append((task, seed, i, str(path), p.crf))
         records.append(record)
     return jobs, records
@@ -324,7 +337,7 @@ def generate(
 
     Args:
         out_dir: Output root (created; existing files are overwritten).
-        preset: ``"tiny"``, ``"bench"`` or a ``SynthPreset``.
+        preset: ``"tiny"``, ``"bench"``, ``"bench2"`` or a ``SynthPreset``.
         seed: Seed; the same seed gives identical annotations and frames.
         workers: Processes rendering videos (the output does not depend on it).
         progress: Show tqdm progress bars.

@@ -8,9 +8,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from training.synth.ava import MOVIE_OFFSET, AvaVideoResult
-from training.synth.taxonomy import ADDONS, POSE_WEIGHTS, SSV2_OBJECTS
+from training.synth.taxonomy import (
+    ADDONS,
+    KINETICS_SPECS,
+    MIT_SPECS,
+    POSE_WEIGHTS,
+    SSV2_OBJECTS,
+    appearance_cue,
+    distinctive_motions,
+)
 
-__all__ = ["build_meta", "head_mid_tail", "label_kinds", "META_VERSION"]
+__all__ = ["build_meta", "class_dependencies", "head_mid_tail", "label_kinds", "META_VERSION"]
 
 META_VERSION = 1
 # The paper (App.): of 60 evaluated AVA classes, 8 head (>10k train labels),
@@ -66,6 +74,35 @@ def head_mid_tail(train_counts: Counter, evaluated: Sequence[str]) -> dict[str, 
     }
 
 
+def class_dependencies(preset: Any) -> dict[str, dict[str, dict]]:
+    """What each upstream class depends on: motion (shared with an AVA class or not) and cues.
+
+    ``motion`` is the class's distinctive motion(s) (add-ons, else the pose or an
+    object motion); ``shares_motion_with_ava`` lists the preset's AVA classes among
+    them (the transfer co-finetuning can exploit); ``cue`` is the appearance shown with
+    probability ``appearance_cues`` each (``None`` for SSv2-like: motion only).
+    """
+    ava = set(preset.ava_classes)
+    out: dict[str, dict[str, dict]] = {}
+    for dataset, classes, specs in (
+        ("kinetics", preset.kinetics_classes, KINETICS_SPECS),
+        ("mit", preset.mit_classes, MIT_SPECS),
+    ):
+        out[dataset] = {}
+        for i, name in enumerate(classes):
+            motion = distinctive_motions(specs[name])
+            cue = appearance_cue(dataset, i)
+            out[dataset][name] = {
+                "motion": motion,
+                "shares_motion_with_ava": [m for m in motion if m in ava],
+                "cue": dataclasses.asdict(cue),
+            }
+    out["ssv2"] = {
+        t: {"motion": [t], "shares_motion_with_ava": [], "cue": None} for t in preset.ssv2_templates
+    }
+    return out
+
+
 def build_meta(
     preset: Any, seed: int, results: Sequence[AvaVideoResult], counts: dict[str, dict[str, Counter]]
 ) -> dict:
@@ -73,6 +110,13 @@ def build_meta(
     evaluated = [c for c in preset.ava_classes if c not in preset.ava_not_evaluated]
     train_counts = counts["ava"]["train"]
     clip = {"size": list(preset.clip_size), "duration": preset.clip_duration, "fps": preset.fps}
+    settings = dataclasses.asdict(preset)
+    extra: dict[str, Any] = {}
+    if preset.appearance_cues > 0:  # presets without cues keep their pre-bench2 metadata
+        extra["class_dependencies"] = class_dependencies(preset)
+        extra["appearance_cue_prob"] = preset.appearance_cues
+    else:
+        settings.pop("appearance_cues")
     return {
         "meta_version": META_VERSION,
         "preset": preset.name,
@@ -104,5 +148,6 @@ def build_meta(
         "clip_counts": {
             d: {s: dict(c) for s, c in v.items()} for d, v in counts.items() if d != "ava"
         },
-        "settings": dataclasses.asdict(preset),
+        "settings": settings,
+        **extra,
     }

@@ -13,6 +13,16 @@
     Kinetics-like 16 classes, Moments-like 10, SSv2-like 10; 600 clips each
     (480 train, 120 val, balanced) × 3 s at 128×96, 15 fps.
 
+``bench2`` (the learnable bench of issue 13; ~2-3 min with ``--workers 2``): smaller
+    frames, more data, and appearance cues on the upstream classes:
+    AVA: 80 videos (64 train, 16 val) × 20 s at 96×72, 10 fps, the 24 ``bench`` classes
+    (21 evaluated), up to 3 actors (1,088 train keyframes);
+    Kinetics-like 16 / Moments-like 10 / SSv2-like 10 classes; 1,120 clips each (960
+    train, 160 val, balanced) × 2 s at 96×72, 10 fps, so every upstream set is larger
+    than AVA (as in the paper). Kinetics-/Moments-like classes show a scene colour, a
+    clothing colour and a landmark object typical of the class, each with probability
+    0.6 (``taxonomy.appearance_cue``; listed per class in ``synth_meta.json``).
+
 All videos are H.264 (yuv420p, CRF 23, one keyframe per second).
 """
 
@@ -63,6 +73,8 @@ class SynthPreset:
         clip_duration: Upstream clip length in seconds (integer).
         clip_size: (width, height) of upstream clips.
         crf: x264 quality.
+        appearance_cues: Probability that each appearance cue of a Kinetics-/Moments-like
+            class (scene colour, clothing colour, landmark) is shown; 0 = no cues.
     """
 
     name: str
@@ -82,6 +94,7 @@ class SynthPreset:
     clip_duration: int
     clip_size: tuple[int, int]
     crf: int = 23
+    appearance_cues: float = 0.0
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.ava_not_evaluated if c not in self.ava_classes]
@@ -91,6 +104,8 @@ class SynthPreset:
             raise ValueError(
                 f"ava_duration must be >= 5 s (keyframes 2..duration-2), got {self.ava_duration}"
             )
+        if not 0.0 <= self.appearance_cues <= 1.0:
+            raise ValueError(f"appearance_cues must be in [0, 1], got {self.appearance_cues}")
         if min(self.ava_train_videos, self.ava_val_videos, self.clip_train, self.clip_val) < 1:
             raise ValueError("every split needs at least one video/clip")
         for w, h in (self.ava_size, self.clip_size):
@@ -136,5 +151,24 @@ PRESETS: dict[str, SynthPreset] = {
         clip_val=120,
         clip_duration=3,
         clip_size=(128, 96),
+    ),
+    "bench2": SynthPreset(
+        name="bench2",
+        ava_classes=_BENCH_AVA,
+        ava_not_evaluated=("throw", "kick", "give"),
+        ava_train_videos=64,
+        ava_val_videos=16,
+        ava_duration=20,
+        ava_size=(96, 72),
+        max_actors=3,
+        fps=10,
+        kinetics_classes=tuple(KINETICS_SPECS),
+        mit_classes=tuple(MIT_SPECS),
+        ssv2_templates=tuple(SSV2_TEMPLATES),
+        clip_train=960,
+        clip_val=160,
+        clip_duration=2,
+        clip_size=(96, 72),
+        appearance_cues=0.6,
     ),
 }

@@ -89,8 +89,10 @@ class Backdrop:
         return float(d[0]), float(d[1])
 
 
-def _texture(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
-    base = np.array(_muted(rng), dtype=np.float32)
+def _texture(
+    rng: np.random.Generator, width: int, height: int, base_color: Sequence[int] | None = None
+) -> np.ndarray:
+    base = np.array(_muted(rng) if base_color is None else base_color, dtype=np.float32)
     coarse = rng.normal(0.0, 1.0, size=(max(2, height // 12), max(2, width // 12), 1)).astype(
         np.float32
     )
@@ -108,11 +110,22 @@ def _texture(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
 
 
 def make_backdrop(
-    rng: np.random.Generator, width: int, height: int, n_clutter: tuple[int, int] = (2, 5)
+    rng: np.random.Generator,
+    width: int,
+    height: int,
+    n_clutter: tuple[int, int] = (2, 5),
+    base_color: Sequence[int] | None = None,
+    landmark: str = "",
 ) -> Backdrop:
-    """Random backdrop for a ``width``×``height`` video."""
+    """Random backdrop for a ``width``×``height`` video.
+
+    ``base_color`` fixes the texture's base colour (a scene cue) and ``landmark`` draws a
+    static object into the texture (see ``taxonomy.LANDMARKS``); both default to none.
+    """
     margin = max(8, width // 8)
-    texture = _texture(rng, width + 2 * margin, height + 2 * margin)
+    texture = _texture(rng, width + 2 * margin, height + 2 * margin, base_color)
+    if landmark:
+        _draw_landmark(rng, texture, landmark)
     pan = (float(rng.uniform(-0.04, 0.04) * width), float(rng.uniform(-0.01, 0.01) * height))
     shake = np.stack(
         [
@@ -133,6 +146,29 @@ def make_backdrop(
         for _ in range(int(rng.integers(n_clutter[0], n_clutter[1] + 1)))
     ]
     return Backdrop(texture=texture, margin=margin, pan=pan, shake=shake, clutter=clutter)
+
+
+def _draw_landmark(rng: np.random.Generator, texture: np.ndarray, kind: str) -> None:
+    """A static, class-typical object (hoop, goal, table, tree, lamp) drawn into the texture."""
+    th, tw = texture.shape[:2]
+    x, floor, s = int(rng.uniform(0.15, 0.85) * tw), int(0.62 * th), max(3, th // 10)
+    white, dark, wood = (235, 235, 235), (30, 30, 30), (120, 75, 35)
+    if kind == "hoop":  # pole + backboard + ring
+        cv2.line(texture, (x, floor), (x, floor - 4 * s), dark, 2)
+        cv2.rectangle(texture, (x - s, floor - 5 * s), (x + s, floor - 4 * s), white, -1)
+        cv2.ellipse(texture, (x, floor - 4 * s + 2), (s // 2 + 1, 2), 0, 0, 360, (240, 90, 20), 1)
+    elif kind == "goal":  # white frame
+        cv2.rectangle(texture, (x - 2 * s, floor - 2 * s), (x + 2 * s, floor), white, 2)
+    elif kind == "table":
+        cv2.rectangle(texture, (x - 2 * s, floor - s - 2), (x + 2 * s, floor - s + 1), wood, -1)
+        for leg in (x - 2 * s + 1, x + 2 * s - 1):
+            cv2.line(texture, (leg, floor - s), (leg, floor), wood, 2)
+    elif kind == "tree":
+        cv2.line(texture, (x, floor), (x, floor - 2 * s), wood, 3)
+        cv2.circle(texture, (x, floor - 3 * s), int(1.3 * s), (30, 110, 40), -1)
+    else:  # lamp post
+        cv2.line(texture, (x, floor), (x, floor - 5 * s), dark, 2)
+        cv2.circle(texture, (x, floor - 5 * s), max(2, s // 2), (250, 240, 150), -1)
 
 
 def _background(backdrop: Backdrop, t: float, width: int, height: int) -> np.ndarray:

@@ -26,6 +26,11 @@ __all__ = [
     "MIT_SPECS",
     "SSV2_TEMPLATES",
     "SSV2_OBJECTS",
+    "AppearanceCue",
+    "SCENE_COLORS",
+    "LANDMARKS",
+    "appearance_cue",
+    "distinctive_motions",
 ]
 
 # Per-shot sampling weight of each pose (long-tailed on purpose).
@@ -161,3 +166,62 @@ SSV2_OBJECTS: dict[str, str] = {
     "a book": "book",
     "a bottle": "bottle",
 }
+
+
+# ---------------------------------------------------------------- appearance cues (bench2)
+# Real Kinetics is largely solvable from appearance and context (basketball courts,
+# swimming pools, uniforms). With ``SynthPreset.appearance_cues = p > 0`` each
+# Kinetics-/Moments-like class gets a scene colour, a clothing colour of the main actor
+# and a landmark object in the backdrop; each cue is shown independently with
+# probability p, otherwise that element is random. SSv2-like clips get no cues (as in
+# real SSv2, the class is the manipulation). AVA-like videos get no cues either, so
+# upstream appearance shortcuts do not transfer; only motion does.
+
+SCENE_COLORS: dict[str, tuple[int, int, int]] = {
+    "court": (185, 120, 70),
+    "grass": (80, 145, 70),
+    "street": (105, 110, 125),
+    "beach": (215, 195, 140),
+    "snow": (225, 230, 235),
+    "pool": (60, 125, 185),
+    "night": (40, 40, 62),
+    "studio": (150, 80, 115),
+}
+LANDMARKS: tuple[str, ...] = ("hoop", "goal", "table", "tree", "lamp")
+
+
+@dataclass(frozen=True)
+class AppearanceCue:
+    """What a clip class looks like when its cues are shown.
+
+    Attributes:
+        scene: Key of ``SCENE_COLORS`` (backdrop base colour).
+        clothing: Index into ``scenes.ACTOR_PALETTE`` worn by the main actor.
+        landmark: One of ``LANDMARKS``, drawn into the backdrop.
+    """
+
+    scene: str
+    clothing: int
+    landmark: str
+
+
+def appearance_cue(dataset: str, index: int) -> AppearanceCue:
+    """The cue of class ``index`` of ``dataset`` (deterministic, documented in synth_meta).
+
+    Two classes share a scene colour every 8 classes, but then differ in clothing (the
+    ``index // 8`` term) and usually in the landmark, so no single cue identifies a class.
+    """
+    scenes = list(SCENE_COLORS)
+    shift = 3 if dataset == "mit" else 0  # Moments classes do not copy Kinetics' cues
+    scene = scenes[(index + shift) % len(scenes)]
+    clothing = (3 * index + index // len(scenes) + shift) % 8
+    return AppearanceCue(scene, clothing, LANDMARKS[(index + 2 * shift) % len(LANDMARKS)])
+
+
+def distinctive_motions(specs: tuple[ClipSpec, ...]) -> list[str]:
+    """The motion(s) that define a clip class: its add-ons if any, else its pose/object motion."""
+    out: list[str] = []
+    for spec in specs:
+        names = list(spec.addons) or ([spec.pose] if spec.pose else [f"object:{spec.objects}"])
+        out += [n for n in names if n not in out]
+    return out
