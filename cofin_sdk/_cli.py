@@ -32,6 +32,7 @@ __all__ = ["main", "build_parser"]
 #: importing them. Must equal each ``register``'s ``help=`` (tests/cofin_sdk/test_startup.py).
 _BUILTIN_HELP: dict[str, str] = {
     "classify": "clip classification of a video",
+    "demo": "serve the Gradio demo (annotated video, detections, top-5, timeline)",
     "detect": "person-box action detection on a video",
     "eval": "evaluate a checkpoint on the validation sets (AVA mAP, clip top-1/top-5)",
     "eval-ava": "AVA frame-mAP@0.5IOU of a detections CSV (official ActivityNet protocol)",

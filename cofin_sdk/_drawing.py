@@ -139,11 +139,12 @@ def save_annotated_video(
     top_k: int,
     threshold: float | None,
     min_height: int = 0,
+    faststart: bool = False,
 ) -> Path:
     """Writes every frame of ``video`` with the detections of the nearest keyframe.
 
     Frames lower than ``min_height`` are upscaled by an integer factor first, so labels
-    stay readable on small videos.
+    stay readable on small videos. ``faststart`` as for :func:`cofin_sdk.video.write_video`.
     """
     from cofin_sdk.video import write_video
 
@@ -176,6 +177,6 @@ def save_annotated_video(
             boxes, texts, keys = labels[nearest]
             yield draw_detections(frame, boxes * scale, texts, size, keys)
 
-    count = write_video(path, annotated(), fps)
+    count = write_video(path, annotated(), fps, faststart=faststart)
     logger.info("wrote %d annotated frames to %s", count, path)
     return path

@@ -563,6 +563,7 @@ class Detections:
         top_k: int = 3,
         threshold: float | None = None,
         min_height: int = 0,
+        faststart: bool = False,
     ) -> Path:
         """Writes an annotated mp4: each frame shows the detections of the nearest keyframe.
 
@@ -576,6 +577,8 @@ class Detections:
             threshold: Hides actions below it (default ``self.threshold``).
             min_height: Upscale smaller frames by an integer factor to at least this height
                 so labels stay readable (0: keep the video's size).
+            faststart: Put the mp4 index first (``movflags=+faststart``) so browsers play
+                it while downloading (see :func:`cofin_sdk.video.write_video`).
 
         Returns:
             The written path.
@@ -591,4 +594,5 @@ class Detections:
             top_k=top_k,
             threshold=threshold,
             min_height=min_height,
+            faststart=faststart,
         )

@@ -663,6 +663,7 @@ def write_video(
     pix_fmt: str = "yuv420p",
     preset: str = "veryfast",
     gop_size: int | None = None,
+    faststart: bool = False,
 ) -> int:
     """Write RGB frames to an H.264 (libx264) mp4, streaming.
 
@@ -682,6 +683,9 @@ def write_video(
         preset: x264 speed preset.
         gop_size: Keyframe interval in frames; default one keyframe per second,
             which keeps random access (seek + decode a clip) cheap.
+        faststart: Move the ``moov`` index before the media data (``movflags=+faststart``,
+            one extra pass over the file when it closes) so a browser can start playing
+            while it downloads; web pages want this.
 
     Returns:
         The number of frames written.
@@ -714,7 +718,8 @@ def write_video(
         )
     count = 0
     try:
-        with av.open(os.fspath(path), mode="w") as container:
+        options = {"movflags": "+faststart"} if faststart else {}
+        with av.open(os.fspath(path), mode="w", options=options) as container:
             stream = container.add_stream("libx264", rate=rate)
             stream.width, stream.height = width + pad_w, height + pad_h
             stream.pix_fmt = pix_fmt
