@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from cofin_sdk.export import EXPORT_FILE, META_GRAPH, META_RECORD, read_export, sha256_file
+from cofin_sdk.hub_cache import looks_like_repo_id, snapshot
 from cofin_sdk.models.config import HeadSpec
 from cofin_sdk.preprocessing import Preprocessing
 from cofin_sdk.record import CONFIG_NAME, WEIGHTS_NAME, ModelRecord
@@ -341,20 +342,11 @@ def _pretrained_export(
         _check_same_weights(path, sub)
         return sub
     text = os.fspath(name_or_path)
-    if path.exists() or text.startswith((".", "/", "~")) or text.count("/") != 1:
+    if not looks_like_repo_id(text):
         return None  # not a repo id: the exporter names the problem
     try:
-        from huggingface_hub import snapshot_download
-
-        folder = Path(
-            snapshot_download(
-                text,
-                revision=revision,
-                cache_dir=cache_dir,
-                allow_patterns=[f"{EXPORT_SUBFOLDER}/*", CONFIG_NAME],
-            )
-        )
-    except Exception as exc:  # offline, not cached, no such repo: try exporting instead
+        folder = snapshot(text, revision, cache_dir, [f"{EXPORT_SUBFOLDER}/*", CONFIG_NAME])
+    except FileNotFoundError as exc:  # offline, not cached, no such repo: try exporting
         logger.debug("no cached %s/ export for %s: %s", EXPORT_SUBFOLDER, text, exc)
         return None
     sub = folder / EXPORT_SUBFOLDER
