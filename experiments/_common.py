@@ -86,7 +86,8 @@ def parse_args(doc: str, default_seeds: list[int], default_steps: int = DEFAULT_
     p.add_argument("--only-summary", action="store_true", help="train nothing: summarise the arms already done")
     p.add_argument("--only", nargs="+", default=None, metavar="TEXT",
                    help="train only arms whose key contains one of these (run two processes in parallel)")
-    p.add_argument("--results", default=None, help="write results/figures here instead of experiments/")
+    p.add_argument("--results", default=None,
+                   help="folder holding results/ and figures/ (default: experiments/ of this checkout)")
     p.add_argument("--smoke", action="store_true",
                    help=f"every arm for {SMOKE_STEPS} steps on the tiny preset, into a temp folder")
     args = p.parse_args()
@@ -94,11 +95,11 @@ def parse_args(doc: str, default_seeds: list[int], default_steps: int = DEFAULT_
     if args.smoke:
         tmp = Path(args.results or "/tmp/cofin_experiments_smoke")
         args.data, args.out, args.steps, args.commit = str(tmp / "synth_tiny"), str(tmp / "runs"), SMOKE_STEPS, False
-        args.results = str(tmp / "results")
+        args.results = str(tmp)
         # a 1+1-layer model on 4 frames at 48 px: the smoke run tests the plumbing, not learning
         args.overrides += ["model.overrides.spatial_depth=1", "run.num_frames=4", "run.image_size=48"]
     if args.results:
-        RESULTS, FIGURES = Path(args.results), Path(args.results) / "figures"
+        RESULTS, FIGURES = Path(args.results) / "results", Path(args.results) / "figures"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ensure_data(args.data, "tiny" if args.smoke else DATA_PRESET)
     return args
@@ -226,12 +227,20 @@ def _per_class(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def _train(cfg: TrainConfig) -> float:
+    """Train one stage; resumes from its last checkpoint if an earlier process died."""
+    from training.checkpoint import latest_checkpoint
     from training.trainer import train
 
     d = Path(cfg.run.out_dir)
-    if d.exists():
-        shutil.rmtree(d)  # an interrupted or stale run: start over
+    last = latest_checkpoint(d / "checkpoints") if (d / "checkpoints").is_dir() else None
     t0 = time.perf_counter()
+    if last is not None and (d / "config.json").is_file():
+        before = last.stat().st_mtime - (d / "config.json").stat().st_mtime  # wall time already spent
+        logger.info("resuming %s from %s", d, last)
+        train(cfg, resume=True)
+        return before + time.perf_counter() - t0
+    if d.exists():
+        shutil.rmtree(d)  # an interrupted run without checkpoint: start over
     train(cfg)
     return time.perf_counter() - t0
 
@@ -272,11 +281,12 @@ def run_arm(arm: Arm, args: argparse.Namespace, table: str) -> dict[str, Any]:
 
 def git_commit(paths: list[Path], message: str) -> None:
     """Commit only ``paths`` (other engineers share the working tree); retry on index.lock."""
-    files = [str(p) for p in paths]
+    files = [str(Path(p).resolve()) for p in paths]
+    repo = Path(files[0]).parent  # the results' repo (scripts may run from a code snapshot)
     for _ in range(20):
-        add = subprocess.run(["git", "add", *files], cwd=REPO, capture_output=True, text=True)
+        add = subprocess.run(["git", "add", *files], cwd=repo, capture_output=True, text=True)
         if add.returncode == 0:
-            done = subprocess.run(["git", "commit", "-m", message, "--", *files], cwd=REPO,
+            done = subprocess.run(["git", "commit", "-m", message, "--", *files], cwd=repo,
                                   capture_output=True, text=True)
             if done.returncode == 0 or "nothing to commit" in done.stdout:
                 return
