@@ -199,13 +199,6 @@ def _check_given(person: GivenBoxes, times: np.ndarray, meta: VideoMeta) -> None
         person(blank, float(time))
 
 
-def _class_names(spec: HeadSpec) -> tuple[str, ...]:
-    if spec.class_names:
-        return tuple(spec.class_names)
-    ids = spec.class_ids or range(1, spec.num_classes + 1)
-    return tuple(f"class_{i}" for i in ids)
-
-
 # --------------------------------------------------------------------------- facade
 class Detector:
     """Person-box action detection and clip classification with co-finetuned weights.
@@ -514,7 +507,7 @@ class Detector:
             if detection:
                 spec = self.backend.heads[detection[0]]
                 template = Detections.empty(
-                    _class_names(spec),
+                    spec.labels,
                     (meta.width, meta.height),
                     class_ids=spec.class_ids,
                     video_id=meta.video_id,
@@ -536,7 +529,7 @@ class Detector:
         classifications = {
             name: Classifications(
                 name,
-                _class_names(self.backend.heads[name]),
+                self.backend.heads[name].labels,
                 np.concatenate(probs[name]),
                 clip_times=times,
                 video_id=meta.video_id,
@@ -570,8 +563,8 @@ class Detector:
                 if not rows:
                     continue
                 features = self.backend.features(np.stack([batch[i].frames for i in rows]))
-                for name in classification:
-                    probs[name].append(self.backend.head(name, features))
+                # Detection first: TritonBackend sends the boxes with its ONE ensemble run for
+                # these clips and serves the classification heads below from that run.
                 if detection and found:
                     at = [rows.index(i) for i in found]  # features row of each clip with people
                     parts.append(
@@ -582,6 +575,8 @@ class Detector:
                             [people[i] for i in found],
                         )
                     )
+                for name in classification:
+                    probs[name].append(self.backend.head(name, features))
         return parts, probs
 
     def _detections(
@@ -643,7 +638,7 @@ class Detector:
             _, probs = self._stream(source, times, None, None, [head_name])
         result = Classifications(
             head_name,
-            _class_names(spec),
+            spec.labels,
             np.concatenate(probs[head_name]),
             clip_times=times,
             video_id=meta.video_id,

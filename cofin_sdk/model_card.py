@@ -312,12 +312,9 @@ def _cell(text: Any) -> str:
 
 
 def _labels(record: ModelRecord, head: str) -> list[tuple[int, int, str]]:
-    """``(score index, id, name)`` per class, by the Detector's label rule (one rule)."""
-    from cofin_sdk.detector import _class_names
-
+    """``(score index, id, name)`` per class, by THE label rule (``HeadSpec.labels``)."""
     spec = record.heads[head]
-    ids = spec.class_ids or range(1, spec.num_classes + 1)
-    return list(zip(range(spec.num_classes), ids, _class_names(spec)))
+    return list(zip(range(spec.num_classes), spec.ids, spec.labels))
 
 
 def _labels_section(record: ModelRecord) -> str:

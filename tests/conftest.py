@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# No test may reach a model hub (this machine has no network but the package registries,
+# and CI runs with HF_HUB_OFFLINE=1): set it before huggingface_hub is first imported.
+os.environ["HF_HUB_OFFLINE"] = "1"
 
 import pytest
 

@@ -57,6 +57,18 @@ class HeadSpec:
                         f"{attr} has {len(values)} entries but num_classes is {self.num_classes}"
                     )
 
+    @property
+    def ids(self) -> list[int]:
+        """Class ids: ``class_ids``, else ``1..num_classes``."""
+        return list(self.class_ids) if self.class_ids else list(range(1, self.num_classes + 1))
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """THE label rule: ``class_names``, else ``class_<id>`` (never a bare index)."""
+        if self.class_names:
+            return tuple(self.class_names)
+        return tuple(f"class_{i}" for i in self.ids)
+
     @classmethod
     def parse(cls, name: str, spec: HeadSpec | dict[str, Any]) -> HeadSpec:
         """Build from a ``HeadSpec`` or a dict, naming the head in errors."""
