@@ -39,6 +39,7 @@ _BUILTIN_HELP: dict[str, str] = {
     "export": "export ONNX graphs (backbone + one per head) or TensorRT engines of a model",
     "push": "publish a model folder to the Hugging Face Hub (weights, record, card, ONNX)",
     "quickstart": "generate data, co-finetune, evaluate, detect: end to end on CPU",
+    "serve": "build a Triton model repository (serve build) and run tritonserver on it (serve start)",
     "synth": "generate synthetic AVA/Kinetics/Moments/SSv2 data in the real formats",
     "train": "co-finetune a model (one dataset per minibatch)",
 }

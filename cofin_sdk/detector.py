@@ -366,6 +366,45 @@ class Detector:
         )
         return cls(backend, **kwargs)
 
+    @classmethod
+    def from_triton(
+        cls,
+        url: str,
+        model: str = "cofin",
+        *,
+        timeout_s: float = 30.0,
+        retries: int = 1,
+        box_buckets: Sequence[int] | None = None,
+        **kwargs: Any,
+    ) -> Detector:
+        """A Detector on a Triton server's ``cofin`` ensemble (``cofin serve start``).
+
+        No local weights and no torch: heads, labels and preprocessing come from the model
+        record in the server's model config; one ensemble run per batch of clips serves the
+        detection head and every classification head.
+
+        Args:
+            url: ``grpc://HOST:PORT`` or ``http://HOST:PORT``.
+            model: The ensemble's name.
+            timeout_s, retries, box_buckets: See :class:`~cofin_sdk.backends.TritonBackend`.
+            **kwargs: ``person_detector``, ``batch_size``, ``progress`` (see the class).
+
+        Raises:
+            ImportError: tritonclient is missing (names the extra to install).
+            ConnectionError, TimeoutError: The server is not reachable / does not answer.
+            ValueError: A bad URL, an unknown model or one not built by ``cofin serve build``.
+
+        Example:
+            >>> detector = Detector.from_triton("grpc://127.0.0.1:8001")  # doctest: +SKIP
+            >>> detector.detect("video.mp4", boxes={1.0: [[10, 20, 110, 220]]})  # doctest: +SKIP
+        """
+        from cofin_sdk.backends.triton_backend import TritonBackend
+
+        backend = TritonBackend(
+            url, model, timeout_s=timeout_s, retries=retries, box_buckets=box_buckets
+        )
+        return cls(backend, **kwargs)
+
     # ------------------------------------------------------------------ metadata
     @property
     def heads(self) -> dict[str, HeadSpec]:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .base import Backend, check_frames, check_head_inputs
     from .onnx_backend import OnnxBackend
     from .torch_backend import TorchBackend, check_device
+    from .triton_backend import TritonBackend
 
 _WHERE = {
     "Backend": "base",
@@ -23,11 +24,13 @@ _WHERE = {
     "OnnxBackend": "onnx_backend",
     "TorchBackend": "torch_backend",
     "check_device": "torch_backend",
+    "TritonBackend": "triton_backend",
 }
 __all__ = [
     "Backend",
     "OnnxBackend",
     "TorchBackend",
+    "TritonBackend",
     "check_device",
     "check_frames",
     "check_head_inputs",
