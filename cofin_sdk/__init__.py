@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time see __getattr_
         get_person_detector,
     )
     from .preprocessing import Letterbox, Preprocessing, preprocess_clip
+    from .publish import push_to_hub
     from .results import Classifications, Detections
     from .video import (
         VideoInfo,
@@ -52,6 +53,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time see __getattr_
 __version__ = "0.1.0"
 __all__ = [
     "Analysis",
+    "push_to_hub",
     "AvaCsvBoxes",
     "Backend",
     "Classifications",
@@ -88,6 +90,7 @@ __all__ = [
 _LAZY_NAMES: dict[str, str] = {
     **dict.fromkeys(["Backend", "TorchBackend"], "backends"),
     "Analysis": "detector",
+    "push_to_hub": "publish",
     "Detector": "detector",
     **dict.fromkeys(
         [
@@ -130,7 +133,7 @@ _LAZY_NAMES: dict[str, str] = {
 }
 # Submodules the eager __init__ used to import, so ``cofin_sdk.models.create_model``
 # after a bare ``import cofin_sdk`` keeps working.
-_LAZY_SUBMODULES = frozenset(_LAZY_NAMES.values()) | {"classifications"}
+_LAZY_SUBMODULES = frozenset(_LAZY_NAMES.values()) | {"classifications", "export"}
 
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY_NAMES, _LAZY_SUBMODULES)

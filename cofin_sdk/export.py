@@ -55,7 +55,9 @@ import json
 import logging
 import os
 import shutil
+import sys
 import time
+import types
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -691,3 +693,14 @@ def _publish(manifest: dict[str, Any], staging: Path, out: Path) -> None:
     tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     os.replace(tmp, out / EXPORT_FILE)
     staging.rmdir()
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``cofin_sdk.export(model, out_dir, ...)`` call :func:`export` (the module and
+    the function share the name, and ``import cofin_sdk.export`` binds the module)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Path:
+        return export(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
