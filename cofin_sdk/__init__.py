@@ -1,8 +1,8 @@
 """cofin: co-finetuned ViViT video transformers for spatio-temporal action localisation.
 
 Public names are resolved lazily (PEP 562): ``import cofin_sdk`` is cheap, and
-``cofin_sdk.results``, ``cofin_sdk.video`` or ``cofin_sdk.Detections`` never import
-torch; ``cofin_sdk.Detector`` imports it on first access.
+``cofin_sdk.results``, ``cofin_sdk.video``, ``cofin_sdk.Detections`` or even
+``cofin_sdk.Detector`` import no torch; a torch model (or torch preprocessing) brings it.
 
 Example:
     >>> from cofin_sdk import Detector  # doctest: +SKIP

@@ -147,7 +147,13 @@ class ModelRecord:
 
     @classmethod
     def for_model(cls, model: Any, metadata: dict[str, Any] | None = None) -> ModelRecord:
-        """The record of a :class:`~cofin_sdk.models.ViViT` (its name, config, preprocessing)."""
+        """The record of a :class:`~cofin_sdk.models.ViViT` (its name, config, preprocessing).
+
+        ``metadata`` defaults to the model's own (``model.metadata``: what its record held
+        when it was loaded), so re-saving or pushing a loaded model keeps its metrics.
+        """
+        if metadata is None:
+            metadata = getattr(model, "metadata", None)
         return cls(model.name, model.config, model.preprocessing, dict(metadata or {}))
 
     def check_weights(self, shapes: Mapping[str, tuple[int, ...]], source: str = "weights") -> None:

@@ -111,6 +111,7 @@ def from_pretrained(
         raise ValueError(f"{weights}: cannot read the weights ({exc})") from None
     model = model_cls(record.config, name=record.architecture)
     model.preprocessing = record.preprocessing
+    model.metadata = dict(record.metadata)  # kept when re-saved or pushed
     load_state_dict_strict(model, state, source=str(weights))
     return model.to(map_location)
 

@@ -92,6 +92,7 @@ class ViViT(nn.Module):
         self.grid_size = (config.num_frames // tt, config.image_size // ph, config.image_size // pw)
         t, h, w = self.grid_size
         self._preprocessing: Preprocessing | None = None
+        self.metadata: dict[str, Any] = {}  # the record's free facts (metrics, training)
 
         self.patch_embed = nn.Conv3d(
             config.in_chans, D, kernel_size=config.tubelet_size, stride=config.tubelet_size

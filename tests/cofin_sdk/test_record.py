@@ -141,3 +141,10 @@ def test_model_preprocessing_must_agree_with_architecture() -> None:
     assert model.preprocessing == Preprocessing(image_size=32, num_frames=4)
     with pytest.raises(ValueError, match=r"preprocessing\.image_size=64 disagrees"):
         model.preprocessing = Preprocessing(image_size=64, num_frames=4)
+
+
+def test_a_loaded_model_keeps_its_metadata_when_saved_again(saved: Path, tmp_path: Path) -> None:
+    loaded = from_pretrained(saved)
+    assert loaded.metadata == {"metrics": {"mAP": 0.25}}
+    again = loaded.save_pretrained(str(tmp_path / "again"))
+    assert read_model_record(again).metadata == {"metrics": {"mAP": 0.25}}
