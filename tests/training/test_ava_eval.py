@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _plot_reading import read_bars
 
 from cofin_sdk._cli import main as cofin_main
 from training.evaluation._ava_core import iou_pairs, keyframe_order, match_detections
@@ -379,7 +380,8 @@ def test_cli_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert [c["group"] for c in data["classes"]] == ["head", "tail"] and data["classes"][1][
         "ap"
     ] is None
-    assert (tmp_path / "ap.png").stat().st_size > 0
+    _, bars = read_bars(tmp_path / "ap.png")
+    assert [group for group, _ in bars] == ["head"]  # the tail class has no AP: no bar
     (tmp_path / "det.csv").write_text("v,0902,0,0,0.5,1,1\n")
     assert cofin_main(args) == 1
     assert "det.csv:1: expected 8 columns, got 7" in capsys.readouterr().err
