@@ -25,7 +25,10 @@ Box sources (``boxes=``):
 
 Evaluation (``train=False``) defaults to ``"detected"`` and also keeps keyframes
 that have detections but no ground truth: the official evaluator scores those
-detections as false positives. Keyframes without any box are dropped.
+detections as false positives. Keyframes without any box are dropped. Evaluation
+samples also carry ``"frames"``: the same clip as the backends' input, ``uint8
+(T, S, S, 3)`` letterboxed and channels-last (:func:`cofin_sdk.preprocessing.letterbox_frames`,
+the pixels that ``"video"`` normalises).
 
 Example:
     >>> from cofin_sdk.preprocessing import Preprocessing
@@ -51,7 +54,7 @@ import torch
 from torch.utils.data import Dataset
 
 from cofin_sdk.ava_format import AVA_TIME_OFFSET, read_label_map
-from cofin_sdk.preprocessing import Preprocessing
+from cofin_sdk.preprocessing import Preprocessing, letterbox_frames
 from cofin_sdk.video import VideoInfo, clip_indices_at, probe, read_clip
 from training.data._common import handle_missing, index_videos, no_samples, require_file
 from training.data.ava_annotations import (
@@ -249,11 +252,10 @@ class DetectionDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         """Sample ``index``: see the module docstring and ``collate_detection`` for the keys."""
         frame = self.keyframes[index]
-        prepared = prepare_clip(
-            self.read_frames(index), self.preprocessing, frame.boxes, self.augmentation
-        )
+        raw = self.read_frames(index)
+        prepared = prepare_clip(raw, self.preprocessing, frame.boxes, self.augmentation)
         keep = prepared.keep.numpy()
-        return {
+        sample = {
             "video": prepared.video,  # (3, T, S, S)
             "boxes": prepared.boxes,  # (N, 4) input pixels
             "targets": torch.from_numpy(frame.targets[keep]),  # (N, C)
@@ -262,6 +264,10 @@ class DetectionDataset(Dataset):
             "video_id": frame.video_id,
             "timestamp": frame.timestamp,
         }
+        if not self.train:  # the evaluation runner feeds a Backend the inference input
+            frames, _ = letterbox_frames(raw, self.preprocessing.image_size)
+            sample["frames"] = torch.from_numpy(frames)  # (T, S, S, 3) uint8
+        return sample
 
 
 def _annotation(root: Path, given: str | os.PathLike[str] | None, default: str) -> Path:

@@ -1,6 +1,8 @@
 """Clip-classification datasets: Kinetics-400/700, Moments in Time, Something-Something v2.
 
-Every sample is ``{"video": Tensor[3, T, S, S], "label": LongTensor[]}``. The clip
+Every sample is ``{"video": Tensor[3, T, S, S], "label": LongTensor[]}``; evaluation
+samples also carry ``"frames"``, the backends' input: the same clip ``uint8 (T, S, S, 3)``,
+letterboxed and channels-last (:func:`cofin_sdk.preprocessing.letterbox_frames`). The clip
 is centred in the video for evaluation (single view, as in the paper) and placed
 at a uniformly random position (fully inside the video when it is long enough)
 for training; both go through the shared clip sampler
@@ -25,7 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from cofin_sdk.preprocessing import Preprocessing
+from cofin_sdk.preprocessing import Preprocessing, letterbox_frames
 from cofin_sdk.video import VideoInfo, probe, read_clip, spread_centre_indices
 from training.data._common import (
     VIDEO_EXTENSIONS,
@@ -134,14 +136,17 @@ class VideoClassificationDataset(Dataset):
         return read_clip(path, center / info.fps, prep.num_frames, prep.frame_stride, info=info)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        """``{"video": Tensor[3, T, S, S], "label": LongTensor[]}``."""
-        prepared = prepare_clip(
-            self.read_frames(index), self.preprocessing, None, self.augmentation
-        )
-        return {
+        """``{"video": Tensor[3, T, S, S], "label": LongTensor[]}`` (+ ``"frames"`` for evaluation)."""
+        raw = self.read_frames(index)
+        prepared = prepare_clip(raw, self.preprocessing, None, self.augmentation)
+        sample = {
             "video": prepared.video,
             "label": torch.tensor(self.labels[index], dtype=torch.long),
         }
+        if not self.train:  # the evaluation runner feeds a Backend the inference input
+            frames, _ = letterbox_frames(raw, self.preprocessing.image_size)
+            sample["frames"] = torch.from_numpy(frames)  # (T, S, S, 3) uint8
+        return sample
 
 
 def _keep_found(

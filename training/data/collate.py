@@ -24,7 +24,8 @@ def collate_classification(batch: Sequence[dict[str, Any]]) -> dict[str, Tensor]
         batch: Samples ``{"video": Tensor[3, T, S, S], "label": LongTensor[]}``.
 
     Returns:
-        ``{"video": Tensor[B, 3, T, S, S], "label": LongTensor[B]}``.
+        ``{"video": Tensor[B, 3, T, S, S], "label": LongTensor[B]}``, plus ``"frames":
+        uint8 Tensor[B, T, S, S, 3]`` when the samples have them (evaluation datasets).
 
     Raises:
         ValueError: Empty batch.
@@ -34,7 +35,15 @@ def collate_classification(batch: Sequence[dict[str, Any]]) -> dict[str, Tensor]
     return {
         "video": torch.stack([s["video"] for s in batch]),
         "label": torch.stack([torch.as_tensor(s["label"], dtype=torch.long) for s in batch]),
+        **_frames(batch),
     }
+
+
+def _frames(batch: Sequence[dict[str, Any]]) -> dict[str, Tensor]:
+    """``{"frames": uint8 Tensor[B, T, S, S, 3]}`` when the samples carry them (evaluation)."""
+    if "frames" not in batch[0]:
+        return {}
+    return {"frames": torch.stack([s["frames"] for s in batch])}
 
 
 def collate_detection(batch: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -47,7 +56,8 @@ def collate_detection(batch: Sequence[dict[str, Any]]) -> dict[str, Any]:
         ``{"video": Tensor[B, 3, T, S, S], "boxes": Tensor[K, 5]`` (batch_idx, x1, y1, x2, y2
         in input pixels), ``"targets": Tensor[K, C], "box_scores": Tensor[K],
         "boxes_norm": Tensor[K, 4], "video_id": list[str] (len K), "timestamp": list (len K)}``;
-        the per-box lists let evaluation write AVA CSV rows directly.
+        the per-box lists let evaluation write AVA CSV rows directly. Plus ``"frames":
+        uint8 Tensor[B, T, S, S, 3]`` when the samples have them (evaluation datasets).
 
     Raises:
         ValueError: Empty batch.
@@ -69,4 +79,5 @@ def collate_detection(batch: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "boxes_norm": torch.cat([s["boxes_norm"] for s in batch]).reshape(-1, 4),
         "video_id": video_ids,
         "timestamp": timestamps,
+        **_frames(batch),
     }

@@ -111,7 +111,24 @@ def register_eval(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="training config (preset name or path); default: the config saved with the model",
     )
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument(
+        "--device", default="cpu", help="cpu or cuda (torch; onnx: picks the providers)"
+    )
+    parser.add_argument(
+        "--backend",
+        choices=["torch", "onnx", "triton"],
+        default="torch",
+        help="run the model with torch, onnxruntime (the model's onnx/ export, else a "
+        "temporary one) or a Triton server (--url)",
+    )
+    parser.add_argument(
+        "--url", help="Triton server of --backend triton: grpc://HOST:PORT or http://HOST:PORT"
+    )
+    parser.add_argument(
+        "--int8",
+        action="store_true",
+        help="--backend onnx: the int8 graphs (dynamic quantisation, CPU)",
+    )
     parser.add_argument(
         "--max-batches", type=int, default=None, help="evaluate only this many batches"
     )

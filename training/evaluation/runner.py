@@ -1,7 +1,9 @@
 """Run a model over the validation sets: AVA frame-mAP (+ head/mid/tail) and clip top-k.
 
 Single view, as in the paper: one centred clip per classification video, one clip per
-AVA keyframe. Used by ``cofin eval`` and by the trainer's periodic evaluation.
+AVA keyframe. Used by ``cofin eval`` and by the trainer's periodic evaluation. The network
+runs through a :class:`~cofin_sdk.backends.Backend` (torch, onnxruntime or Triton: ``cofin
+eval --backend``), fed the letterboxed ``uint8`` clips the Detector feeds it.
 """
 
 from __future__ import annotations
@@ -16,28 +18,35 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from cofin_sdk.backends import Backend, TorchBackend
 from cofin_sdk.models import ViViT
 from training.configs.base import DatasetConfig, TrainConfig
 
-__all__ = ["evaluate_checkpoint", "evaluate_model", "main", "write_detections_csv"]
+__all__ = [
+    "BACKENDS",
+    "build_backend",
+    "check_backend_options",
+    "evaluate_checkpoint",
+    "evaluate_model",
+    "main",
+    "write_detections_csv",
+]
 
 logger = logging.getLogger(__name__)
 EVAL_LABEL_MAP = "ava_action_list_v2.2_for_activitynet_2019.pbtxt"
 
 
-@torch.inference_mode()
 def _predict(
-    model: ViViT,
+    backend: Backend,
     head: str,
     loader: DataLoader,
-    device: torch.device,
     max_batches: int | None,
     detection: bool,
     progress: bool,
 ) -> dict[str, Any]:
+    """Scores of one head over a loader: one ``backend.features`` pass per batch of clips."""
     from tqdm.auto import tqdm
 
-    model.eval()
     outputs: dict[str, list] = {
         "scores": [],
         "labels": [],
@@ -51,17 +60,36 @@ def _predict(
     ):
         if max_batches and i >= max_batches:
             break
-        video = batch["video"].to(device)
+        features = backend.features(batch["frames"].numpy())  # uint8 (B, T, S, S, 3) in
         if detection:
-            logits = model(video, head=head, boxes=batch["boxes"].to(device))
-            outputs["scores"].append(torch.sigmoid(logits.float()).cpu().numpy())
+            outputs["scores"].append(_box_scores(backend, head, features, batch["boxes"]))
             outputs["video_id"] += list(batch["video_id"])
             outputs["timestamp"] += list(batch["timestamp"])
             outputs["boxes_norm"].append(batch["boxes_norm"].numpy())
         else:
-            outputs["scores"].append(model(video, head=head).float().cpu().numpy())
+            outputs["scores"].append(backend.head(head, features))  # (B, C) softmax
             outputs["labels"].append(batch["label"].numpy())
     return outputs
+
+
+def _box_scores(backend: Backend, head: str, features: Any, rows: torch.Tensor) -> np.ndarray:
+    """Detection scores ``(K, C)`` of collated box rows ``(K, 5)`` (batch index first, in
+    batch order): padded to ``[B, N, 4]`` for the backend, padding dropped after."""
+    rows_np = rows.numpy().astype(np.float32)
+    index = rows_np[:, 0].astype(np.int64)
+    counts = np.bincount(index, minlength=len(features))  # boxes per clip
+    clips = np.flatnonzero(counts)  # N = 0 never reaches a backend
+    if len(clips) == 0:
+        return np.zeros((0, backend.heads[head].num_classes), np.float32)
+    boxes = np.zeros((len(clips), counts.max(), 4), np.float32)  # (B', N, 4) input pixels
+    for b, clip in enumerate(clips):
+        own = rows_np[index == clip, 1:]
+        boxes[b, : len(own)] = own
+        boxes[b, len(own) :] = own[0]  # padding: a real box, dropped below
+    if len(clips) < len(features):
+        features = features[clips]
+    scores = backend.head(head, features, boxes)  # (B', N, C) sigmoid
+    return np.concatenate([scores[b, : counts[clip]] for b, clip in enumerate(clips)])
 
 
 def write_detections_csv(
@@ -167,7 +195,7 @@ def _clean(value: float) -> float | None:
 
 
 def evaluate_model(
-    model: ViViT,
+    model_or_backend: ViViT | Backend,
     train_cfg: TrainConfig,
     out_dir: str | Path,
     *,
@@ -179,26 +207,64 @@ def evaluate_model(
 ) -> dict[str, Any]:
     """Evaluate every head on its dataset's validation split; writes CSV/JSON/PNG to ``out_dir``.
 
-    ``compare``: another evaluation folder (or its ``<head>_ava_metrics.json``): also plot
-    the per-class AP difference this run minus that one (paper Fig. 1).
+    The network runs through a :class:`~cofin_sdk.backends.Backend` (a model is run by
+    :class:`~cofin_sdk.backends.TorchBackend` on ``device``), fed the evaluation datasets'
+    ``"frames"``: the same letterboxed ``uint8`` clips as the Detector's, whose in-graph
+    normalisation equals the datasets' ``"video"`` bit for bit. So the torch, onnxruntime
+    and Triton numbers are comparable, and a model's numbers are those of its ``forward``.
+
+    Args:
+        model_or_backend: A :class:`~cofin_sdk.models.ViViT` (left in the training mode it
+            had) or any Backend holding a head per dataset of ``train_cfg``.
+        train_cfg: Gives the validation datasets (``datasets``, ``run`` preprocessing).
+        out_dir: Where detections, metrics and plots go.
+        device: Torch device of a model (ignored for a backend).
+        max_batches: Evaluate only this many batches per dataset.
+        batch_size: Clips per batch (default ``run.micro_batch_size`` or 8).
+        progress: Progress bars.
+        compare: Another evaluation folder (or its ``<head>_ava_metrics.json``): also plot
+            the per-class AP difference this run minus that one (paper Fig. 1).
 
     Returns:
         ``{head: {"mAP", "mAP_head", "mAP_mid", "mAP_tail", "per_class_ap"}}`` for detection
         heads and ``{head: {"top1", "top5"}}`` for classification heads.
+
+    Raises:
+        ValueError: The backend lacks a dataset's head, or the head's class count differs
+            from the dataset's.
     """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = model_or_backend if isinstance(model_or_backend, torch.nn.Module) else None
+    was_training = model is not None and model.training
+    backend = TorchBackend(model, device) if model is not None else model_or_backend
+    try:
+        metrics = _evaluate_datasets(
+            backend, train_cfg, out_dir, max_batches, batch_size, progress, compare
+        )
+    finally:
+        if model is not None:
+            model.train(was_training)
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics
+
+
+def _evaluate_datasets(
+    backend: Backend,
+    train_cfg: TrainConfig,
+    out_dir: Path,
+    max_batches: int | None,
+    batch_size: int | None,
+    progress: bool,
+    compare: str | Path | None,
+) -> dict[str, Any]:
     from training.builders import build_datasets
     from training.data import collate_classification, collate_detection
     from training.evaluation.clip_metrics import top_k_accuracy
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    device = torch.device(device)
-    was_training = model.training
     metrics: dict[str, Any] = {}
     for dcfg, ds in zip(train_cfg.datasets, build_datasets(train_cfg, "eval")):
-        if dcfg.name not in model.head_names:
-            raise ValueError(f"the model has no head {dcfg.name!r} (heads: {model.head_names})")
-        detection = model.config.heads[dcfg.name].task == "detection"
+        detection = _check_head(backend, dcfg.name, ds.num_classes)
         loader = DataLoader(
             ds,
             batch_size=batch_size or max(1, train_cfg.run.micro_batch_size or 8),
@@ -206,7 +272,7 @@ def evaluate_model(
             shuffle=False,
             collate_fn=collate_detection if detection else collate_classification,
         )
-        out = _predict(model, dcfg.name, loader, device, max_batches, detection, progress)
+        out = _predict(backend, dcfg.name, loader, max_batches, detection, progress)
         if detection:
             metrics[dcfg.name] = _evaluate_detection(
                 dcfg, train_cfg, ds, out, out_dir, Path(compare) if compare else None
@@ -217,13 +283,27 @@ def evaluate_model(
             )
             metrics[dcfg.name] = {"top1": accuracy[1], "top5": accuracy[5]}
         logger.info(
-            "eval %s: %s",
+            "eval %s (%s): %s",
             dcfg.name,
+            backend.name,
             {k: v for k, v in metrics[dcfg.name].items() if k != "per_class_ap"},
         )
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    model.train(was_training)
     return metrics
+
+
+def _check_head(backend: Backend, name: str, num_classes: int) -> bool:
+    """The backend's head for dataset ``name`` must score its classes; True for detection."""
+    if name not in backend.heads:
+        raise ValueError(
+            f"the {backend.name} backend has no head {name!r} (heads: {list(backend.heads)})"
+        )
+    spec = backend.heads[name]
+    if spec.num_classes != num_classes:
+        raise ValueError(
+            f"head {name!r} of the {backend.name} backend scores {spec.num_classes} classes but "
+            f"the {name!r} validation set has {num_classes}: another model or label map"
+        )
+    return spec.task == "detection"
 
 
 def _saved_config(path: Path) -> TrainConfig | None:
@@ -286,6 +366,107 @@ def _checkpoint_model(ckpt: Path, extra: dict[str, Any], train_cfg: TrainConfig)
     return new_model(train_cfg, head_specs(train_cfg, build_datasets(train_cfg, "train")))
 
 
+BACKENDS = ("torch", "onnx", "triton")
+
+
+def build_backend(
+    kind: str,
+    path: Path,
+    train_cfg: TrainConfig,
+    *,
+    device: str = "cpu",
+    url: str | None = None,
+    int8: bool = False,
+) -> Backend:
+    """The backend ``cofin eval --backend`` runs the model at ``path`` with.
+
+    * ``"torch"``: the model (see :func:`_load_for_eval`) in :class:`TorchBackend`;
+    * ``"onnx"``: onnxruntime on the model folder's ``onnx/`` export when it has one (with
+      the int8 graphs if ``int8``), else on a fresh export to a temporary folder;
+    * ``"triton"``: the ``cofin`` ensemble of the Triton server at ``url``.
+
+    Raises:
+        ValueError: An unknown kind, ``int8`` without onnx, ``url`` without triton (or
+            triton without ``url``), or no Triton backend in this cofin.
+    """
+    check_backend_options(kind, url, int8)
+    if kind == "triton":
+        return _triton_backend(url)
+    if kind == "onnx":
+        return _onnx_backend(path, train_cfg, str(device), int8)
+    return TorchBackend(_load_for_eval(path, train_cfg), device)
+
+
+def check_backend_options(kind: str, url: str | None, int8: bool) -> None:
+    """``--backend``, ``--url`` and ``--int8`` must go together (see :func:`build_backend`).
+
+    Raises:
+        ValueError: Naming the flag that does not fit.
+    """
+    if kind not in BACKENDS:
+        raise ValueError(f"--backend {kind!r}: choose one of {', '.join(BACKENDS)}")
+    if int8 and kind != "onnx":
+        raise ValueError("--int8 runs onnxruntime's int8 graphs: use it with --backend onnx")
+    if (url is not None) != (kind == "triton"):
+        raise ValueError(
+            "--backend triton needs --url grpc://HOST:PORT or http://HOST:PORT"
+            if kind == "triton"
+            else f"--url is the Triton server of --backend triton, not of --backend {kind}"
+        )
+
+
+def _triton_backend(url: str) -> Backend:
+    import importlib.util
+
+    if importlib.util.find_spec("cofin_sdk.backends.triton_backend") is None:
+        raise ValueError(
+            "--backend triton: this cofin has no Triton backend "
+            "(cofin_sdk/backends/triton_backend.py); use --backend torch or onnx"
+        )
+    from cofin_sdk.backends.triton_backend import TritonBackend
+
+    return TritonBackend(url)
+
+
+def _onnx_backend(path: Path, train_cfg: TrainConfig, device: str, int8: bool) -> Backend:
+    """onnxruntime on the folder's ``onnx/`` export, else on a temporary export of the model."""
+    import tempfile
+
+    from cofin_sdk.backends.onnx_backend import EXPORT_SUBFOLDER, OnnxBackend, providers_for_device
+    from cofin_sdk.export import export
+
+    options = {"providers": providers_for_device(device), "int8": int8}
+    folder = _model_folder(path)
+    if folder is not None and _has_export(folder / EXPORT_SUBFOLDER, int8):
+        return OnnxBackend.from_pretrained(folder, **options)  # refuses other weights' export
+    model = _load_for_eval(path, train_cfg)
+    logger.info("exporting %s to a temporary folder for onnxruntime (int8: %s)", path, int8)
+    with tempfile.TemporaryDirectory(prefix="cofin_eval_onnx_") as tmp:
+        out = export(model, Path(tmp) / "export", int8_dynamic=int8, progress=False)
+        return OnnxBackend(out, **options)  # the sessions hold the graphs in memory
+
+
+def _model_folder(path: Path) -> Path | None:
+    """The ``save_pretrained`` folder of an eval target (itself, or a run's ``final/``)."""
+    from cofin_sdk.record import WEIGHTS_NAME
+
+    for folder in (path / "final", path):
+        if (folder / WEIGHTS_NAME).is_file():
+            return folder
+    return None
+
+
+def _has_export(export_dir: Path, int8: bool) -> bool:
+    from cofin_sdk.export import EXPORT_FILE, read_export
+
+    if not (export_dir / EXPORT_FILE).is_file():
+        return False
+    if int8 and "int8" not in read_export(export_dir)["backbone"].get("variants", {}):
+        logger.info("%s has no int8 graphs: exporting again with them", export_dir)
+        return False
+    return True
+
+
 def evaluate_checkpoint(
     checkpoint: str,
     config: str | None = None,
@@ -296,14 +477,18 @@ def evaluate_checkpoint(
     compare: str | None = None,
     revision: str | None = None,
     cache_dir: str | None = None,
+    backend: str = "torch",
+    url: str | None = None,
+    int8: bool = False,
 ) -> dict[str, Any]:
     """``cofin eval CHECKPOINT_OR_DIR [CONFIG]``: a ``save_pretrained`` folder, a Hub repo id
     (resolved through the Hub cache at ``revision``, written to ``./eval/<org>--<name>`` by
     default), a run folder or a ``step_*.pt`` checkpoint; CONFIG defaults to the training
-    config saved with it."""
+    config saved with it. ``backend``, ``url``, ``int8``: see :func:`build_backend`."""
     from cofin_sdk.models.hub import looks_like_repo_id, resolve_pretrained_dir
     from training.configs.base import apply_overrides, load_config
 
+    check_backend_options(backend, url, int8)  # before anything is loaded
     path = Path(checkpoint)
     if not path.exists() and looks_like_repo_id(checkpoint):
         path = resolve_pretrained_dir(checkpoint, revision, cache_dir)
@@ -319,16 +504,9 @@ def evaluate_checkpoint(
                 f"no training config stored with {path}: pass CONFIG (a preset or config.json)"
             )
         train_cfg = apply_overrides(saved, overrides or [])
-    model = _load_for_eval(path, train_cfg)
+    runner = build_backend(backend, path, train_cfg, device=device, url=url, int8=int8)
     out_dir = Path(out) if out else (path if path.is_dir() else path.parent) / "eval"
-    return evaluate_model(
-        model.to(device),
-        train_cfg,
-        out_dir,
-        device=device,
-        max_batches=max_batches,
-        compare=compare,
-    )
+    return evaluate_model(runner, train_cfg, out_dir, max_batches=max_batches, compare=compare)
 
 
 def main(args: Any) -> int:
@@ -343,6 +521,9 @@ def main(args: Any) -> int:
         getattr(args, "compare", None),
         revision=getattr(args, "revision", None),
         cache_dir=getattr(args, "cache_dir", None),
+        backend=getattr(args, "backend", "torch"),
+        url=getattr(args, "url", None),
+        int8=getattr(args, "int8", False),
     )
     for head, values in metrics.items():
         shown = {
