@@ -53,6 +53,7 @@ class AvaVideoSpec:
     fps: int
     duration: int
     max_actors: int
+    actor_scale: float = 1.0
 
 
 @dataclass
@@ -104,13 +105,24 @@ def _shot_actors(
             pose = sample_pose(rng, [p for p in poses if p in ADDONS[addon].poses])
             ids = (present.pop(), present.pop())
             pair = pair_actors(
-                rng, ids, (colors[ids[0]], colors[ids[1]]), addon, pose, classes, slot, size
+                rng,
+                ids,
+                (colors[ids[0]], colors[ids[1]]),
+                addon,
+                pose,
+                classes,
+                slot,
+                size,
+                spec.actor_scale,
             )
             groups.append(list(pair))
         else:
             pid = present.pop()
             pose = sample_pose(rng, poses)
-            groups.append([solo_actor(rng, pid, colors[pid], pose, (), (), slot, size, event_time)])
+            actor = solo_actor(
+                rng, pid, colors[pid], pose, (), (), slot, size, event_time, spec.actor_scale
+            )
+            groups.append([actor])
     actors = [a for g in groups for a in g]
     for actor in actors:
         _add_solo_addons(rng, actor, classes)

@@ -174,6 +174,7 @@ def _generate_ava(
             p.fps,
             p.ava_duration,
             p.max_actors,
+            p.ava_actor_scale,
         )
         jobs.append((spec, i, seed, str(root), p.crf))
     results = list(_dispatch(_ava_task, jobs, workers, "ava videos", progress))

@@ -69,9 +69,9 @@ def sample_solo_addons(
     return chosen
 
 
-def _depth(rng: np.random.Generator, height: int) -> tuple[float, float]:
+def _depth(rng: np.random.Generator, height: int, scale: float = 1.0) -> tuple[float, float]:
     depth = float(rng.uniform())
-    return height * (0.72 + 0.25 * depth), height * (0.36 + 0.2 * depth)
+    return height * (0.72 + 0.25 * depth), height * (0.36 + 0.2 * depth) * scale
 
 
 def solo_actor(
@@ -84,10 +84,14 @@ def solo_actor(
     slot: tuple[float, float],
     size: tuple[int, int],
     event_time: float = 0.5,
+    scale: float = 1.0,
 ) -> Actor:
-    """An actor placed in the column range ``slot`` of a ``size`` = (W, H) frame."""
+    """An actor placed in the column range ``slot`` of a ``size`` = (W, H) frame.
+
+    ``scale`` multiplies the actor's height (0.36-0.56 of the frame height at 1.0).
+    """
     width, height = size
-    ground_y, actor_h = _depth(rng, height)
+    ground_y, actor_h = _depth(rng, height, scale)
     x0 = float(rng.uniform(*slot))
     facing = int(rng.choice([-1, 1]))
     if pose in ("lie_down", "fall"):
@@ -120,6 +124,7 @@ def pair_actors(
     classes: Sequence[str],
     slot: tuple[float, float],
     size: tuple[int, int],
+    scale: float = 1.0,
 ) -> tuple[Actor, Actor]:
     """Two partners facing each other doing the pair add-on ``addon``.
 
@@ -128,7 +133,7 @@ def pair_actors(
     """
     width, _ = size
     spec = ADDONS[addon]
-    agent = solo_actor(rng, ids[0], colors[0], pose, (addon,), (addon,), slot, size)
+    agent = solo_actor(rng, ids[0], colors[0], pose, (addon,), (addon,), slot, size, scale=scale)
     partner_label = spec.partner_label if spec.partner_label in classes else None
     partner_motion = (partner_label,) if partner_label in ("hand_shake", "hug") else ()
     partner = solo_actor(
@@ -140,6 +145,7 @@ def pair_actors(
         (partner_label,) if partner_label else (),
         slot,
         size,
+        scale=scale,
     )
     gap = PAIR_GAP[addon] * agent.height
     centre = float(np.clip(agent.x0, 0.1 * width + gap, 0.9 * width - gap))

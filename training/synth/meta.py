@@ -117,6 +117,8 @@ def build_meta(
         extra["appearance_cue_prob"] = preset.appearance_cues
     else:
         settings.pop("appearance_cues")
+    if preset.ava_actor_scale == 1.0:
+        settings.pop("ava_actor_scale")
     return {
         "meta_version": META_VERSION,
         "preset": preset.name,

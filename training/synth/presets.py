@@ -16,7 +16,8 @@
 ``bench2`` (the learnable bench of issue 13; ~2-3 min with ``--workers 2``): smaller
     frames, more data, and appearance cues on the upstream classes:
     AVA: 80 videos (64 train, 16 val) × 20 s at 96×72, 10 fps, the 24 ``bench`` classes
-    (21 evaluated), up to 3 actors (1,088 train keyframes);
+    (21 evaluated), up to 3 actors 1.4× as tall as in ``bench`` (0.5-0.78 of the frame
+    height, so a gesture spans more than one 12-px token);
     Kinetics-like 16 / Moments-like 10 / SSv2-like 10 classes; 1,120 clips each (960
     train, 160 val, balanced) × 2 s at 96×72, 10 fps, so every upstream set is larger
     than AVA (as in the paper). Kinetics-/Moments-like classes show a scene colour, a
@@ -73,6 +74,8 @@ class SynthPreset:
         clip_duration: Upstream clip length in seconds (integer).
         clip_size: (width, height) of upstream clips.
         crf: x264 quality.
+        ava_actor_scale: Height multiplier of the AVA-like actors (1.0: 0.36-0.56 of the
+            frame height).
         appearance_cues: Probability that each appearance cue of a Kinetics-/Moments-like
             class (scene colour, clothing colour, landmark) is shown; 0 = no cues.
     """
@@ -95,6 +98,7 @@ class SynthPreset:
     clip_size: tuple[int, int]
     crf: int = 23
     appearance_cues: float = 0.0
+    ava_actor_scale: float = 1.0
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.ava_not_evaluated if c not in self.ava_classes]
@@ -104,6 +108,8 @@ class SynthPreset:
             raise ValueError(
                 f"ava_duration must be >= 5 s (keyframes 2..duration-2), got {self.ava_duration}"
             )
+        if not 0.5 <= self.ava_actor_scale <= 1.6:
+            raise ValueError(f"ava_actor_scale must be in [0.5, 1.6], got {self.ava_actor_scale}")
         if not 0.0 <= self.appearance_cues <= 1.0:
             raise ValueError(f"appearance_cues must be in [0, 1], got {self.appearance_cues}")
         if min(self.ava_train_videos, self.ava_val_videos, self.clip_train, self.clip_val) < 1:
@@ -170,5 +176,6 @@ PRESETS: dict[str, SynthPreset] = {
         clip_duration=2,
         clip_size=(96, 72),
         appearance_cues=0.6,
+        ava_actor_scale=1.4,
     ),
 }
