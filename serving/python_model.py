@@ -65,6 +65,8 @@ class TritonPythonModel:
         path = os.path.join(folder, _parameter(config, "onnx_file", "model.onnx"))
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = int(_parameter(config, "intra_op_threads", "0"))
+        spin = _parameter(config, "allow_spinning", "0")
+        options.add_session_config_entry("session.intra_op.allow_spinning", spin)
         providers = ["CPUExecutionProvider"]
         available = onnxruntime.get_available_providers()
         if args.get("model_instance_kind") == "GPU" and "CUDAExecutionProvider" in available:

@@ -204,3 +204,29 @@ def test_malformed_requests_surface_the_server_message(server, protocol, random_
 def test_bad_urls(bad, message):
     with pytest.raises(ValueError, match=message):
         TritonBackend(bad)
+
+
+def test_client_is_torch_free_and_names_the_extra(server):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from cofin_sdk import Detector\n"
+        f"d = Detector.from_triton({server.grpc_url!r}, progress=False)\n"
+        "print(sorted(d.backend.run_all(np.zeros((1, 4, 32, 32, 3), np.uint8))))\n"
+        "print('torch' in sys.modules, 'onnxruntime' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["['kinetics', 'ssv2']", "False False"]
+
+
+def test_missing_tritonclient_names_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tritonclient.grpc", None)
+    with pytest.raises(ImportError, match=r'pip install "cofin-sdk\[triton\]"'):
+        TritonBackend("grpc://127.0.0.1:1")
