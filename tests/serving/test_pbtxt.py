@@ -217,3 +217,69 @@ def test_python_model_groups_requests_by_shape():
     ]
     assert group_by_shape(shapes) == [[0, 2], [1]]
     assert group_by_shape([]) == []
+
+
+def test_a_model_folder_is_exported_first(built, tmp_path, monkeypatch):
+    import cofin_sdk.export
+
+    calls = []
+
+    def fake_export(model, out, revision=None, progress=True):  # the real one: tests/cofin_sdk
+        calls.append((model, revision))
+        shutil.copytree(built["export"], out)
+        return out
+
+    monkeypatch.setattr(cofin_sdk.export, "export", fake_export)
+    repo = build_repository(built["model"], tmp_path / "repo", platform="python", revision="v1")
+    assert calls == [(built["model"], "v1")]
+    assert parse(repo / "cofin" / "config.pbtxt").output[0].name == "scores_ava"
+    with pytest.raises(ValueError, match="--platform tensorrt needs TensorRT engines"):
+        build_repository(built["model"], tmp_path / "trt", platform="tensorrt")
+
+
+def _with_engines(export: Path, tmp_path: Path, max_batch: int, max_boxes: int) -> Path:
+    """A copy of the export with (fake) TensorRT engines recorded as `--format tensorrt` does."""
+    import hashlib
+
+    copy = _export_with(export, tmp_path, ["ava", "kinetics", "ssv2"])
+    manifest = json.loads((copy / "cofin_export.json").read_text())
+    for entry in [manifest["backbone"], *manifest["heads"].values()]:
+        plan = copy / entry["file"].replace(".onnx", ".plan")
+        plan.write_bytes(b"engine of " + entry["file"].encode())
+        profile = {
+            spec["name"]: {
+                "max": [
+                    max_batch if d == "batch" else max_boxes if d == "num_boxes" else d
+                    for d in spec["shape"]
+                ]
+            }
+            for spec in entry["inputs"]
+        }
+        entry["tensorrt"] = {
+            "file": plan.name,
+            "sha256": hashlib.sha256(plan.read_bytes()).hexdigest(),
+            "profile": profile,
+        }
+    (copy / "cofin_export.json").write_text(json.dumps(manifest))
+    return copy
+
+
+def test_tensorrt_repository_uses_the_engines_and_checks_their_profile(built, tmp_path):
+    export = _with_engines(built["export"], tmp_path / "a", max_batch=8, max_boxes=32)
+    repo = build_repository(export, tmp_path / "repo", platform="tensorrt")
+    backbone = parse(repo / "cofin_backbone" / "config.pbtxt")
+    assert backbone.platform == "tensorrt_plan"
+    assert backbone.instance_group[0].kind == model_config_pb2.ModelInstanceGroup.KIND_GPU
+    assert (repo / "cofin_head_ava" / "1" / "model.plan").read_bytes() == b"engine of head_ava.onnx"
+    small = _with_engines(built["export"], tmp_path / "b", max_batch=4, max_boxes=16)
+    with pytest.raises(ValueError, match="takes batches up to 4 but --max-batch is 8"):
+        build_repository(small, tmp_path / "repo2", platform="tensorrt")
+    with pytest.raises(ValueError, match="takes up to 16 boxes but the largest box bucket is 32"):
+        build_repository(small, tmp_path / "repo2", platform="tensorrt", max_batch=4)
+    repo = build_repository(
+        small, tmp_path / "repo2", platform="tensorrt", max_batch=4, box_buckets=(8, 16)
+    )
+    assert (
+        parse(repo / "cofin" / "config.pbtxt").parameters["cofin_box_buckets"].string_value
+        == "8,16"
+    )
