@@ -13,21 +13,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from _fixtures import tiny_model
 
 from cofin_sdk._cli import main
-from cofin_sdk.models import create_model
 from cofin_sdk.video import write_video
 
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("inputs")
-    torch.manual_seed(0)
-    model = create_model(
-        "vivit_ti16_fe",
-        spatial_depth=1,
-        temporal_depth=1,
+    model = tiny_model(
         num_frames=4,
         image_size=32,
         heads={

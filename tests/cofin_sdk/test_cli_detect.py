@@ -8,10 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from _fixtures import tiny_model
 
 from cofin_sdk._cli import main
-from cofin_sdk.models import create_model
 from cofin_sdk.results import Classifications, Detections
 from cofin_sdk.video import probe, write_video
 
@@ -20,11 +19,7 @@ ACTIONS = ["stand", "sit", "walk"]
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(0)
-    model = create_model(
-        "vivit_ti16_fe",
-        spatial_depth=1,
-        temporal_depth=1,
+    model = tiny_model(
         num_frames=4,
         image_size=32,
         heads={

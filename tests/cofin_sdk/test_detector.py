@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _fixtures import tiny_model
 
 from cofin_sdk.backends import Backend, TorchBackend
 from cofin_sdk.detector import Detector
-from cofin_sdk.models import create_model, from_pretrained
+from cofin_sdk.models import from_pretrained
 from cofin_sdk.preprocessing import Preprocessing, preprocess_clip
 from cofin_sdk.results import Classifications, Detections
 from cofin_sdk.video import iter_frames, read_clip, write_video
@@ -34,11 +35,7 @@ def _frames(num: int, height: int, width: int, seed: int = 0) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(0)
-    model = create_model(
-        "vivit_ti16_fe",
-        spatial_depth=1,
-        temporal_depth=1,
+    model = tiny_model(
         num_frames=NUM_FRAMES,
         image_size=SIZE,
         heads={
@@ -483,10 +480,7 @@ def test_fps_rejected_for_files_and_bad_constructor(detector, video_path, model)
 
 
 def test_model_without_detection_head(tmp_path):
-    model = create_model(
-        "vivit_ti16_fe",
-        spatial_depth=1,
-        temporal_depth=1,
+    model = tiny_model(
         num_frames=2,
         image_size=32,
         heads={"k": {"task": "classification", "num_classes": 2}},

@@ -202,11 +202,19 @@ LB = Letterbox.fit(97, 61, 224)
         ("norm_to_input", np.zeros((0, 4)), None),
         ("pixels_to_input", [[-3, -2, 120, 80]], None),  # pixel boxes may leave the frame
         ("input_to_norm", [[1.0, 2.0, 3.0, 4.0]], None),
-        ("norm_to_input", [0.1, 0.2, 0.3, 0.4], r"shape \[N, 4\] \(x1, y1, x2, y2\), got shape \(4,\)"),
+        (
+            "norm_to_input",
+            [0.1, 0.2, 0.3, 0.4],
+            r"shape \[N, 4\] \(x1, y1, x2, y2\), got shape \(4,\)",
+        ),
         ("norm_to_input", np.zeros((2, 5)), r"got shape \(2, 5\)"),
         ("pixels_to_input", np.zeros((1, 4, 1)), r"got shape \(1, 4, 1\)"),
         ("pixels_to_input", [["a", "b", "c", "d"]], "must be numbers"),
-        ("norm_to_input", [[0.1, 0.2, 0.3, 0.4], [0, 0, float("nan"), 1]], "box 1 .*must be finite"),
+        (
+            "norm_to_input",
+            [[0.1, 0.2, 0.3, 0.4], [0, 0, float("nan"), 1]],
+            "box 1 .*must be finite",
+        ),
         (
             "pixels_to_input",
             [[0, 0, 1, 1], [0, 0, 1, 1], [0, 0, 1, 1], [5, 0, 4, 1]],

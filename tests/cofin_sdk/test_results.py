@@ -570,8 +570,14 @@ def test_save_video_upscales_small_frames_for_readable_labels(tmp_path):
     from cofin_sdk.video import probe
 
     frames = np.full((6, 48, 64, 3), 30, np.uint8)
-    det = Detections(boxes=[[8, 8, 40, 40]], person_scores=[0.9], action_scores=[[0.8, 0.1]],
-                     class_names=("walk", "run"), frame_size=(64, 48), timestamps=[0.2])
+    det = Detections(
+        boxes=[[8, 8, 40, 40]],
+        person_scores=[0.9],
+        action_scores=[[0.8, 0.1]],
+        class_names=("walk", "run"),
+        frame_size=(64, 48),
+        timestamps=[0.2],
+    )
     path = det.save_video(tmp_path / "big.mp4", frames, fps=10, min_height=200)
     info = probe(path)
     assert (info.width, info.height) == (64 * 5, 48 * 5) and info.num_frames == 6

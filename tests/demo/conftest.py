@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _fixtures import tiny_model
 
 pytest.importorskip("gradio", reason='the demo needs gradio: pip install "cofin-sdk[demo]"')
 
@@ -30,15 +31,7 @@ class Server:
 
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import torch
-
-    from cofin_sdk.models import create_model
-
-    torch.manual_seed(0)
-    model = create_model(
-        "vivit_ti16_fe",
-        spatial_depth=1,
-        temporal_depth=1,
+    model = tiny_model(
         num_frames=4,
         image_size=32,
         heads={

@@ -11,33 +11,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _fixtures import tiny_train_config
 from torch.utils.data import DataLoader
 
-from training.configs.base import TrainConfig, apply_overrides, load_config
+from training.configs.base import TrainConfig
 
 pytest.importorskip("onnxruntime")
 
 
 def _tiny_config(synth_root: Path, out_dir: Path) -> TrainConfig:
     """Two heads (AVA detection, Kinetics classification), 1+1 layers, 64 px, 4 frames."""
-    cfg = load_config("synthetic_tiny")[0]
-    cfg.datasets = [d for d in cfg.datasets if d.name in ("ava", "kinetics")]
-    for d in cfg.datasets:
-        d.root = str(synth_root / d.kind)
-    cfg.run.synth_preset = None
-    cfg.model.overrides = {"spatial_depth": 1, "temporal_depth": 1, "drop_path_rate": 0.0}
-    sets = {
-        "run.image_size": 64,
-        "run.num_frames": 4,
-        "run.global_batch_size": 4,
-        "run.num_workers": 0,
-        "run.progress": False,
-        "run.tensorboard": False,
-        "run.out_dir": str(out_dir),
-        "schedule.max_steps": 3,
-        "eval.at_end": True,  # the trainer's own evaluation, kept for comparison
-    }
-    return apply_overrides(cfg, [f"{k}={v}" for k, v in sets.items()])
+    # the trainer's own evaluation at the end, kept for comparison
+    return tiny_train_config(synth_root, out_dir, **{"schedule.max_steps": 3, "eval.at_end": True})
 
 
 @pytest.fixture(scope="module")

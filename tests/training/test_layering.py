@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from _fixtures import tiny_train_config
 
 from training.configs.base import TrainConfig, apply_overrides, load_config
 
@@ -102,23 +103,7 @@ def tiny_run(synth_root, tmp_path_factory) -> Path:
     from training.trainer import train
 
     out_dir = tmp_path_factory.mktemp("layering") / "run"
-    cfg = load_config("synthetic_tiny")[0]
-    cfg.datasets = [d for d in cfg.datasets if d.name == "ava"]
-    cfg.datasets[0].root = str(synth_root / "ava")
-    cfg.run.synth_preset = None
-    cfg.model.overrides = {"spatial_depth": 1, "temporal_depth": 1, "drop_path_rate": 0.0}
-    sets = {
-        "run.image_size": 64,
-        "run.num_frames": 4,
-        "run.global_batch_size": 4,
-        "run.num_workers": 0,
-        "run.progress": False,
-        "run.tensorboard": False,
-        "run.out_dir": str(out_dir),
-        "schedule.max_steps": 2,
-        "eval.at_end": False,
-    }
-    train(apply_overrides(cfg, [f"{k}={v}" for k, v in sets.items()]))
+    train(tiny_train_config(synth_root, out_dir, heads=("ava",), **{"schedule.max_steps": 2}))
     return out_dir
 
 

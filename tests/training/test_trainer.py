@@ -13,37 +13,18 @@ from pathlib import Path
 
 import pytest
 import torch
+from _fixtures import tiny_train_config
 from _plot_reading import read_bars
 from safetensors.torch import load_file
 
-from training.configs.base import TrainConfig, apply_overrides, load_config
+from training.configs.base import load_config
 from training.optim import lr_at, param_groups
 from training.trainer import train
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def tiny_config(
-    synth_root: Path, out_dir: Path, heads=("ava", "kinetics"), **overrides
-) -> TrainConfig:
-    cfg = load_config("synthetic_tiny")[0]
-    cfg.datasets = [d for d in cfg.datasets if d.name in heads]
-    for d in cfg.datasets:
-        d.root = str(synth_root / d.kind)
-    cfg.run.synth_preset = None
-    cfg.model.overrides = {"spatial_depth": 1, "temporal_depth": 1, "drop_path_rate": 0.0}
-    sets = {
-        "run.image_size": 64,
-        "run.num_frames": 4,
-        "run.global_batch_size": 4,
-        "run.num_workers": 0,
-        "run.progress": False,
-        "run.tensorboard": False,
-        "run.out_dir": str(out_dir),
-        "eval.at_end": False,
-        **overrides,
-    }
-    return apply_overrides(cfg, [f"{k}={v}" for k, v in sets.items()])
+tiny_config = tiny_train_config
 
 
 def losses(run_dir: Path) -> list[tuple[int, str, float]]:

@@ -1,0 +1,56 @@
+"""Builders shared by the tests (importable as ``_fixtures``: pytest's ``pythonpath``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def tiny_model(
+    heads: dict[str, Any],
+    *,
+    num_frames: int = 4,
+    image_size: int = 32,
+    seed: int = 0,
+    **overrides: Any,
+):
+    """A seeded random ``vivit_ti16_fe`` with 1 spatial + 1 temporal block (CPU-test size)."""
+    import torch
+
+    from cofin_sdk.models import create_model
+
+    torch.manual_seed(seed)
+    return create_model(
+        "vivit_ti16_fe",
+        spatial_depth=1,
+        temporal_depth=1,
+        num_frames=num_frames,
+        image_size=image_size,
+        heads=heads,
+        **overrides,
+    )
+
+
+def tiny_train_config(synth_root: Path, out_dir: Path, heads=("ava", "kinetics"), **overrides: Any):
+    """``synthetic_tiny`` on the session's synthetic data, shrunk to 1+1 layers, 64 px, 4 frames,
+    global batch 4, no workers, no logging; ``overrides`` are ``--set`` keys and values."""
+    from training.configs.base import apply_overrides, load_config
+
+    cfg = load_config("synthetic_tiny")[0]
+    cfg.datasets = [d for d in cfg.datasets if d.name in heads]
+    for d in cfg.datasets:
+        d.root = str(synth_root / d.kind)
+    cfg.run.synth_preset = None
+    cfg.model.overrides = {"spatial_depth": 1, "temporal_depth": 1, "drop_path_rate": 0.0}
+    sets = {
+        "run.image_size": 64,
+        "run.num_frames": 4,
+        "run.global_batch_size": 4,
+        "run.num_workers": 0,
+        "run.progress": False,
+        "run.tensorboard": False,
+        "run.out_dir": str(out_dir),
+        "eval.at_end": False,
+        **overrides,
+    }
+    return apply_overrides(cfg, [f"{k}={v}" for k, v in sets.items()])
