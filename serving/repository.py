@@ -381,7 +381,7 @@ def build_repository(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    logger.info("wrote Triton repository %s (%s, %d models)", out, platform, len(info["models"]))
+    logger.debug("wrote Triton repository %s (%s, %d models)", out, platform, len(info["models"]))
     return out
 
 
