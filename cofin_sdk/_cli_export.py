@@ -68,6 +68,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--num-frames", type=int, help="refused unless it is the model's")
     parser.add_argument("--image-size", type=int, help="refused unless it is the model's")
     parser.add_argument("--revision", help="Hub revision of a repo id")
+    parser.add_argument("--cache-dir", help="Hub cache folder for a repo id")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
 
@@ -121,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         num_frames=args.num_frames,
         image_size=args.image_size,
         revision=args.revision,
+        cache_dir=args.cache_dir,
         progress=not args.no_progress,
     )
     manifest = read_export(out)

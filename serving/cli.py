@@ -88,6 +88,7 @@ def _add_build(commands: Any) -> None:
         "for servers older than Triton 25.10)",
     )
     build.add_argument("--revision", default=None, help="Hub revision of a repo id")
+    build.add_argument("--cache-dir", default=None, help="Hub cache folder for a repo id")
     _add_global_flags(build)
     build.set_defaults(func=_build)
 
@@ -159,6 +160,7 @@ def _build(args: argparse.Namespace) -> int:
         instance_kind=args.kind,
         max_inflight_requests=args.max_inflight,
         revision=args.revision,
+        cache_dir=args.cache_dir,
     )
     models = sorted(p.name for p in out.iterdir() if (p / "config.pbtxt").is_file())
     print(f"wrote Triton model repository {out} ({args.platform}): {', '.join(models)}")

@@ -303,6 +303,7 @@ def build_repository(
     instance_kind: str | None = None,
     max_inflight_requests: int | None = None,
     revision: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
 ) -> Path:
     """Writes a Triton model repository for an export (or a model, exported first).
 
@@ -325,6 +326,7 @@ def build_repository(
             for python: 0, as the 2.51 server bundled in nvidia-pytriton does not know the
             field). 0 leaves it out.
         revision: Hub revision of a repo id.
+        cache_dir: Hub cache folder for a repo id.
 
     Returns:
         The repository folder.
@@ -362,7 +364,9 @@ def build_repository(
         if (source / EXPORT_FILE).is_file():
             manifest = _write_repository(source, staging, settings)
         else:
-            manifest = _export_and_write(export_dir_or_model, staging, settings, revision)
+            manifest = _export_and_write(
+                export_dir_or_model, staging, settings, revision, cache_dir
+            )
         info = {
             key: settings[key]
             for key in ("platform", "max_batch", "instances", "kind", "max_inflight")
@@ -386,7 +390,11 @@ def build_repository(
 
 
 def _export_and_write(
-    model: str | os.PathLike, staging: Path, settings: dict[str, Any], revision: str | None
+    model: str | os.PathLike,
+    staging: Path,
+    settings: dict[str, Any],
+    revision: str | None,
+    cache_dir: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Exports a save_pretrained folder / Hub repo id to a temporary folder, then builds."""
     path = Path(model)
@@ -405,5 +413,7 @@ def _export_and_write(
 
     with tempfile.TemporaryDirectory(prefix="cofin_export_") as tmp:
         logger.info("exporting %s to ONNX first", model)
-        export_dir = export(model, Path(tmp) / "export", revision=revision, progress=False)
+        export_dir = export(
+            model, Path(tmp) / "export", revision=revision, cache_dir=cache_dir, progress=False
+        )
         return _write_repository(export_dir, staging, settings)
