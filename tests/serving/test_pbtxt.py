@@ -224,14 +224,18 @@ def test_a_model_folder_is_exported_first(built, tmp_path, monkeypatch):
 
     calls = []
 
-    def fake_export(model, out, revision=None, progress=True):  # the real one: tests/cofin_sdk
-        calls.append((model, revision))
+    def fake_export(
+        model, out, revision=None, cache_dir=None, progress=True
+    ):  # real: tests/cofin_sdk
+        calls.append((model, revision, cache_dir))
         shutil.copytree(built["export"], out)
         return out
 
     monkeypatch.setattr(cofin_sdk.export, "export", fake_export)
-    repo = build_repository(built["model"], tmp_path / "repo", platform="python", revision="v1")
-    assert calls == [(built["model"], "v1")]
+    repo = build_repository(
+        built["model"], tmp_path / "repo", platform="python", revision="v1", cache_dir="/hub"
+    )
+    assert calls == [(built["model"], "v1", "/hub")]
     assert parse(repo / "cofin" / "config.pbtxt").output[0].name == "scores_ava"
     with pytest.raises(ValueError, match="--platform tensorrt needs TensorRT engines"):
         build_repository(built["model"], tmp_path / "trt", platform="tensorrt")
