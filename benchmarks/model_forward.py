@@ -48,7 +48,9 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 # ----------------------------------------------------------------------------- FLOPs
-def vivit_fe_flops(config: ViViTConfig, batch: int, num_frames: int, image_size: int) -> dict[str, int]:
+def vivit_fe_flops(
+    config: ViViTConfig, batch: int, num_frames: int, image_size: int
+) -> dict[str, int]:
     """Analytic FLOPs of ``ViViT.forward_features`` (FLOPs = 2 x multiply-accumulates).
 
     Counts every matmul-like op: the tubelet Conv3d, the Linears (qkv, proj, fc1, fc2)
@@ -74,10 +76,18 @@ def vivit_fe_flops(config: ViViTConfig, batch: int, num_frames: int, image_size:
         return linear + attention
 
     spatial_len = N + (1 if config.class_token else 0)
-    spatial = config.spatial_depth * block_flops(batch * t, spatial_len)  # one sequence per tubelet slice
-    temporal = config.temporal_depth * block_flops(batch * N, t)  # one length-t sequence per position
-    return {"patch_embed": patch_embed, "spatial": spatial, "temporal": temporal,
-            "total": patch_embed + spatial + temporal}
+    spatial = config.spatial_depth * block_flops(
+        batch * t, spatial_len
+    )  # one sequence per tubelet slice
+    temporal = config.temporal_depth * block_flops(
+        batch * N, t
+    )  # one length-t sequence per position
+    return {
+        "patch_embed": patch_embed,
+        "spatial": spatial,
+        "temporal": temporal,
+        "total": patch_embed + spatial + temporal,
+    }
 
 
 def counted_flops(fn: Callable[[], Any]) -> tuple[int, int]:
@@ -103,8 +113,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def interleaved_medians(fns: dict[str, Callable[[], Any]], reps: int, warmup: int,
-                        device: torch.device) -> dict[str, float]:
+def interleaved_medians(
+    fns: dict[str, Callable[[], Any]], reps: int, warmup: int, device: torch.device
+) -> dict[str, float]:
     """Median seconds per call of each function, repetitions interleaved.
 
     Each repetition runs every function once, in an order that rotates, so a slow
@@ -117,7 +128,7 @@ def interleaved_medians(fns: dict[str, Callable[[], Any]], reps: int, warmup: in
     _sync(device)
     times: dict[str, list[float]] = {name: [] for name in names}
     for rep in range(reps):
-        order = names[rep % len(names):] + names[: rep % len(names)]
+        order = names[rep % len(names) :] + names[: rep % len(names)]
         for name in order:
             start = time.perf_counter()
             fns[name]()
@@ -145,7 +156,9 @@ def maybe_compile(fn: Callable, enabled: bool) -> Callable:
 
 
 # ----------------------------------------------------------------------------- (a)
-def build_pair(vit: str, num_frames: int, image_size: int, device: torch.device) -> tuple[nn.Module, nn.Module]:
+def build_pair(
+    vit: str, num_frames: int, image_size: int, device: torch.device
+) -> tuple[nn.Module, nn.Module]:
     """A randomly initialised timm ViT and our ViViT whose spatial encoder holds its weights."""
     import timm
 
@@ -159,12 +172,16 @@ def build_pair(vit: str, num_frames: int, image_size: int, device: torch.device)
     return reference.to(device), ours.to(device)
 
 
-def bench_spatial_vs_timm(args: argparse.Namespace, device: torch.device, dtype: torch.dtype) -> None:
+def bench_spatial_vs_timm(
+    args: argparse.Namespace, device: torch.device, dtype: torch.dtype
+) -> None:
     frames = args.frames
     tt = 2  # vivit_*16_fe tubelet 2x16x16: one spatial slice per 2 input frames
     reference, ours = build_pair(args.vit, tt * frames, args.image_size, device)
     gen = torch.Generator().manual_seed(1)
-    video = torch.randn(1, 3, tt * frames, args.image_size, args.image_size, generator=gen).to(device)
+    video = torch.randn(1, 3, tt * frames, args.image_size, args.image_size, generator=gen).to(
+        device
+    )
     # central_frame inflation: tubelet i sees only frame 2i+1, so timm gets exactly those frames.
     images = video[0, :, 1::tt].transpose(0, 1).contiguous()  # (frames, 3, H, W)
 
@@ -172,54 +189,84 @@ def bench_spatial_vs_timm(args: argparse.Namespace, device: torch.device, dtype:
     timm_fn = maybe_compile(reference.forward_features, args.compile)
     with torch.inference_mode(), autocast(device, dtype):
         diff = (ours_fn(video).float() - timm_fn(images).float()).abs().max().item()
-        med = interleaved_medians({"ours": lambda: ours_fn(video), "timm": lambda: timm_fn(images)},
-                                  args.reps, args.warmup, device)
+        med = interleaved_medians(
+            {"ours": lambda: ours_fn(video), "timm": lambda: timm_fn(images)},
+            args.reps,
+            args.warmup,
+            device,
+        )
     spatial_flops = vivit_fe_flops(ours.config, 1, tt * frames, args.image_size)
-    print(f"\n(a) spatial encoder vs timm {VITS[args.vit][0]}, same weights, {frames} frames "
-          f"x {args.image_size}^2, {args.dtype}, median of {args.reps} interleaved reps")
+    print(
+        f"\n(a) spatial encoder vs timm {VITS[args.vit][0]}, same weights, {frames} frames "
+        f"x {args.image_size}^2, {args.dtype}, median of {args.reps} interleaved reps"
+    )
     for name in ("ours", "timm"):
         print(f"    {name:4s} forward: {med[name] * 1e3:9.1f} ms per {frames}-frame batch")
     print(f"    ratio ours/timm: {med['ours'] / med['timm']:.3f}   (target <= 1.0)")
-    print(f"    max |ours - timm| on the output tokens: {diff:.2e}   "
-          "(same computation: <= ~1e-5 in fp32; 0 = bitwise identical kernels)")
-    print(f"    note: our Conv3d tubelet embedding is 2 frames deep ({spatial_flops['patch_embed'] / 1e9:.2f} "
-          "GFLOP, half of it on the zero weights of central_frame inflation); timm embeds 1 frame")
+    print(
+        f"    max |ours - timm| on the output tokens: {diff:.2e}   "
+        "(same computation: <= ~1e-5 in fp32; 0 = bitwise identical kernels)"
+    )
+    print(
+        f"    note: our Conv3d tubelet embedding is 2 frames deep ({spatial_flops['patch_embed'] / 1e9:.2f} "
+        "GFLOP, half of it on the zero weights of central_frame inflation); timm embeds 1 frame"
+    )
 
 
 # ----------------------------------------------------------------------------- (b)
 def bench_mfu(args: argparse.Namespace, device: torch.device, dtype: torch.dtype) -> None:
     torch.manual_seed(0)
-    model = create_model("vivit_b16_fe", num_frames=args.num_frames, image_size=args.image_size).eval().to(device)
+    model = (
+        create_model("vivit_b16_fe", num_frames=args.num_frames, image_size=args.image_size)
+        .eval()
+        .to(device)
+    )
     gen = torch.Generator().manual_seed(2)
-    video = torch.randn(1, 3, args.num_frames, args.image_size, args.image_size, generator=gen).to(device)
+    video = torch.randn(1, 3, args.num_frames, args.image_size, args.image_size, generator=gen).to(
+        device
+    )
     forward = maybe_compile(model.forward_features, args.compile)
     matmul = matmul_fn(args.matmul_size, dtype, device)
 
     analytic = vivit_fe_flops(model.config, 1, args.num_frames, args.image_size)
     with torch.inference_mode(), autocast(device, dtype):
         counted_default, counted_math = counted_flops(lambda: model.forward_features(video))
-        med = interleaved_medians({"model": lambda: forward(video), "matmul": matmul},
-                                  args.mfu_reps, args.warmup, device)
+        med = interleaved_medians(
+            {"model": lambda: forward(video), "matmul": matmul}, args.mfu_reps, args.warmup, device
+        )
     matmul_flops = 2 * args.matmul_size**3
     peak = matmul_flops / med["matmul"]
     achieved = analytic["total"] / med["model"]
-    print(f"\n(b) vivit_b16_fe forward_features, batch 1, {args.num_frames} x {args.image_size}^2, {args.dtype}, "
-          f"median of {args.mfu_reps} interleaved reps")
-    print(f"    FLOPs analytic : {analytic['total'] / 1e9:8.2f} G  (patch {analytic['patch_embed'] / 1e9:.2f}, "
-          f"spatial {analytic['spatial'] / 1e9:.2f}, temporal {analytic['temporal'] / 1e9:.2f})")
-    print(f"    FLOPs counted  : {counted_math / 1e9:8.2f} G  (FlopCounterMode, SDPA as MATH; "
-          f"default CPU kernel counts {counted_default / 1e9:.2f} G: fused attention has no formula)")
+    print(
+        f"\n(b) vivit_b16_fe forward_features, batch 1, {args.num_frames} x {args.image_size}^2, {args.dtype}, "
+        f"median of {args.mfu_reps} interleaved reps"
+    )
+    print(
+        f"    FLOPs analytic : {analytic['total'] / 1e9:8.2f} G  (patch {analytic['patch_embed'] / 1e9:.2f}, "
+        f"spatial {analytic['spatial'] / 1e9:.2f}, temporal {analytic['temporal'] / 1e9:.2f})"
+    )
+    print(
+        f"    FLOPs counted  : {counted_math / 1e9:8.2f} G  (FlopCounterMode, SDPA as MATH; "
+        f"default CPU kernel counts {counted_default / 1e9:.2f} G: fused attention has no formula)"
+    )
     print(f"    model forward  : {med['model'] * 1e3:9.1f} ms -> {achieved / 1e9:7.1f} GFLOP/s")
-    print(f"    matmul {args.matmul_size}^3   : {med['matmul'] * 1e3:9.1f} ms -> {peak / 1e9:7.1f} GFLOP/s "
-          f"({args.dtype})")
+    print(
+        f"    matmul {args.matmul_size}^3   : {med['matmul'] * 1e3:9.1f} ms -> {peak / 1e9:7.1f} GFLOP/s "
+        f"({args.dtype})"
+    )
     print(f"    MFU = {achieved / peak:.3f}   (target >= 0.6)")
     if args.profile:
         profile_model(model, video, device, dtype, args)
 
 
 # ----------------------------------------------------------------------------- --profile
-def profile_model(model: nn.Module, video: Tensor, device: torch.device, dtype: torch.dtype,
-                  args: argparse.Namespace) -> None:
+def profile_model(
+    model: nn.Module,
+    video: Tensor,
+    device: torch.device,
+    dtype: torch.dtype,
+    args: argparse.Namespace,
+) -> None:
     """Where the time goes: op table of one forward, then per-component FLOP/s vs the matmul."""
     from torch.profiler import ProfilerActivity, profile
 
@@ -241,8 +288,12 @@ def profile_model(model: nn.Module, video: Tensor, device: torch.device, dtype: 
     fc1 = model.spatial_blocks[0].mlp.fc1
     sblock, tblock = model.spatial_blocks[0], model.temporal_blocks[0]
     block_cost = {  # analytic FLOPs of one block (depth 1 of vivit_fe_flops' formula)
-        "spatial": vivit_fe_flops(_one_block(cfg, 1, 0), 1, args.num_frames, args.image_size)["spatial"],
-        "temporal": vivit_fe_flops(_one_block(cfg, 0, 1), 1, args.num_frames, args.image_size)["temporal"],
+        "spatial": vivit_fe_flops(_one_block(cfg, 1, 0), 1, args.num_frames, args.image_size)[
+            "spatial"
+        ],
+        "temporal": vivit_fe_flops(_one_block(cfg, 0, 1), 1, args.num_frames, args.image_size)[
+            "temporal"
+        ],
     }
     fns = {
         "spatial block": lambda: sblock(spatial_x),
@@ -250,42 +301,63 @@ def profile_model(model: nn.Module, video: Tensor, device: torch.device, dtype: 
         "fc1 Linear": lambda: fc1(tokens),
         "matmul": matmul_fn(args.matmul_size, dtype, device),
     }
-    flops = {"spatial block": block_cost["spatial"], "temporal block": block_cost["temporal"],
-             "fc1 Linear": 2 * tokens.shape[0] * D * hidden, "matmul": 2 * args.matmul_size**3}
+    flops = {
+        "spatial block": block_cost["spatial"],
+        "temporal block": block_cost["temporal"],
+        "fc1 Linear": 2 * tokens.shape[0] * D * hidden,
+        "matmul": 2 * args.matmul_size**3,
+    }
     with torch.inference_mode(), autocast(device, dtype):
         med = interleaved_medians(fns, args.mfu_reps, args.warmup, device)
     peak = flops["matmul"] / med["matmul"]
     print("    components (interleaved medians, fraction of the matmul's FLOP/s):")
     for name, seconds in med.items():
         rate = flops[name] / seconds
-        print(f"      {name:15s} {seconds * 1e3:8.2f} ms  {rate / 1e9:7.1f} GFLOP/s  {rate / peak:5.2f}")
+        print(
+            f"      {name:15s} {seconds * 1e3:8.2f} ms  {rate / 1e9:7.1f} GFLOP/s  {rate / peak:5.2f}"
+        )
 
 
 def _one_block(config: ViViTConfig, spatial_depth: int, temporal_depth: int) -> ViViTConfig:
     import dataclasses
 
-    return dataclasses.replace(config, spatial_depth=spatial_depth, temporal_depth=temporal_depth, heads={})
+    return dataclasses.replace(
+        config, spatial_depth=spatial_depth, temporal_depth=temporal_depth, heads={}
+    )
 
 
 # ----------------------------------------------------------------------------- CLI
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
-    parser.add_argument("--dtype", choices=sorted(DTYPES), default="fp32",
-                        help="bf16 = autocast for the models and a bf16 reference matmul")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch.set_num_threads")
+    parser.add_argument(
+        "--dtype",
+        choices=sorted(DTYPES),
+        default="fp32",
+        help="bf16 = autocast for the models and a bf16 reference matmul",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=torch.get_num_threads(), help="torch.set_num_threads"
+    )
     parser.add_argument("--parts", default="ab", help="which parts to run: a, b or ab")
     parser.add_argument("--vit", choices=sorted(VITS), default="base", help="(a) timm ViT size")
-    parser.add_argument("--frames", type=int, default=8, help="(a) frames per batch (timm batch size)")
+    parser.add_argument(
+        "--frames", type=int, default=8, help="(a) frames per batch (timm batch size)"
+    )
     parser.add_argument("--reps", type=int, default=7, help="(a) timed repetitions per side")
     parser.add_argument("--num-frames", type=int, default=16, help="(b) clip length")
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--mfu-reps", type=int, default=5, help="(b) timed repetitions per side")
-    parser.add_argument("--matmul-size", type=int, default=4096, help="(b) reference matmul n (n x n @ n x n)")
+    parser.add_argument(
+        "--matmul-size", type=int, default=4096, help="(b) reference matmul n (n x n @ n x n)"
+    )
     parser.add_argument("--warmup", type=int, default=2, help="untimed repetitions per side first")
     parser.add_argument("--compile", action="store_true", help="torch.compile the timed forwards")
-    parser.add_argument("--profile", action="store_true", help="(b) op table and per-component FLOP/s")
+    parser.add_argument(
+        "--profile", action="store_true", help="(b) op table and per-component FLOP/s"
+    )
     return parser.parse_args(argv)
 
 
@@ -293,8 +365,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     device, dtype = torch.device(args.device), DTYPES[args.dtype]
     torch.set_num_threads(args.threads)  # both sides of every comparison share this setting
-    print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, "
-          f"dtype {args.dtype}, compile {args.compile}")
+    print(
+        f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, "
+        f"dtype {args.dtype}, compile {args.compile}"
+    )
     if "a" in args.parts:
         bench_spatial_vs_timm(args, device, dtype)
     if "b" in args.parts:

@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["AVA_TIME_OFFSET", "AvaCsvBoxes", "GivenBoxes"]
 
+
 class GivenBoxes:
     """Caller-supplied person boxes, per keyframe timestamp or the same for every frame.
 
