@@ -74,33 +74,80 @@ logger = logging.getLogger("experiments")
 # ---------------------------------------------------------------- command line
 
 
-def parse_args(doc: str, default_seeds: list[int], default_steps: int = DEFAULT_STEPS) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_args(
+    doc: str, default_seeds: list[int], default_steps: int = DEFAULT_STEPS
+) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--seeds", type=int, nargs="+", default=default_seeds, help="run.seed values")
-    p.add_argument("--out", default=DEFAULT_OUT, help="run folders (checkpoints, eval) go here, outside the repo")
+    p.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        help="run folders (checkpoints, eval) go here, outside the repo",
+    )
     p.add_argument("--data", default=DEFAULT_DATA, help="generated bench2 root (made if missing)")
-    p.add_argument("--steps", type=int, default=default_steps, help="optimiser steps per arm (equal for all arms)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], help="extra config override for all arms")
-    p.add_argument("--fresh", action="store_true", help="retrain even if the arm's results JSON exists")
-    p.add_argument("--commit", action="store_true", help="git-commit each finished arm's JSON as it lands")
-    p.add_argument("--only-summary", action="store_true", help="train nothing: summarise the arms already done")
-    p.add_argument("--only", nargs="+", default=None, metavar="TEXT",
-                   help="train only arms whose key contains one of these (run two processes in parallel)")
-    p.add_argument("--results", default=None,
-                   help="folder holding results/ and figures/ (default: experiments/ of this checkout)")
-    p.add_argument("--smoke", action="store_true",
-                   help=f"every arm for {SMOKE_STEPS} steps on the tiny preset, into a temp folder")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=default_steps,
+        help="optimiser steps per arm (equal for all arms)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        help="extra config override for all arms",
+    )
+    p.add_argument(
+        "--fresh", action="store_true", help="retrain even if the arm's results JSON exists"
+    )
+    p.add_argument(
+        "--commit", action="store_true", help="git-commit each finished arm's JSON as it lands"
+    )
+    p.add_argument(
+        "--only-summary", action="store_true", help="train nothing: summarise the arms already done"
+    )
+    p.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        metavar="TEXT",
+        help="train only arms whose key contains one of these (run two processes in parallel)",
+    )
+    p.add_argument(
+        "--results",
+        default=None,
+        help="folder holding results/ and figures/ (default: experiments/ of this checkout)",
+    )
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"every arm for {SMOKE_STEPS} steps on the tiny preset, into a temp folder",
+    )
     args = p.parse_args()
     global RESULTS, FIGURES
     if args.smoke:
         tmp = Path(args.results or "/tmp/cofin_experiments_smoke")
-        args.data, args.out, args.steps, args.commit = str(tmp / "synth_tiny"), str(tmp / "runs"), SMOKE_STEPS, False
+        args.data, args.out, args.steps, args.commit = (
+            str(tmp / "synth_tiny"),
+            str(tmp / "runs"),
+            SMOKE_STEPS,
+            False,
+        )
         args.results = str(tmp)
         # a 1+1-layer model on 4 frames at 48 px: the smoke run tests the plumbing, not learning
-        args.overrides += ["model.overrides.spatial_depth=1", "run.num_frames=4", "run.image_size=48"]
+        args.overrides += [
+            "model.overrides.spatial_depth=1",
+            "run.num_frames=4",
+            "run.image_size=48",
+        ]
     if args.results:
         RESULTS, FIGURES = Path(args.results) / "results", Path(args.results) / "figures"
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     ensure_data(args.data, "tiny" if args.smoke else DATA_PRESET)
     return args
 
@@ -137,7 +184,11 @@ class Arm:
 
     @property
     def key(self) -> str:
-        data = "+".join(self.upstream) if self.method == "single" else "+".join(("ava",) + self.upstream)
+        data = (
+            "+".join(self.upstream)
+            if self.method == "single"
+            else "+".join(("ava",) + self.upstream)
+        )
         sampler = f"_{self.sampler}" if self.method == "cofin" else ""
         return f"{self.method}_{data}{sampler}_steps{self.steps}_seed{self.seed}"
 
@@ -152,14 +203,30 @@ def dataset_sizes(root: str, names: tuple[str, ...]) -> dict[str, int]:
     return {d.name: len(ds) for d, ds in zip(cfg.datasets, build_datasets(cfg, "train"))}
 
 
-def _config(root: str, upstream: tuple[str, ...], detection: bool, seed: int, out_dir: str,
-            sampler: str, extra: list[str]) -> TrainConfig:
+def _config(
+    root: str,
+    upstream: tuple[str, ...],
+    detection: bool,
+    seed: int,
+    out_dir: str,
+    sampler: str,
+    extra: list[str],
+) -> TrainConfig:
     cfg = load_config(PRESET)[0]
     cfg.datasets = synthetic_datasets(root, upstream, detection=detection)
     cfg.name = "_".join((("ava",) if detection else ()) + upstream)
     quota = "true" if sampler == "weighted" else "false"  # exact quota exists for weighted only
-    apply_overrides(cfg, COMMON_OVERRIDES + [f"run.seed={seed}", f"run.out_dir={out_dir}",
-                                             f"sampler.kind={sampler}", f"sampler.exact_quota={quota}"] + extra)
+    apply_overrides(
+        cfg,
+        COMMON_OVERRIDES
+        + [
+            f"run.seed={seed}",
+            f"run.out_dir={out_dir}",
+            f"sampler.kind={sampler}",
+            f"sampler.exact_quota={quota}",
+        ]
+        + extra,
+    )
     return cfg
 
 
@@ -178,7 +245,15 @@ def arm_stages(arm: Arm, args: argparse.Namespace) -> tuple[list[TrainConfig], d
         name = arm.upstream[0]
         det = name == "ava"
         sizes = dataset_sizes(args.data, arm.upstream)
-        cfg = _config(args.data, () if det else arm.upstream, det, arm.seed, out_dir, "weighted", args.overrides)
+        cfg = _config(
+            args.data,
+            () if det else arm.upstream,
+            det,
+            arm.seed,
+            out_dir,
+            "weighted",
+            args.overrides,
+        )
         set_steps(cfg, arm.steps, sizes[name])
         return [cfg], sizes
     sizes = dataset_sizes(args.data, ("ava",) + arm.upstream)
@@ -205,8 +280,13 @@ def steps_per_head(stages: list[TrainConfig], sizes: dict[str, int]) -> dict[str
         names = [d.name for d in cfg.datasets]
         total = sum(sizes[n] for n in names)
         steps = max(1, round(cfg.schedule.epochs * max(1, total // cfg.run.global_batch_size)))
-        sched = CofinetuneSchedule([sizes[n] for n in names], cfg.run.global_batch_size, cfg.sampler.kind,
-                                   cfg.run.seed, exact_quota=cfg.sampler.exact_quota)
+        sched = CofinetuneSchedule(
+            [sizes[n] for n in names],
+            cfg.run.global_batch_size,
+            cfg.sampler.kind,
+            cfg.run.seed,
+            exact_quota=cfg.sampler.exact_quota,
+        )
         for s in range(steps):
             n = names[sched.dataset_at(s)]
             counts[n] = counts.get(n, 0) + 1
@@ -222,8 +302,16 @@ def _final_metrics(out_dir: Path) -> dict[str, Any]:
 def _per_class(run_dir: Path) -> list[dict[str, Any]]:
     evals = sorted((run_dir / "eval").glob("step_*"))
     data = json.loads((evals[-1] / "ava_ava_metrics.json").read_text())
-    return [{"name": c["name"], "group": c["group"], "train_count": c["train_count"], "ap": c["ap"],
-             "num_groundtruth": c["num_groundtruth"]} for c in data["classes"]]
+    return [
+        {
+            "name": c["name"],
+            "group": c["group"],
+            "train_count": c["train_count"],
+            "ap": c["ap"],
+            "num_groundtruth": c["num_groundtruth"],
+        }
+        for c in data["classes"]
+    ]
 
 
 def _train(cfg: TrainConfig) -> float:
@@ -235,7 +323,9 @@ def _train(cfg: TrainConfig) -> float:
     last = latest_checkpoint(d / "checkpoints") if (d / "checkpoints").is_dir() else None
     t0 = time.perf_counter()
     if last is not None and (d / "config.json").is_file():
-        before = last.stat().st_mtime - (d / "config.json").stat().st_mtime  # wall time already spent
+        before = (
+            last.stat().st_mtime - (d / "config.json").stat().st_mtime
+        )  # wall time already spent
         logger.info("resuming %s from %s", d, last)
         train(cfg, resume=True)
         return before + time.perf_counter() - t0
@@ -262,10 +352,18 @@ def run_arm(arm: Arm, args: argparse.Namespace, table: str) -> dict[str, Any]:
     metrics = [_final_metrics(Path(cfg.run.out_dir)) for cfg in stages]
     final = metrics[-1]
     record: dict[str, Any] = {
-        "key": arm.key, "method": arm.method, "upstream": list(arm.upstream), "seed": arm.seed,
-        "steps": arm.steps, "sampler": arm.sampler, "dataset_sizes": sizes,
-        "steps_per_head": steps_per_head(stages, sizes), "stage_wall_s": walls, "wall_s": sum(walls),
-        "overrides": args.overrides, "row": summary_row(final, metrics[0] if arm.method == "transfer" else None),
+        "key": arm.key,
+        "method": arm.method,
+        "upstream": list(arm.upstream),
+        "seed": arm.seed,
+        "steps": arm.steps,
+        "sampler": arm.sampler,
+        "dataset_sizes": sizes,
+        "steps_per_head": steps_per_head(stages, sizes),
+        "stage_wall_s": walls,
+        "wall_s": sum(walls),
+        "overrides": args.overrides,
+        "row": summary_row(final, metrics[0] if arm.method == "transfer" else None),
         "finished_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
     }
     if "ava" in final:
@@ -286,8 +384,12 @@ def git_commit(paths: list[Path], message: str) -> None:
     for _ in range(20):
         add = subprocess.run(["git", "add", *files], cwd=repo, capture_output=True, text=True)
         if add.returncode == 0:
-            done = subprocess.run(["git", "commit", "-m", message, "--", *files], cwd=repo,
-                                  capture_output=True, text=True)
+            done = subprocess.run(
+                ["git", "commit", "-m", message, "--", *files],
+                cwd=repo,
+                capture_output=True,
+                text=True,
+            )
             if done.returncode == 0 or "nothing to commit" in done.stdout:
                 return
             err = done.stderr
@@ -299,7 +401,9 @@ def git_commit(paths: list[Path], message: str) -> None:
         time.sleep(3)
 
 
-def summary_row(metrics: dict[str, Any], upstream_metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+def summary_row(
+    metrics: dict[str, Any], upstream_metrics: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Flat row: AVA overall/head/mid/tail mAP and top-1 of each classification head.
 
     For the transfer baseline the top-1 values are its upstream stage's (the finetuned
@@ -350,12 +454,25 @@ def paired(a: list[dict], b: list[dict], metric: str) -> dict[str, Any]:
     import numpy as np
 
     by_seed = {r["seed"]: r["row"].get(metric) for r in a if r}
-    pairs = [(r["seed"], by_seed[r["seed"]], r["row"].get(metric)) for r in b
-             if r and r["seed"] in by_seed and by_seed[r["seed"]] is not None and r["row"].get(metric) is not None]
+    pairs = [
+        (r["seed"], by_seed[r["seed"]], r["row"].get(metric))
+        for r in b
+        if r
+        and r["seed"] in by_seed
+        and by_seed[r["seed"]] is not None
+        and r["row"].get(metric) is not None
+    ]
     diffs = np.array([y - x for _, x, y in pairs], dtype=np.float64)
-    out: dict[str, Any] = {"metric": metric, "seeds": [s for s, _, _ in pairs], "diffs": diffs.tolist(),
-                           "n": len(diffs), "mean": float(diffs.mean()) if len(diffs) else None,
-                           "std": float(diffs.std(ddof=1)) if len(diffs) > 1 else None, "p": None, "ci95": None}
+    out: dict[str, Any] = {
+        "metric": metric,
+        "seeds": [s for s, _, _ in pairs],
+        "diffs": diffs.tolist(),
+        "n": len(diffs),
+        "mean": float(diffs.mean()) if len(diffs) else None,
+        "std": float(diffs.std(ddof=1)) if len(diffs) > 1 else None,
+        "p": None,
+        "ci95": None,
+    }
     if len(diffs) < 2:
         return out
     try:
@@ -363,11 +480,18 @@ def paired(a: list[dict], b: list[dict], metric: str) -> dict[str, Any]:
 
         test = stats.ttest_rel([y for _, _, y in pairs], [x for _, x, _ in pairs])
         half = stats.t.ppf(0.975, len(diffs) - 1) * diffs.std(ddof=1) / math.sqrt(len(diffs))
-        out.update(p=float(test.pvalue), ci95=[out["mean"] - half, out["mean"] + half], test="paired t-test")
+        out.update(
+            p=float(test.pvalue),
+            ci95=[out["mean"] - half, out["mean"] + half],
+            test="paired t-test",
+        )
     except ImportError:
         rng = np.random.default_rng(0)
         boots = rng.choice(diffs, size=(10_000, len(diffs))).mean(axis=1)
-        out.update(ci95=[float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))], test="bootstrap")
+        out.update(
+            ci95=[float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))],
+            test="bootstrap",
+        )
     return out
 
 
@@ -390,7 +514,9 @@ def mean_per_class(records: list[dict]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for r in records:
         for c in r.get("per_class", []):
-            entry = out.setdefault(c["name"], {"group": c["group"], "train_count": c["train_count"], "aps": []})
+            entry = out.setdefault(
+                c["name"], {"group": c["group"], "train_count": c["train_count"], "aps": []}
+            )
             if c["ap"] is not None:
                 entry["aps"].append(c["ap"])
     for entry in out.values():
@@ -407,15 +533,26 @@ def ava_result(per_class: dict[str, dict[str, Any]]):
     names = list(per_class)
     ap = np.array([per_class[n]["ap"] for n in names], dtype=np.float64)
     groups = [per_class[n]["group"] for n in names]
-    group_map = {g: float(np.nanmean(ap[[x == g for x in groups]])) if g in groups else float("nan")
-                 for g in ("head", "mid", "tail")}
-    return AvaResult(class_ids=list(range(1, len(names) + 1)), class_names=names, ap=ap,
-                     num_groundtruth=[0] * len(names), num_detections=[0] * len(names),
-                     mAP=float(np.nanmean(ap)), groups=groups,
-                     train_counts=np.array([per_class[n]["train_count"] for n in names]), group_mAP=group_map)
+    group_map = {
+        g: float(np.nanmean(ap[[x == g for x in groups]])) if g in groups else float("nan")
+        for g in ("head", "mid", "tail")
+    }
+    return AvaResult(
+        class_ids=list(range(1, len(names) + 1)),
+        class_names=names,
+        ap=ap,
+        num_groundtruth=[0] * len(names),
+        num_detections=[0] * len(names),
+        mAP=float(np.nanmean(ap)),
+        groups=groups,
+        train_counts=np.array([per_class[n]["train_count"] for n in names]),
+        group_mAP=group_map,
+    )
 
 
-def plot_difference(base: list[dict], other: list[dict], name: str, labels: tuple[str, str]) -> Path | None:
+def plot_difference(
+    base: list[dict], other: list[dict], name: str, labels: tuple[str, str]
+) -> Path | None:
     """Per-class AP difference figure (paper Fig. 1) of seed-averaged per-class AP."""
     if not any(r.get("per_class") for r in base) or not any(r.get("per_class") for r in other):
         return None
@@ -423,7 +560,9 @@ def plot_difference(base: list[dict], other: list[dict], name: str, labels: tupl
 
     FIGURES.mkdir(parents=True, exist_ok=True)
     path = FIGURES / f"{name}.png"
-    plot_ap_difference(ava_result(mean_per_class(base)), ava_result(mean_per_class(other)), path, labels=labels)
+    plot_ap_difference(
+        ava_result(mean_per_class(base)), ava_result(mean_per_class(other)), path, labels=labels
+    )
     return path
 
 
@@ -438,8 +577,10 @@ def arm_label(arm: Arm) -> str:
 
 def table_lines(groups: dict[str, list[dict]]) -> list[str]:
     """Markdown rows: arm | seeds | steps per head | AVA mAP h/m/t | top-1 per head | wall."""
-    lines = ["| Arm | seeds done | steps AVA / K / MiT / SSv2 | AVA mAP | Head | Mid | Tail | K top-1 | MiT top-1 | SSv2 top-1 | wall (s, mean) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| Arm | seeds done | steps AVA / K / MiT / SSv2 | AVA mAP | Head | Mid | Tail | K top-1 | MiT top-1 | SSv2 top-1 | wall (s, mean) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for name, rs in groups.items():
         rs = [r for r in rs if r]
         if not rs:
@@ -447,7 +588,10 @@ def table_lines(groups: dict[str, list[dict]]) -> list[str]:
             continue
         hs = rs[0]["steps_per_head"]
         steps = " / ".join(str(hs.get(h, "–")) for h in ("ava",) + HEADS)
-        cells = [fmt_ms([r["row"].get(k) for r in rs]) for k in ("mAP", "mAP_head", "mAP_mid", "mAP_tail")]
+        cells = [
+            fmt_ms([r["row"].get(k) for r in rs])
+            for k in ("mAP", "mAP_head", "mAP_mid", "mAP_tail")
+        ]
         cells += [fmt_ms([r["row"].get(f"{h}_top1") for r in rs]) for h in HEADS]
         wall = statistics.fmean(r["wall_s"] for r in rs)
         seeds = ",".join(str(r["seed"]) for r in rs)
@@ -455,11 +599,23 @@ def table_lines(groups: dict[str, list[dict]]) -> list[str]:
     return lines
 
 
-def comparison_lines(pairs: list[tuple[str, list[dict], list[dict]]], metrics: tuple[str, ...]) -> list[str]:
+def comparison_lines(
+    pairs: list[tuple[str, list[dict], list[dict]]], metrics: tuple[str, ...]
+) -> list[str]:
     """Markdown: paired differences (b − a) per comparison and metric; returns lines."""
-    names = {"mAP": "AVA mAP", "mAP_head": "head", "mAP_mid": "mid", "mAP_tail": "tail",
-             "kinetics_top1": "K top-1", "mit_top1": "MiT top-1", "ssv2_top1": "SSv2 top-1"}
-    lines = ["| Comparison (B − A, points) | metric | mean ± std [per seed], 95% CI, paired t-test p |", "|---|---|---|"]
+    names = {
+        "mAP": "AVA mAP",
+        "mAP_head": "head",
+        "mAP_mid": "mid",
+        "mAP_tail": "tail",
+        "kinetics_top1": "K top-1",
+        "mit_top1": "MiT top-1",
+        "ssv2_top1": "SSv2 top-1",
+    }
+    lines = [
+        "| Comparison (B − A, points) | metric | mean ± std [per seed], 95% CI, paired t-test p |",
+        "|---|---|---|",
+    ]
     for label, a, b in pairs:
         for m in metrics:
             stat = paired(a, b, m)
@@ -476,8 +632,10 @@ def write_summary(table: str, payload: dict[str, Any], markdown: str) -> None:
 
 
 def settings_text(steps: int) -> str:
-    return (f"{steps} optimiser steps per arm at global batch {BATCH} ({steps * BATCH} clips); "
-            "ViViT-Ti FE (3 spatial + 1 temporal layers, drop-path 0.1, 12-px patches), 96 px, 8 frames "
-            "stride 2 (10 fps), SGD momentum 0.9, lr 0.025 (paper's 0.2 at batch 128, linearly scaled), "
-            "grad-norm clip 1.0, 10% warm-up then cosine, label smoothing 0.1, random init, "
-            "weighted sampling with exact quotas unless stated, 1 CPU thread")
+    return (
+        f"{steps} optimiser steps per arm at global batch {BATCH} ({steps * BATCH} clips); "
+        "ViViT-Ti FE (3 spatial + 1 temporal layers, drop-path 0.1, 12-px patches), 96 px, 8 frames "
+        "stride 2 (10 fps), SGD momentum 0.9, lr 0.025 (paper's 0.2 at batch 128, linearly scaled), "
+        "grad-norm clip 1.0, 10% warm-up then cosine, label smoothing 0.1, random init, "
+        "weighted sampling with exact quotas unless stated, 1 CPU thread"
+    )

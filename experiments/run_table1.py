@@ -22,29 +22,56 @@ UPSTREAM = ("kinetics",)
 
 def main() -> None:
     args = C.parse_args(__doc__, [0, 1, 2])
-    table = "table1" if args.steps in (C.DEFAULT_STEPS, C.SMOKE_STEPS) else f"table1_steps{args.steps}"
+    table = (
+        "table1" if args.steps in (C.DEFAULT_STEPS, C.SMOKE_STEPS) else f"table1_steps{args.steps}"
+    )
     t0 = time.perf_counter()
-    arms = {m: [C.Arm(m, UPSTREAM, s, args.steps) for s in args.seeds] for m in ("transfer", "cofin")}
+    arms = {
+        m: [C.Arm(m, UPSTREAM, s, args.steps) for s in args.seeds] for m in ("transfer", "cofin")
+    }
     recs = {m: [] for m in arms}
     for i in range(len(args.seeds)):  # seed by seed, so an interrupted run leaves complete pairs
         for m in ("transfer", "cofin"):
             recs[m].append(C.run_arm(arms[m][i], args, table))
-    groups = {"Kinetics → AVA (transfer baseline)": recs["transfer"], "Kinetics + AVA (co-finetuning)": recs["cofin"]}
+    groups = {
+        "Kinetics → AVA (transfer baseline)": recs["transfer"],
+        "Kinetics + AVA (co-finetuning)": recs["cofin"],
+    }
     metrics = ("mAP", "mAP_head", "mAP_mid", "mAP_tail", "kinetics_top1")
-    lines = [f"Seeds {args.seeds}; mean ± std over the seeds done (AP and top-1 in %). {C.settings_text(args.steps)}.",
-             "", *C.table_lines(groups), "",
-             "Transfer baseline: K top-1 is its stage-1 (Kinetics-only) model's, trained for the same number of "
-             "Kinetics steps as co-finetuning gives the Kinetics head; the finetuned model has no Kinetics head.", "",
-             "Paired differences, co-finetuning − transfer (same seed), in points:", "",
-             *C.comparison_lines([("co-finetuning − transfer", recs["transfer"], recs["cofin"])], metrics)]
-    fig = C.plot_difference(recs["transfer"], recs["cofin"], f"{table}_ap_difference", ("transfer", "co-finetuning"))
+    lines = [
+        f"Seeds {args.seeds}; mean ± std over the seeds done (AP and top-1 in %). {C.settings_text(args.steps)}.",
+        "",
+        *C.table_lines(groups),
+        "",
+        "Transfer baseline: K top-1 is its stage-1 (Kinetics-only) model's, trained for the same number of "
+        "Kinetics steps as co-finetuning gives the Kinetics head; the finetuned model has no Kinetics head.",
+        "",
+        "Paired differences, co-finetuning − transfer (same seed), in points:",
+        "",
+        *C.comparison_lines(
+            [("co-finetuning − transfer", recs["transfer"], recs["cofin"])], metrics
+        ),
+    ]
+    fig = C.plot_difference(
+        recs["transfer"], recs["cofin"], f"{table}_ap_difference", ("transfer", "co-finetuning")
+    )
     if fig:
-        lines += ["", f"Per-class AP difference (seed-averaged; paper Fig. 1): `figures/{fig.name}`"]
-    payload = {"table": table, "seeds": args.seeds, "steps": args.steps, "records": recs,
-               "paired": {m: C.paired(recs["transfer"], recs["cofin"], m) for m in metrics},
-               "per_class_mean_ap": {"transfer": C.mean_per_class([r for r in recs["transfer"] if r]),
-                                     "cofin": C.mean_per_class([r for r in recs["cofin"] if r])},
-               "session_wall_s": time.perf_counter() - t0}
+        lines += [
+            "",
+            f"Per-class AP difference (seed-averaged; paper Fig. 1): `figures/{fig.name}`",
+        ]
+    payload = {
+        "table": table,
+        "seeds": args.seeds,
+        "steps": args.steps,
+        "records": recs,
+        "paired": {m: C.paired(recs["transfer"], recs["cofin"], m) for m in metrics},
+        "per_class_mean_ap": {
+            "transfer": C.mean_per_class([r for r in recs["transfer"] if r]),
+            "cofin": C.mean_per_class([r for r in recs["cofin"] if r]),
+        },
+        "session_wall_s": time.perf_counter() - t0,
+    }
     C.write_summary(table, payload, "\n".join(lines))
 
 

@@ -21,27 +21,53 @@ ARMS = (("kinetics",), ("kinetics", "mit"), ("kinetics", "mit", "ssv2"))
 def main() -> None:
     args = C.parse_args(__doc__, [0, 1, 2])
     t0 = time.perf_counter()
-    names = ["Kinetics → AVA (transfer baseline)"] + [" + ".join(C.SHORT[u] for u in a) + " + AVA" for a in ARMS]
+    names = ["Kinetics → AVA (transfer baseline)"] + [
+        " + ".join(C.SHORT[u] for u in a) + " + AVA" for a in ARMS
+    ]
     recs: dict[str, list] = {n: [] for n in names}
     for seed in args.seeds:
-        recs[names[0]].append(C.run_arm(C.Arm("transfer", ("kinetics",), seed, args.steps), args, "table3"))
+        recs[names[0]].append(
+            C.run_arm(C.Arm("transfer", ("kinetics",), seed, args.steps), args, "table3")
+        )
         for name, up in zip(names[1:], ARMS):
             recs[name].append(C.run_arm(C.Arm("cofin", up, seed, args.steps), args, "table3"))
     base, k = recs[names[0]], recs[names[1]]
-    pairs = [(f"{n} − K + AVA", k, recs[n]) for n in names[2:]] + [(f"{n} − transfer", base, recs[n]) for n in names[1:]]
-    lines = [f"Seeds {args.seeds}; mean ± std over the seeds done (AP and top-1 in %). {C.settings_text(args.steps)}.",
-             "", *C.table_lines(recs), "", "Transfer baseline: K top-1 is its stage-1 (Kinetics-only) model's.", "",
-             "Paired differences (same seed), in points:", "",
-             *C.comparison_lines(pairs, ("mAP", "mAP_head", "mAP_mid", "mAP_tail", "kinetics_top1", "mit_top1"))]
+    pairs = [(f"{n} − K + AVA", k, recs[n]) for n in names[2:]] + [
+        (f"{n} − transfer", base, recs[n]) for n in names[1:]
+    ]
+    lines = [
+        f"Seeds {args.seeds}; mean ± std over the seeds done (AP and top-1 in %). {C.settings_text(args.steps)}.",
+        "",
+        *C.table_lines(recs),
+        "",
+        "Transfer baseline: K top-1 is its stage-1 (Kinetics-only) model's.",
+        "",
+        "Paired differences (same seed), in points:",
+        "",
+        *C.comparison_lines(
+            pairs, ("mAP", "mAP_head", "mAP_mid", "mAP_tail", "kinetics_top1", "mit_top1")
+        ),
+    ]
     for n in names[2:]:
-        fig = C.plot_difference(k, recs[n], "table3_ap_difference_" + n.replace(" + ", "_").replace(" ", ""),
-                                ("K + AVA", n))
+        fig = C.plot_difference(
+            k,
+            recs[n],
+            "table3_ap_difference_" + n.replace(" + ", "_").replace(" ", ""),
+            ("K + AVA", n),
+        )
         if fig:
             lines.append(f"\nPer-class AP difference {n} vs K + AVA: `figures/{fig.name}`")
-    payload = {"table": "table3", "seeds": args.seeds, "steps": args.steps, "records": recs,
-               "paired": {label: {m: C.paired(a, b, m) for m in ("mAP", "mAP_head", "mAP_mid", "mAP_tail")}
-                          for label, a, b in pairs},
-               "session_wall_s": time.perf_counter() - t0}
+    payload = {
+        "table": "table3",
+        "seeds": args.seeds,
+        "steps": args.steps,
+        "records": recs,
+        "paired": {
+            label: {m: C.paired(a, b, m) for m in ("mAP", "mAP_head", "mAP_mid", "mAP_tail")}
+            for label, a, b in pairs
+        },
+        "session_wall_s": time.perf_counter() - t0,
+    }
     C.write_summary("table3", payload, "\n".join(lines))
 
 

@@ -23,19 +23,36 @@ def main() -> None:
     t0 = time.perf_counter()
     recs: dict[str, list] = {"weighted (exact quota)": [], "alternating": []}
     for seed in args.seeds:
-        for name, sampler in (("weighted (exact quota)", "weighted"), ("alternating", "alternating")):
-            recs[name].append(C.run_arm(C.Arm("cofin", UPSTREAM, seed, args.steps, sampler), args, "table4"))
+        for name, sampler in (
+            ("weighted (exact quota)", "weighted"),
+            ("alternating", "alternating"),
+        ):
+            recs[name].append(
+                C.run_arm(C.Arm("cofin", UPSTREAM, seed, args.steps, sampler), args, "table4")
+            )
     w, a = recs["weighted (exact quota)"], recs["alternating"]
     metrics = ("mAP", "mAP_head", "mAP_mid", "mAP_tail", "kinetics_top1", "mit_top1")
-    lines = [f"K + MiT + AVA; seeds {args.seeds}; mean ± std over the seeds done (AP and top-1 in %). "
-             f"{C.settings_text(args.steps)}.", "", *C.table_lines(recs), "",
-             "Paired differences, weighted − alternating (same seed), in points:", "",
-             *C.comparison_lines([("weighted − alternating", a, w)], metrics)]
+    lines = [
+        f"K + MiT + AVA; seeds {args.seeds}; mean ± std over the seeds done (AP and top-1 in %). "
+        f"{C.settings_text(args.steps)}.",
+        "",
+        *C.table_lines(recs),
+        "",
+        "Paired differences, weighted − alternating (same seed), in points:",
+        "",
+        *C.comparison_lines([("weighted − alternating", a, w)], metrics),
+    ]
     fig = C.plot_difference(a, w, "table4_ap_difference", ("alternating", "weighted"))
     if fig:
         lines += ["", f"Per-class AP difference weighted vs alternating: `figures/{fig.name}`"]
-    payload = {"table": "table4", "seeds": args.seeds, "steps": args.steps, "records": recs,
-               "paired": {m: C.paired(a, w, m) for m in metrics}, "session_wall_s": time.perf_counter() - t0}
+    payload = {
+        "table": "table4",
+        "seeds": args.seeds,
+        "steps": args.steps,
+        "records": recs,
+        "paired": {m: C.paired(a, w, m) for m in metrics},
+        "session_wall_s": time.perf_counter() - t0,
+    }
     C.write_summary("table4", payload, "\n".join(lines))
 
 

@@ -35,7 +35,9 @@ def smoke_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "results"
 
 
-@pytest.mark.parametrize("table, arms", [("learnability", 4), ("table1", 2), ("table3", 2), ("table4", 1)])
+@pytest.mark.parametrize(
+    "table, arms", [("learnability", 4), ("table1", 2), ("table3", 2), ("table4", 1)]
+)
 def test_every_arm_lands_and_is_summarised(smoke_results: Path, table: str, arms: int) -> None:
     summary = json.loads((smoke_results / f"{table}.json").read_text())
     assert (smoke_results / f"{table}.md").read_text().startswith(("Single", "Seeds", "K + MiT"))
