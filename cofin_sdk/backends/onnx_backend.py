@@ -154,6 +154,7 @@ class OnnxBackend:
                 if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                     raise ValueError(f"{attr.replace('_num', '')}={value!r}: must be an int >= 0")
                 setattr(options, attr, value)
+        self.allow_spinning = bool(allow_spinning)
         options.add_session_config_entry(
             "session.intra_op.allow_spinning", "1" if allow_spinning else "0"
         )

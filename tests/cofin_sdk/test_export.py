@@ -230,6 +230,13 @@ def test_from_pretrained_onnx_uses_the_onnx_subfolder(export_dir, model_dir):
     assert isinstance(detector.backend, OnnxBackend)
     assert detector.backend.export_dir == export_dir
     assert detector.heads == read_model_record(model_dir).heads
+    assert detector.backend.allow_spinning is False  # the default: idle sessions do not spin
+    # Session options travel through both constructors (not into the Detector's kwargs).
+    spinning = Detector.from_pretrained(
+        model_dir, backend="onnx", allow_spinning=True, intra_op_threads=1, progress=False
+    )
+    assert spinning.backend.allow_spinning is True and spinning.progress is False
+    assert Detector.from_export(export_dir, allow_spinning=True).backend.allow_spinning is True
 
 
 def test_from_pretrained_onnx_exports_on_the_fly_without_an_onnx_folder(
