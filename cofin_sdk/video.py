@@ -41,13 +41,21 @@ import io
 import logging
 import math
 import os
-from collections.abc import Iterable, Iterator, Sequence
-from fractions import Fraction
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, TypeAlias
 
 import av
 import numpy as np
+
+from cofin_sdk._video_writer import write_video
+from cofin_sdk.clip_rule import (
+    clip_frame_indices,
+    clip_indices_at,
+    frame_times,
+    keyframe_index,
+    spread_centre_indices,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -110,112 +118,6 @@ class VideoInfo:
         if self.rotation in (90, 270):
             return self.height, self.width
         return self.width, self.height
-
-
-# --------------------------------------------------------------------------- sampling
-
-
-def clip_frame_indices(
-    center_index: int, num_frames: int, frame_stride: int, num_video_frames: int
-) -> np.ndarray:
-    """THE clip sampler shared by training and inference.
-
-    Index ``i`` of the clip is ``center_index + (i - num_frames // 2) * frame_stride``,
-    clamped to ``[0, num_video_frames - 1]`` (the edge frame is repeated).
-
-    Args:
-        center_index: Index of the centre (key) frame.
-        num_frames: Number of frames T in the clip (>= 1).
-        frame_stride: Step between sampled frames (>= 1).
-        num_video_frames: Number of frames in the video (>= 1).
-
-    Returns:
-        ``np.ndarray[int64]`` of shape ``(num_frames,)``.
-
-    Raises:
-        ValueError: If a count or the stride is not positive.
-
-    Example:
-        >>> clip_frame_indices(1, 4, 2, 10).tolist()
-        [0, 0, 1, 3]
-    """
-    if num_frames < 1 or frame_stride < 1 or num_video_frames < 1:
-        raise ValueError(
-            "num_frames, frame_stride and num_video_frames must be >= 1, got "
-            f"{num_frames}, {frame_stride}, {num_video_frames}"
-        )
-    offsets = (np.arange(num_frames, dtype=np.int64) - num_frames // 2) * frame_stride
-    return np.clip(int(center_index) + offsets, 0, num_video_frames - 1)
-
-
-def keyframe_index(time: float, fps: float, num_video_frames: int) -> int:
-    """THE keyframe-time -> centre-frame rule, shared by training and inference.
-
-    The centre frame of a clip at ``time`` seconds is the frame of the nominal
-    constant-rate grid nearest to it, ``floor(time * fps + 1/2)`` (a tie goes to the
-    later frame), clamped to ``[0, num_video_frames - 1]``: a time past the end gives
-    the last frame, a negative time the first.
-
-    Args:
-        time: Keyframe time in seconds from the stream start.
-        fps: The video's (average) frame rate.
-        num_video_frames: Number of frames in the video (>= 1).
-
-    Returns:
-        The frame index.
-
-    Raises:
-        ValueError: If ``time`` is not finite or ``fps`` / ``num_video_frames`` is not positive.
-
-    Example:
-        >>> keyframe_index(2.0, 30000 / 1001, 300), keyframe_index(99.0, 25, 50)
-        (60, 49)
-    """
-    if not math.isfinite(time):
-        raise ValueError(f"keyframe time must be finite seconds, got {time}")
-    if not (math.isfinite(fps) and fps > 0) or num_video_frames < 1:
-        raise ValueError(
-            f"fps and num_video_frames must be positive, got {fps}, {num_video_frames}"
-        )
-    return int(min(max(math.floor(time * fps + 0.5), 0), num_video_frames - 1))
-
-
-def clip_indices_at(
-    center_time: float, fps: float, num_video_frames: int, num_frames: int, frame_stride: int
-) -> np.ndarray:
-    """Frame indices of the clip centred on ``center_time``: :func:`keyframe_index`, then
-    :func:`clip_frame_indices`. Every reader (``read_clip``, the Detector, the datasets) calls this.
-
-    Example:
-        >>> clip_indices_at(0.1, 10.0, 20, 4, 2).tolist()
-        [0, 0, 1, 3]
-    """
-    center = keyframe_index(center_time, fps, num_video_frames)
-    return clip_frame_indices(center, num_frames, frame_stride, num_video_frames)
-
-
-def frame_times(indices: np.ndarray | Sequence[int], fps: float) -> np.ndarray:
-    """Nominal-grid times ``index / fps`` (seconds) of frame indices; the decoded frame
-    nearest each time is the frame returned, which makes variable-frame-rate videos safe."""
-    return np.asarray(indices, dtype=np.float64) / float(fps)
-
-
-def spread_centre_indices(num_video_frames: int, num_clips: int = 1) -> np.ndarray:
-    """Centre frames of ``num_clips`` clips spread evenly over a video.
-
-    Clip ``i`` is centred on frame ``floor((i + 1/2) * num_video_frames / num_clips)``; one
-    clip is centred on the middle frame ``num_video_frames // 2`` (the single view of the
-    paper's evaluation). Used by classification datasets and ``Detector.classify``.
-
-    Example:
-        >>> spread_centre_indices(100).tolist(), spread_centre_indices(100, 4).tolist()
-        ([50], [12, 37, 62, 87])
-    """
-    if num_video_frames < 1 or num_clips < 1:
-        raise ValueError(
-            f"num_video_frames and num_clips must be >= 1, got {num_video_frames}, {num_clips}"
-        )
-    return np.floor((np.arange(num_clips) + 0.5) * num_video_frames / num_clips).astype(np.int64)
 
 
 # --------------------------------------------------------------------------- opening
@@ -649,113 +551,3 @@ def _iter_stepped(
             return  # past the last frame
         yield time_s, _to_rgb(frame, decoder.rotation or 0)
         k += 1
-
-
-# --------------------------------------------------------------------------- writing
-
-
-def write_video(
-    path: str | os.PathLike,
-    frames: Iterable[np.ndarray] | np.ndarray,
-    fps: float,
-    *,
-    crf: int = 23,
-    pix_fmt: str = "yuv420p",
-    preset: str = "veryfast",
-    gop_size: int | None = None,
-    faststart: bool = False,
-) -> int:
-    """Write RGB frames to an H.264 (libx264) mp4, streaming.
-
-    Odd sizes: ``yuv420p`` (the default, playable everywhere, including
-    browsers) needs even width and height, so an odd dimension is padded by ONE
-    pixel, replicating the last row/column; the file is then one pixel
-    larger. Use ``pix_fmt="yuv444p"`` to keep odd sizes exactly (less widely
-    playable).
-
-    Args:
-        path: Output file (``.mp4``); parent directories are created.
-        frames: ``(T, H, W, 3)`` uint8 array or an iterable of ``(H, W, 3)`` uint8
-            RGB frames (consumed lazily, so generators keep memory bounded).
-        fps: Frame rate (e.g. 25 or 29.97).
-        crf: x264 constant rate factor (0 lossless luma … 51 worst; 23 default).
-        pix_fmt: Encoded pixel format (``"yuv420p"`` or ``"yuv444p"``).
-        preset: x264 speed preset.
-        gop_size: Keyframe interval in frames; default one keyframe per second,
-            which keeps random access (seek + decode a clip) cheap.
-        faststart: Move the ``moov`` index before the media data (``movflags=+faststart``,
-            one extra pass over the file when it closes) so a browser can start playing
-            while it downloads; web pages want this.
-
-    Returns:
-        The number of frames written.
-
-    Raises:
-        ValueError: If ``fps`` is not positive, no frames are given, or a frame has
-            the wrong dtype/shape or a different size from the first one.
-    """
-    if not (math.isfinite(fps) and fps > 0):
-        raise ValueError(f"fps must be a positive number, got {fps}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rate = Fraction(fps).limit_denominator(1001)
-    iterator = iter(frames)
-    first = next(iterator, None)
-    if first is None:
-        raise ValueError(f"{path}: no frames to write")
-    first = _check_frame(first, 0, None)
-    height, width = first.shape[:2]
-    pad_h, pad_w = (height % 2, width % 2) if pix_fmt == "yuv420p" else (0, 0)
-    if pad_h or pad_w:
-        logger.info(
-            "%s: padding %dx%d to %dx%d for yuv420p (even sizes needed); use pix_fmt='yuv444p' "
-            "to keep odd sizes",
-            path,
-            width,
-            height,
-            width + pad_w,
-            height + pad_h,
-        )
-    count = 0
-    try:
-        options = {"movflags": "+faststart"} if faststart else {}
-        with av.open(os.fspath(path), mode="w", options=options) as container:
-            stream = container.add_stream("libx264", rate=rate)
-            stream.width, stream.height = width + pad_w, height + pad_h
-            stream.pix_fmt = pix_fmt
-            stream.codec_context.gop_size = gop_size or max(1, int(round(fps)))
-            stream.options = {"crf": str(crf), "preset": preset}
-            for rgb in _chain(first, iterator):
-                rgb = _check_frame(rgb, count, (height, width))
-                if pad_h or pad_w:
-                    rgb = np.pad(rgb, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-                frame.pts = count
-                for packet in stream.encode(frame):
-                    container.mux(packet)
-                count += 1
-            for packet in stream.encode():
-                container.mux(packet)
-    except av.FFmpegError as exc:
-        raise ValueError(f"{path}: could not encode video ({exc})") from exc
-    return count
-
-
-def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-    yield first
-    yield from rest
-
-
-def _check_frame(frame: Any, index: int, size: tuple[int, int] | None) -> np.ndarray:
-    if hasattr(frame, "detach"):  # torch tensor
-        frame = frame.detach().cpu().numpy()
-    frame = np.asarray(frame)
-    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-        raise ValueError(
-            f"frame {index} must be a uint8 array (H, W, 3) RGB, got {frame.dtype} {frame.shape}"
-        )
-    if size is not None and frame.shape[:2] != size:
-        raise ValueError(
-            f"frame {index} has size {frame.shape[:2]}, expected {size} like the first frame"
-        )
-    return np.ascontiguousarray(frame)
