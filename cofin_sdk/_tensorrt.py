@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from cofin_sdk._export_format import BATCH, BOXES, OPT_BOXES, check_sizes, sha256_file
+
 logger = logging.getLogger("cofin_sdk.export")
 
 __all__ = [
@@ -62,8 +64,6 @@ def tensorrt_profile(
         >>> tensorrt_profile([{"name": "boxes", "shape": ["batch", "num_boxes", 4]}], 2, 8, 32)
         {'boxes': {'min': [1, 1, 4], 'opt': [2, 8, 4], 'max': [8, 32, 4]}}
     """
-    from cofin_sdk.export import BATCH, BOXES, OPT_BOXES, check_sizes
-
     batch, max_batch, max_boxes = check_sizes(batch, max_batch, max_boxes)
     sizes = {BATCH: (1, batch, max_batch), BOXES: (1, min(OPT_BOXES, max_boxes), max_boxes)}
     profile = {}
@@ -121,8 +121,6 @@ def write_engines(
     manifest: dict[str, Any], folder: Path, batch: int, max_batch: int, max_boxes: int, fp16: bool
 ) -> None:
     import tensorrt as trt
-
-    from cofin_sdk.export import sha256_file
 
     for entry in [manifest["backbone"], *manifest["heads"].values()]:
         profile = tensorrt_profile(entry["inputs"], batch, max_batch, max_boxes)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from cofin_sdk.export import EXPORT_FILE, META_GRAPH, META_RECORD, read_export, sha256_file
+from cofin_sdk._export_format import EXPORT_FILE, META_GRAPH, META_RECORD, read_export, sha256_file
 from cofin_sdk.hub_cache import looks_like_repo_id, snapshot
 from cofin_sdk.models.config import HeadSpec
 from cofin_sdk.preprocessing import Preprocessing
