@@ -47,6 +47,7 @@ class ClipTask:
         placeholder: SSv2 object placeholder (e.g. ``"a cup"``); ``""`` otherwise.
         cue: The class's appearance cue (Kinetics/MiT with ``appearance_cues > 0``).
         cue_prob: Probability that each element of ``cue`` is shown.
+        object_scale: SSv2-like object and hand size multiplier.
     """
 
     dataset: str
@@ -58,6 +59,7 @@ class ClipTask:
     placeholder: str = ""
     cue: AppearanceCue | None = None
     cue_prob: float = 0.0
+    object_scale: float = 1.0
 
 
 def _actor_shot(
@@ -146,6 +148,7 @@ def render_clip(task: ClipTask, rng: np.random.Generator) -> np.ndarray:
             task.height,
             task.fps,
             task.duration,
+            task.object_scale,
         )
     specs = KINETICS_SPECS if task.dataset == "kinetics" else MIT_SPECS
     options = specs[task.label]

@@ -255,6 +255,7 @@ def _clip_jobs(
             placeholder,
             cue,
             p.appearance_cues,
+            p.ssv2_object_scale,
         )
         jobs.append((task, seed, i, str(path), p.crf))
         records.append(record)

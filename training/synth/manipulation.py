@@ -150,9 +150,14 @@ def render_manipulation(
     height: int,
     fps: int,
     duration: int,
+    object_scale: float = 1.0,
 ) -> np.ndarray:
-    """Render a hand doing ``motion`` with an object of ``shape``; frames ``(T, H, W, 3)``."""
-    size = float(rng.uniform(0.05, 0.08))
+    """Render a hand doing ``motion`` with an object of ``shape``; frames ``(T, H, W, 3)``.
+
+    ``object_scale`` multiplies the object's and the hand's size (1.0: objects 10-16 % of
+    the width across).
+    """
+    size = float(rng.uniform(0.05, 0.08)) * object_scale
     ox = float(rng.uniform(0.3, 0.45)) if motion != "turn" else float(rng.uniform(0.35, 0.65))
     hand_keys, obj_keys, anchor = _paths(motion, ox, size)
     table = _table(rng, width, height)
@@ -179,7 +184,7 @@ def render_manipulation(
             anchor,
             skin,
             sleeve,
-            scale**0.5,
+            object_scale * scale**0.5,
         )
         frames[n] = frame
     return frames

@@ -117,8 +117,9 @@ def build_meta(
         extra["appearance_cue_prob"] = preset.appearance_cues
     else:
         settings.pop("appearance_cues")
-    if preset.ava_actor_scale == 1.0:
-        settings.pop("ava_actor_scale")
+    for knob in ("ava_actor_scale", "ssv2_object_scale"):  # added after `bench`: keep old metadata
+        if settings[knob] == 1.0:
+            settings.pop(knob)
     return {
         "meta_version": META_VERSION,
         "preset": preset.name,

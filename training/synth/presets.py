@@ -78,6 +78,8 @@ class SynthPreset:
             frame height).
         appearance_cues: Probability that each appearance cue of a Kinetics-/Moments-like
             class (scene colour, clothing colour, landmark) is shown; 0 = no cues.
+        ssv2_object_scale: Size multiplier of the SSv2-like object and hand (1.0: objects
+            10-16 % of the clip width across).
     """
 
     name: str
@@ -99,6 +101,7 @@ class SynthPreset:
     crf: int = 23
     appearance_cues: float = 0.0
     ava_actor_scale: float = 1.0
+    ssv2_object_scale: float = 1.0
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.ava_not_evaluated if c not in self.ava_classes]
@@ -110,6 +113,10 @@ class SynthPreset:
             )
         if not 0.5 <= self.ava_actor_scale <= 1.6:
             raise ValueError(f"ava_actor_scale must be in [0.5, 1.6], got {self.ava_actor_scale}")
+        if not 0.5 <= self.ssv2_object_scale <= 2.0:
+            raise ValueError(
+                f"ssv2_object_scale must be in [0.5, 2.0], got {self.ssv2_object_scale}"
+            )
         if not 0.0 <= self.appearance_cues <= 1.0:
             raise ValueError(f"appearance_cues must be in [0, 1], got {self.appearance_cues}")
         if min(self.ava_train_videos, self.ava_val_videos, self.clip_train, self.clip_val) < 1:
@@ -162,8 +169,8 @@ PRESETS: dict[str, SynthPreset] = {
         name="bench2",
         ava_classes=_BENCH_AVA,
         ava_not_evaluated=("throw", "kick", "give"),
-        ava_train_videos=64,
-        ava_val_videos=16,
+        ava_train_videos=128,
+        ava_val_videos=32,
         ava_duration=20,
         ava_size=(96, 72),
         max_actors=3,
@@ -176,6 +183,7 @@ PRESETS: dict[str, SynthPreset] = {
         clip_duration=2,
         clip_size=(96, 72),
         appearance_cues=0.6,
-        ava_actor_scale=1.4,
+        ava_actor_scale=1.6,
+        ssv2_object_scale=1.8,
     ),
 }
