@@ -21,7 +21,9 @@ TABLE_Y = 0.72  # table surface, fraction of the height
 HIGH_Y = 0.28
 
 
-def _paths(motion: str, ox: float, size: float) -> tuple[list, list, str]:
+def _paths(
+    motion: str, ox: float, size: float, object_scale: float = 1.0
+) -> tuple[list, list, str]:
     """Key points ``(τ, x, y)`` of the hand, ``(τ, x, y, angle, scale)`` of the object, arm anchor.
 
     Coordinates are fractions of width/height; ``size`` is the object half-size
@@ -33,6 +35,10 @@ def _paths(motion: str, ox: float, size: float) -> tuple[list, list, str]:
         side = -1.0 if motion != "pull_rl" else 1.0  # hand left of the object
         move = 0.0 if motion == "pretend_push" else (0.35 if motion == "push_lr" else -0.35)
         reach = g if motion != "pretend_push" else 3.0 * g
+        if motion == "pretend_push" and object_scale != 1.0:
+            # a large object: stop a fixed gap short (3g would put the hand off screen) and
+            # stand further right (the object does not move)
+            reach, ox = g + 0.12, ox + 0.1
         hx = ox + side * reach
         hand = [
             (0, ox + side * 0.5, ty + 0.15),
@@ -48,7 +54,8 @@ def _paths(motion: str, ox: float, size: float) -> tuple[list, list, str]:
         ]
         return hand, obj, "bottom"
     if motion in ("push_rl", "pull_lr"):
-        hand, obj, anchor = _paths("push_lr" if motion == "push_rl" else "pull_rl", 1.0 - ox, size)
+        mirrored = "push_lr" if motion == "push_rl" else "pull_rl"
+        hand, obj, anchor = _paths(mirrored, 1.0 - ox, size, object_scale)
         return (
             [(t, 1 - x, y) for t, x, y in hand],
             [(t, 1 - x, y, a, s) for t, x, y, a, s in obj],
@@ -159,7 +166,7 @@ def render_manipulation(
     """
     size = float(rng.uniform(0.05, 0.08)) * object_scale
     ox = float(rng.uniform(0.3, 0.45)) if motion != "turn" else float(rng.uniform(0.35, 0.65))
-    hand_keys, obj_keys, anchor = _paths(motion, ox, size)
+    hand_keys, obj_keys, anchor = _paths(motion, ox, size, object_scale)
     table = _table(rng, width, height)
     color = ACTOR_PALETTE[int(rng.integers(len(ACTOR_PALETTE)))]
     skin = tuple(int(c) for c in rng.uniform([200, 150, 120], [240, 200, 170]))
