@@ -13,16 +13,16 @@
     Kinetics-like 16 classes, Moments-like 10, SSv2-like 10; 600 clips each
     (480 train, 120 val, balanced) × 3 s at 128×96, 15 fps.
 
-``bench2`` (the learnable bench of issue 13; ~2-3 min with ``--workers 2``): smaller
+``bench2`` (the learnable bench of issue 13; ~40 s with ``--workers 2``): smaller
     frames, more data, and appearance cues on the upstream classes:
-    AVA: 80 videos (64 train, 16 val) × 20 s at 96×72, 10 fps, the 24 ``bench`` classes
-    (21 evaluated), up to 3 actors 1.4× as tall as in ``bench`` (0.5-0.78 of the frame
-    height, so a gesture spans more than one 12-px token);
+    AVA: 160 videos (128 train, 32 val) × 20 s at 96×72, 10 fps, the 24 ``bench`` classes
+    (21 evaluated), up to 3 actors 1.6× as tall as in ``bench`` (0.58-0.9 of the frame
+    height, so a gesture spans more than one 12-px token); 2,010 training keyframes;
     Kinetics-like 16 / Moments-like 10 / SSv2-like 10 classes; 1,120 clips each (960
-    train, 160 val, balanced) × 2 s at 96×72, 10 fps, so every upstream set is larger
-    than AVA (as in the paper). Kinetics-/Moments-like classes show a scene colour, a
-    clothing colour and a landmark object typical of the class, each with probability
-    0.6 (``taxonomy.appearance_cue``; listed per class in ``synth_meta.json``).
+    train, 160 val, balanced) × 2 s at 96×72, 10 fps. Kinetics-/Moments-like classes
+    show a scene colour, a clothing colour and a landmark object typical of the class,
+    each with probability 0.6 (``taxonomy.appearance_cue``; listed per class in
+    ``synth_meta.json``); SSv2-like objects and hand are 1.8× as large as in ``bench``.
 
 All videos are H.264 (yuv420p, CRF 23, one keyframe per second).
 """
