@@ -53,7 +53,7 @@ PRESET = "synthetic_bench2"
 DATA_PRESET = "bench2"
 DEFAULT_DATA = "/work/exp_runs/synth_bench2"
 DEFAULT_OUT = "/work/exp_runs/bench2"
-DEFAULT_STEPS = 400
+DEFAULT_STEPS = 700
 SMOKE_STEPS = 2
 BATCH = 16
 SHORT = {"kinetics": "K", "mit": "MiT", "ssv2": "SSv2", "ava": "AVA"}
@@ -634,7 +634,7 @@ def write_summary(table: str, payload: dict[str, Any], markdown: str) -> None:
 def settings_text(steps: int) -> str:
     return (
         f"{steps} optimiser steps per arm at global batch {BATCH} ({steps * BATCH} clips); "
-        "ViViT-Ti FE (3 spatial + 1 temporal layers, drop-path 0.1, 12-px patches), 96 px, 8 frames "
+        "ViViT-Ti FE (3 spatial + 1 temporal layers, drop-path 0.1, 4×12×12 tubelets), 96 px, 8 frames "
         "stride 2 (10 fps), SGD momentum 0.9, lr 0.025 (paper's 0.2 at batch 128, linearly scaled), "
         "grad-norm clip 1.0, 10% warm-up then cosine, label smoothing 0.1, random init, "
         "weighted sampling with exact quotas unless stated, 1 CPU thread"

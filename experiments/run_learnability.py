@@ -5,7 +5,7 @@ on Kinetics-, Moments- and SSv2-like; AVA mAP ≥ 2× the class-prior baseline. 
 baseline scores every evaluated (score ≥ 0.8) val person box with constant per-class
 scores equal to the class's training label frequency, through the same evaluator.
 
-    python experiments/run_learnability.py [--seeds 0] [--steps 400] [--commit]
+    python experiments/run_learnability.py [--seeds 0] [--steps 700] [--commit]
 """
 
 from __future__ import annotations

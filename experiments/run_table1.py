@@ -5,10 +5,10 @@ The transfer baseline spends the Kinetics share of the steps (Kinetics size / to
 share exact-quota weighted co-finetuning gives it) on Kinetics only, then the rest on AVA
 with a new AVA head and a fresh optimiser (``training.configs._synthetic.transfer_stages``).
 Its stage 1 is also the single-dataset Kinetics model at equal Kinetics steps, for the
-paper's "co-finetuning also helps the upstream task" comparison. ``--steps 800`` is the
-2× training-length run (results under ``results/table1_steps800/``).
+paper's "co-finetuning also helps the upstream task" comparison. ``--steps 1400`` is the
+2× training-length run (results under ``results/table1_steps1400/``).
 
-    python experiments/run_table1.py [--seeds 0 1 2] [--steps 400] [--commit] [--smoke]
+    python experiments/run_table1.py [--seeds 0 1 2] [--steps 700] [--commit] [--smoke]
 """
 
 from __future__ import annotations

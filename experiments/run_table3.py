@@ -6,7 +6,7 @@ batch 16 with exact-quota weighted sampling, so an added dataset spreads the sam
 compute over more data (AVA gets fewer steps). The transfer and K + AVA rows are Table
 1's arms (same keys: trained once, shared).
 
-    python experiments/run_table3.py [--seeds 0 1 2] [--steps 400] [--commit] [--smoke]
+    python experiments/run_table3.py [--seeds 0 1 2] [--steps 700] [--commit] [--smoke]
 """
 
 from __future__ import annotations

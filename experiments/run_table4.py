@@ -6,7 +6,7 @@ MiT). Both arms: same ``--steps`` optimiser steps at batch 16, same seed; only
 alternating is round robin (equal steps per dataset). The weighted arm is Table 3's
 K + MiT + AVA arm (same key: trained once, shared).
 
-    python experiments/run_table4.py [--seeds 0 1 2] [--steps 400] [--commit] [--smoke]
+    python experiments/run_table4.py [--seeds 0 1 2] [--steps 700] [--commit] [--smoke]
 """
 
 from __future__ import annotations
