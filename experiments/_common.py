@@ -23,10 +23,8 @@ import argparse
 import copy
 import json
 import logging
-import math
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -44,6 +42,19 @@ torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _report import (  # noqa: E402,F401  (the table scripts use them as C.<name>)
+    HEADS,
+    ava_result,
+    comparison_lines,
+    fmt,
+    fmt_ms,
+    fmt_row,
+    mean_per_class,
+    mean_std,
+    paired,
+    table_lines,
+)
+
 from training.configs._synthetic import synthetic_datasets, transfer_stages  # noqa: E402
 from training.configs.base import TrainConfig, apply_overrides, load_config  # noqa: E402
 
@@ -57,7 +68,6 @@ DEFAULT_STEPS = 700
 SMOKE_STEPS = 2
 BATCH = 16
 SHORT = {"kinetics": "K", "mit": "MiT", "ssv2": "SSv2", "ava": "AVA"}
-HEADS = ("kinetics", "mit", "ssv2")
 COMMON_OVERRIDES = [
     "run.num_workers=0",
     "run.progress=false",
@@ -417,137 +427,7 @@ def summary_row(
     return row
 
 
-# ---------------------------------------------------------------- statistics and formatting
-
-
-def mean_std(values: list[float | None]) -> tuple[float, float, int]:
-    vals = [v for v in values if v is not None and math.isfinite(v)]
-    if not vals:
-        return float("nan"), float("nan"), 0
-    return statistics.fmean(vals), (statistics.stdev(vals) if len(vals) > 1 else 0.0), len(vals)
-
-
-def fmt(value: float | None, scale: float = 100.0, sign: bool = False) -> str:
-    if value is None or not math.isfinite(value):
-        return "–"
-    return f"{value * scale:+.1f}" if sign else f"{value * scale:.1f}"
-
-
-def fmt_ms(values: list[float | None], sign: bool = False) -> str:
-    m, s, n = mean_std(values)
-    if n == 0:
-        return "–"
-    return f"{fmt(m, sign=sign)} ± {s * 100:.1f}" if n > 1 else fmt(m, sign=sign)
-
-
-def fmt_row(row: dict[str, Any]) -> str:
-    return ", ".join(f"{k} {fmt(v)}" for k, v in row.items())
-
-
-def paired(a: list[dict], b: list[dict], metric: str) -> dict[str, Any]:
-    """Paired difference ``b - a`` over the seeds both arms have, with a paired t-test.
-
-    Returns per-seed differences, mean, std, n, the two-sided paired t-test p-value and
-    its 95% t interval (scipy), or a 95% bootstrap interval of the mean when scipy is
-    missing (p-value then ``None``).
-    """
-    import numpy as np
-
-    by_seed = {r["seed"]: r["row"].get(metric) for r in a if r}
-    pairs = [
-        (r["seed"], by_seed[r["seed"]], r["row"].get(metric))
-        for r in b
-        if r
-        and r["seed"] in by_seed
-        and by_seed[r["seed"]] is not None
-        and r["row"].get(metric) is not None
-    ]
-    diffs = np.array([y - x for _, x, y in pairs], dtype=np.float64)
-    out: dict[str, Any] = {
-        "metric": metric,
-        "seeds": [s for s, _, _ in pairs],
-        "diffs": diffs.tolist(),
-        "n": len(diffs),
-        "mean": float(diffs.mean()) if len(diffs) else None,
-        "std": float(diffs.std(ddof=1)) if len(diffs) > 1 else None,
-        "p": None,
-        "ci95": None,
-    }
-    if len(diffs) < 2:
-        return out
-    try:
-        from scipy import stats
-
-        test = stats.ttest_rel([y for _, _, y in pairs], [x for _, x, _ in pairs])
-        half = stats.t.ppf(0.975, len(diffs) - 1) * diffs.std(ddof=1) / math.sqrt(len(diffs))
-        out.update(
-            p=float(test.pvalue),
-            ci95=[out["mean"] - half, out["mean"] + half],
-            test="paired t-test",
-        )
-    except ImportError:
-        rng = np.random.default_rng(0)
-        boots = rng.choice(diffs, size=(10_000, len(diffs))).mean(axis=1)
-        out.update(
-            ci95=[float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))],
-            test="bootstrap",
-        )
-    return out
-
-
-def fmt_paired(stat: dict[str, Any]) -> str:
-    if not stat["n"]:
-        return "–"
-    per_seed = ", ".join(fmt(d, sign=True) for d in stat["diffs"])
-    if stat["n"] < 2:
-        return per_seed + " (1 seed)"
-    text = f"{fmt(stat['mean'], sign=True)} ± {stat['std'] * 100:.1f} [{per_seed}]"
-    if stat["ci95"]:
-        text += f", 95% CI {fmt(stat['ci95'][0], sign=True)}…{fmt(stat['ci95'][1], sign=True)}"
-    if stat["p"] is not None:
-        text += f", p = {stat['p']:.3f}"
-    return text
-
-
-def mean_per_class(records: list[dict]) -> dict[str, dict[str, Any]]:
-    """Per-class AP averaged over seeds: ``{name: {group, train_count, ap}}``."""
-    out: dict[str, dict[str, Any]] = {}
-    for r in records:
-        for c in r.get("per_class", []):
-            entry = out.setdefault(
-                c["name"], {"group": c["group"], "train_count": c["train_count"], "aps": []}
-            )
-            if c["ap"] is not None:
-                entry["aps"].append(c["ap"])
-    for entry in out.values():
-        entry["ap"] = statistics.fmean(entry.pop("aps")) if entry.get("aps") else float("nan")
-    return out
-
-
-def ava_result(per_class: dict[str, dict[str, Any]]):
-    """An ``AvaResult`` from ``mean_per_class`` output (for the plotting helpers)."""
-    import numpy as np
-
-    from training.evaluation.ava import AvaResult
-
-    names = list(per_class)
-    ap = np.array([per_class[n]["ap"] for n in names], dtype=np.float64)
-    groups = [per_class[n]["group"] for n in names]
-    group_map = {
-        g: float(np.nanmean(ap[[x == g for x in groups]])) if g in groups else float("nan")
-        for g in ("head", "mid", "tail")
-    }
-    return AvaResult(
-        class_ids=list(range(1, len(names) + 1)),
-        class_names=names,
-        ap=ap,
-        num_groundtruth=[0] * len(names),
-        num_detections=[0] * len(names),
-        mAP=float(np.nanmean(ap)),
-        groups=groups,
-        train_counts=np.array([per_class[n]["train_count"] for n in names]),
-        group_mAP=group_map,
-    )
+# ---------------------------------------------------------------- reports (statistics: _report.py)
 
 
 def plot_difference(
@@ -573,55 +453,6 @@ def arm_label(arm: Arm) -> str:
     if arm.method == "single":
         return f"{data} only"
     return f"{data} + AVA ({arm.sampler})"
-
-
-def table_lines(groups: dict[str, list[dict]]) -> list[str]:
-    """Markdown rows: arm | seeds | steps per head | AVA mAP h/m/t | top-1 per head | wall."""
-    lines = [
-        "| Arm | seeds done | steps AVA / K / MiT / SSv2 | AVA mAP | Head | Mid | Tail | K top-1 | MiT top-1 | SSv2 top-1 | wall (s, mean) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for name, rs in groups.items():
-        rs = [r for r in rs if r]
-        if not rs:
-            lines.append(f"| {name} | – (not run yet) |" + " |" * 9)
-            continue
-        hs = rs[0]["steps_per_head"]
-        steps = " / ".join(str(hs.get(h, "–")) for h in ("ava",) + HEADS)
-        cells = [
-            fmt_ms([r["row"].get(k) for r in rs])
-            for k in ("mAP", "mAP_head", "mAP_mid", "mAP_tail")
-        ]
-        cells += [fmt_ms([r["row"].get(f"{h}_top1") for r in rs]) for h in HEADS]
-        wall = statistics.fmean(r["wall_s"] for r in rs)
-        seeds = ",".join(str(r["seed"]) for r in rs)
-        lines.append(f"| {name} | {seeds} | {steps} | " + " | ".join(cells) + f" | {wall:.0f} |")
-    return lines
-
-
-def comparison_lines(
-    pairs: list[tuple[str, list[dict], list[dict]]], metrics: tuple[str, ...]
-) -> list[str]:
-    """Markdown: paired differences (b − a) per comparison and metric; returns lines."""
-    names = {
-        "mAP": "AVA mAP",
-        "mAP_head": "head",
-        "mAP_mid": "mid",
-        "mAP_tail": "tail",
-        "kinetics_top1": "K top-1",
-        "mit_top1": "MiT top-1",
-        "ssv2_top1": "SSv2 top-1",
-    }
-    lines = [
-        "| Comparison (B − A, points) | metric | mean ± std [per seed], 95% CI, paired t-test p |",
-        "|---|---|---|",
-    ]
-    for label, a, b in pairs:
-        for m in metrics:
-            stat = paired(a, b, m)
-            if stat["n"]:
-                lines.append(f"| {label} | {names.get(m, m)} | {fmt_paired(stat)} |")
-    return lines
 
 
 def write_summary(table: str, payload: dict[str, Any], markdown: str) -> None:
