@@ -53,6 +53,7 @@ from _report import (  # noqa: E402,F401  (the table scripts use them as C.<name
     mean_std,
     paired,
     table_lines,
+    wall_lines,
 )
 
 from training.configs._synthetic import synthetic_datasets, transfer_stages  # noqa: E402

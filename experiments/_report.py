@@ -191,3 +191,23 @@ def comparison_lines(
             if stat["n"]:
                 lines.append(f"| {label} | {names.get(m, m)} | {fmt_paired(stat)} |")
     return lines
+
+
+def wall_lines(records: list[dict]) -> list[str]:
+    """Wall time of a table: one-core time summed over its arms and the first-to-last span."""
+    import datetime as dt
+
+    rs = [r for r in records if r and "finished_utc" in r]
+    if not rs:
+        return []
+    fmt_utc = "%Y-%m-%d %H:%M:%S"
+    ends = [dt.datetime.strptime(r["finished_utc"], fmt_utc) for r in rs]
+    starts = [e - dt.timedelta(seconds=r["wall_s"]) for e, r in zip(ends, rs, strict=True)]
+    core = sum(r["wall_s"] for r in rs)
+    span = (max(ends) - min(starts)).total_seconds()
+    return [
+        f"Wall time: {len(rs)} arms, {core / 60:.0f} min of one core in total "
+        f"(mean {core / len(rs) / 60:.1f} min per arm); {span / 60:.0f} min from the first "
+        f"arm's start to the last arm's end ({min(starts):%H:%M}–{max(ends):%H:%M} UTC, two arms "
+        "at a time on the 2 cores, shared arms counted where they ran)."
+    ]

@@ -60,6 +60,7 @@ def main() -> None:
             "",
             f"Per-class AP difference (seed-averaged; paper Fig. 1): `figures/{fig.name}`",
         ]
+    lines += ["", *C.wall_lines(recs["transfer"] + recs["cofin"])]
     payload = {
         "table": table,
         "seeds": args.seeds,

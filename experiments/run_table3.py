@@ -57,6 +57,7 @@ def main() -> None:
         )
         if fig:
             lines.append(f"\nPer-class AP difference {n} vs K + AVA: `figures/{fig.name}`")
+    lines += ["", *C.wall_lines([r for rs in recs.values() for r in rs])]
     payload = {
         "table": "table3",
         "seeds": args.seeds,

@@ -45,6 +45,7 @@ def main() -> None:
     fig = C.plot_difference(a, w, "table4_ap_difference", ("alternating", "weighted"))
     if fig:
         lines += ["", f"Per-class AP difference weighted vs alternating: `figures/{fig.name}`"]
+    lines += ["", *C.wall_lines(w + a)]
     payload = {
         "table": "table4",
         "seeds": args.seeds,
