@@ -51,6 +51,7 @@ from _report import (  # noqa: E402,F401  (the table scripts use them as C.<name
     fmt_row,
     mean_per_class,
     mean_std,
+    motion_split_lines,
     paired,
     table_lines,
     wall_lines,
@@ -471,3 +472,14 @@ def settings_text(steps: int) -> str:
         "grad-norm clip 1.0, 10% warm-up then cosine, label smoothing 0.1, random init, "
         "weighted sampling with exact quotas unless stated, 1 CPU thread"
     )
+
+
+def shared_motions(root: str, upstream: tuple[str, ...]) -> tuple[set[str], list[str]]:
+    """AVA classes whose motion appears in an ``upstream`` class (synth_meta
+    ``class_dependencies``), and the evaluated AVA classes."""
+    meta = json.loads((Path(root) / "synth_meta.json").read_text())
+    deps = meta.get("class_dependencies", {})
+    shared = {
+        m for d in upstream for c in deps.get(d, {}).values() for m in c["shares_motion_with_ava"]
+    }
+    return shared, list(meta["ava"]["evaluated"])

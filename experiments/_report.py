@@ -211,3 +211,50 @@ def wall_lines(records: list[dict]) -> list[str]:
         f"arm's start to the last arm's end ({min(starts):%H:%M}–{max(ends):%H:%M} UTC, two arms "
         "at a time on the 2 cores, shared arms counted where they ran)."
     ]
+
+
+def motion_split(records: list[dict], shared: set[str]) -> list[dict]:
+    """Per-seed pseudo-records: mean AP of the AVA classes that share a motion with the
+    upstream data (``shared``) and of those that do not, for ``paired`` comparisons."""
+    out = []
+    for r in records:
+        if not r or not r.get("per_class"):
+            out.append({})
+            continue
+        aps = {c["name"]: c["ap"] for c in r["per_class"] if c["ap"] is not None}
+        row = {}
+        for key, names in (
+            ("shared", [n for n in aps if n in shared]),
+            ("not_shared", [n for n in aps if n not in shared]),
+        ):
+            row[key] = statistics.fmean(aps[n] for n in names) if names else None
+        if row["shared"] is not None and row["not_shared"] is not None:
+            row["gap"] = row["shared"] - row["not_shared"]
+        out.append({"seed": r["seed"], "row": row})
+    return out
+
+
+def motion_split_lines(
+    label: str, a: list[dict], b: list[dict], shared: set[str], evaluated: list[str]
+) -> list[str]:
+    """Markdown: does ``b − a`` differ between AVA classes with and without a shared motion?"""
+    sa, sb = motion_split(a, shared), motion_split(b, shared)
+    with_motion = sorted(c for c in evaluated if c in shared)
+    without = sorted(c for c in evaluated if c not in shared)
+    rows = []
+    whats = {
+        "shared": f"share a motion ({len(with_motion)}: {', '.join(with_motion)})",
+        "not_shared": f"share no motion ({len(without)}: {', '.join(without)})",
+        "gap": "shared − not shared (interaction)",
+    }
+    for key, what in whats.items():
+        stat = paired(sa, sb, key)
+        if stat["n"]:
+            rows.append(f"| {label} | {what} | {fmt_paired(stat)} |")
+    if not rows:
+        return []
+    return [
+        "| Comparison (B − A, points) | AVA classes that … with the upstream classes | mean AP difference ± std [per seed], 95% CI, p |",
+        "|---|---|---|",
+        *rows,
+    ]

@@ -52,6 +52,17 @@ def main() -> None:
             [("co-finetuning − transfer", recs["transfer"], recs["cofin"])], metrics
         ),
     ]
+    shared, evaluated = C.shared_motions(args.data, UPSTREAM)
+    split = C.motion_split_lines(
+        "co-finetuning − transfer", recs["transfer"], recs["cofin"], shared, evaluated
+    )
+    if split:
+        lines += [
+            "",
+            "By whether an AVA class's motion also occurs in a Kinetics-like class:",
+            "",
+            *split,
+        ]
     fig = C.plot_difference(
         recs["transfer"], recs["cofin"], f"{table}_ap_difference", ("transfer", "co-finetuning")
     )

@@ -48,6 +48,19 @@ def main() -> None:
             pairs, ("mAP", "mAP_head", "mAP_mid", "mAP_tail", "kinetics_top1", "mit_top1")
         ),
     ]
+    split = []
+    for n, up in zip(names[1:], ARMS):
+        shared, evaluated = C.shared_motions(args.data, up)
+        split += C.motion_split_lines(f"{n} − transfer", base, recs[n], shared, evaluated)[
+            (2 if split else 0) :
+        ]
+    if split:
+        lines += [
+            "",
+            "By whether an AVA class's motion also occurs in one of the arm's upstream classes:",
+            "",
+            *split,
+        ]
     for n in names[2:]:
         fig = C.plot_difference(
             k,

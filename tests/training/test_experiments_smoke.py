@@ -78,3 +78,35 @@ def test_paired_statistics() -> None:
     assert stat["diffs"] == pytest.approx([0.03, 0.02, 0.04])
     assert stat["mean"] == pytest.approx(0.03) and stat["std"] == pytest.approx(0.01)
     assert stat["ci95"][0] < 0.03 < stat["ci95"][1] and 0 < stat["p"] < 0.05
+
+
+def test_motion_split_pairs_class_groups_per_seed() -> None:
+    sys.path.insert(0, str(EXPERIMENTS))
+    try:
+        import _report as R
+    finally:
+        sys.path.remove(str(EXPERIMENTS))
+
+    def record(seed: int, aps: dict[str, float | None]) -> dict:
+        return {"seed": seed, "per_class": [{"name": n, "ap": v} for n, v in aps.items()]}
+
+    shared = {"walk", "run"}
+    # transfer: walk/run 0.2/0.4, sit/stand 0.5/0.7; co-finetuning gains 0.1 on the
+    # shared classes only (seed 0), 0.2 (seed 1); "hit" has no AP and is ignored
+    a = [
+        record(s, {"walk": 0.2, "run": 0.4, "sit": 0.5, "stand": 0.7, "hit": None}) for s in (0, 1)
+    ]
+    b = [
+        record(0, {"walk": 0.3, "run": 0.5, "sit": 0.5, "stand": 0.7, "hit": None}),
+        record(1, {"walk": 0.4, "run": 0.6, "sit": 0.5, "stand": 0.7, "hit": None}),
+    ]
+    sa, sb = R.motion_split(a, shared), R.motion_split(b, shared)
+    assert sa[0]["row"] == pytest.approx({"shared": 0.3, "not_shared": 0.6, "gap": -0.3})
+    assert R.paired(sa, sb, "shared")["diffs"] == pytest.approx([0.1, 0.2])
+    assert R.paired(sa, sb, "not_shared")["diffs"] == pytest.approx([0.0, 0.0])
+    assert R.paired(sa, sb, "gap")["diffs"] == pytest.approx([0.1, 0.2])
+    evaluated = ["walk", "run", "sit", "stand", "hit"]
+    lines = R.motion_split_lines("B − A", a, b, shared, evaluated)
+    assert "share a motion (2: run, walk)" in lines[2] and "+15.0 ± 7.1 [+10.0, +20.0]" in lines[2]
+    assert "share no motion (3: hit, sit, stand)" in lines[3]
+    assert R.motion_split_lines("B − A", a, [], shared, evaluated) == []  # nothing paired
