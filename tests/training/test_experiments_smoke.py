@@ -110,3 +110,27 @@ def test_motion_split_pairs_class_groups_per_seed() -> None:
     assert "share a motion (2: run, walk)" in lines[2] and "+15.0 ± 7.1 [+10.0, +20.0]" in lines[2]
     assert "share no motion (3: hit, sit, stand)" in lines[3]
     assert R.motion_split_lines("B − A", a, [], shared, evaluated) == []  # nothing paired
+
+
+def test_ava_steps_figure_reads_the_landed_arms(
+    smoke_results: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = sys.argv
+    sys.path.insert(0, str(EXPERIMENTS))
+    try:
+        sys.argv = ["plot_ava_steps", "--results", str(smoke_results.parent)]
+        runpy.run_path(str(EXPERIMENTS / "plot_ava_steps.py"), run_name="__main__")
+    finally:
+        sys.argv = argv
+        sys.path.remove(str(EXPERIMENTS))
+    out = capsys.readouterr().out
+    with_ava = [
+        p
+        for p in smoke_results.glob("*/*.json")
+        if json.loads(p.read_text())["row"].get("mAP") is not None
+    ]
+    assert f"({len(with_ava)} arms)" in out and len(with_ava) >= 5
+    # one summary line per kind of arm, each with its seed count
+    kinds = {(p.parent.name != "learnability", p.name.split("_steps")[0]) for p in with_ava}
+    assert out.count(" over 1 seed(s)") == len(kinds)
+    assert (smoke_results.parent / "figures" / "ava_map_vs_ava_steps.png").stat().st_size > 10_000
