@@ -99,10 +99,11 @@ def main() -> None:
             "value": m if n else None,
             "meets": ok,
         }
-        wall = C.mean_std([r["wall_s"] for r in rs])[0] if rs else float("nan")
+        wall = f"{C.mean_std([r['wall_s'] for r in rs])[0]:.0f}" if rs else "–"
+        ratio = f"{m / ref:.1f}×" if n else "–"
         lines.append(
             f"| {d} | {what} | ≥ {factor * ref * 100:.1f} | {C.fmt_ms([r['row'].get(key) for r in rs])} | "
-            f"{(m / ref if n else float('nan')):.1f}× | {'yes' if ok else ('no' if n else 'not run')} | {wall:.0f} |"
+            f"{ratio} | {'yes' if ok else ('no' if n else 'not run')} | {wall} |"
         )
     lines += [
         "",
