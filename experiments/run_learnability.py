@@ -66,11 +66,14 @@ def main() -> None:
         meta = json.loads((Path(args.data) / "synth_meta.json").read_text())[d]
         chance[d] = 1.0 / len(meta.get("classes") or meta["templates"])
     prior = prior_baseline(args.data)
+    # other step counts (e.g. the 474-step AVA-only control) get their own summary files
+    table = (
+        "learnability"
+        if args.steps in (C.DEFAULT_STEPS, C.SMOKE_STEPS)
+        else f"learnability_steps{args.steps}"
+    )
     records = {
-        d: [
-            C.run_arm(C.Arm("single", (d,), s, args.steps), args, "learnability")
-            for s in args.seeds
-        ]
+        d: [C.run_arm(C.Arm("single", (d,), s, args.steps), args, table) for s in args.seeds]
         for d in DATASETS
     }
     lines = [
@@ -120,7 +123,7 @@ def main() -> None:
             )
         )
     C.write_summary(
-        "learnability",
+        table,
         {
             "prior_baseline": prior,
             "chance": chance,
