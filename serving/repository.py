@@ -29,7 +29,6 @@ so a client rebuilds labels and preprocessing from the server alone.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -40,6 +39,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from cofin_sdk._export_format import sha256_file
 from serving.pbtxt import (
     DynamicBatching,
     EnsembleStep,
@@ -138,14 +138,6 @@ def _warmups(inputs: list[TensorSpec], buckets: tuple[int, ...]) -> list[Warmup]
 
 
 # --------------------------------------------------------------------------- build
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _graph_file(export_dir: Path, entry: Mapping[str, Any], platform: str, role: str) -> Path:
     """The export's file for one model (``.onnx``, or the ``.plan`` engine), checked."""
     if platform == "tensorrt":
@@ -164,7 +156,7 @@ def _graph_file(export_dir: Path, entry: Mapping[str, Any], platform: str, role:
         raise FileNotFoundError(
             f"{path} is missing: the export lists it for the {role}; export again"
         )
-    if _sha256(path) != sha:
+    if sha256_file(path) != sha:
         raise ValueError(f"{path}: its sha256 differs from the export's record of it; export again")
     return path
 
