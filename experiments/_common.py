@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import logging
 import os
@@ -66,6 +67,10 @@ PRESET = "synthetic_bench2"
 DATA_PRESET = "bench2"
 DEFAULT_DATA = "/work/exp_runs/synth_bench2"
 DEFAULT_OUT = "/work/exp_runs/bench2"
+DEFAULT_IMAGES = "/work/exp_runs/synth_images"
+DEFAULT_VIT = "/work/exp_runs/image_vit"
+#: ``--init`` choices: arm-key suffix and table-name suffix of each initialisation
+INITS = {"random": "", "image": "_imgvit"}
 DEFAULT_STEPS = 700
 SMOKE_STEPS = 2
 BATCH = 16
@@ -134,6 +139,18 @@ def parse_args(
         help="folder holding results/ and figures/ (default: experiments/ of this checkout)",
     )
     p.add_argument(
+        "--init",
+        choices=sorted(INITS),
+        default="random",
+        help="random: random init; image: the image-pretrained spatial encoder (--vit, "
+        "pretrained first if missing: experiments/pretrain_image_vit.py)",
+    )
+    p.add_argument(
+        "--vit",
+        default=DEFAULT_VIT,
+        help="folder of the image-pretrained ViT (model.safetensors) for --init image",
+    )
+    p.add_argument(
         "--smoke",
         action="store_true",
         help=f"every arm for {SMOKE_STEPS} steps on the tiny preset, into a temp folder",
@@ -161,7 +178,28 @@ def parse_args(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     ensure_data(args.data, "tiny" if args.smoke else DATA_PRESET)
+    if args.init == "image":
+        if args.smoke:
+            args.vit = str(tmp / "image_vit")
+        ensure_vit(args.vit, smoke=args.smoke)
+        args.overrides = [*args.overrides, f"model.vit_init={Path(args.vit) / 'model.safetensors'}"]
     return args
+
+
+def ensure_vit(folder: str, smoke: bool = False) -> None:
+    """Pretrain the image ViT into ``folder`` unless its ``model.safetensors`` exists."""
+    if (Path(folder) / "model.safetensors").is_file():
+        return
+    from pretrain_image_vit import run_pretraining
+
+    logger.info("no image-pretrained ViT in %s: pretraining it first", folder)
+    run_pretraining(folder, smoke=smoke)
+
+
+def table_name(base: str, args: argparse.Namespace) -> str:
+    """``base`` (e.g. ``table1``), ``_steps<N>`` off the default length, ``_pretrained`` for --init image."""
+    name = base if args.steps in (DEFAULT_STEPS, SMOKE_STEPS) else f"{base}_steps{args.steps}"
+    return name + ("_pretrained" if args.init == "image" else "")
 
 
 def ensure_data(root: str, preset: str = DATA_PRESET) -> None:
@@ -186,6 +224,7 @@ class Arm:
         seed: ``run.seed``.
         steps: Total optimiser steps.
         sampler: ``sampler.kind`` of a co-finetuning run.
+        init: ``"random"`` or ``"image"`` (spatial encoder from the image-pretrained ViT).
     """
 
     method: str
@@ -193,6 +232,7 @@ class Arm:
     seed: int
     steps: int
     sampler: str = "weighted"
+    init: str = "random"
 
     @property
     def key(self) -> str:
@@ -202,7 +242,8 @@ class Arm:
             else "+".join(("ava",) + self.upstream)
         )
         sampler = f"_{self.sampler}" if self.method == "cofin" else ""
-        return f"{self.method}_{data}{sampler}_steps{self.steps}_seed{self.seed}"
+        init = INITS[self.init]
+        return f"{self.method}_{data}{sampler}_steps{self.steps}{init}_seed{self.seed}"
 
 
 def dataset_sizes(root: str, names: tuple[str, ...]) -> dict[str, int]:
@@ -353,7 +394,13 @@ def find_arm(key: str) -> Path | None:
 
 
 def run_arm(arm: Arm, args: argparse.Namespace, table: str) -> dict[str, Any]:
-    """Train one arm (or load its committed JSON); returns its record."""
+    """Train one arm (or load its committed JSON); returns its record.
+
+    The arm takes the initialisation of ``args.init`` (its key says so), so every table
+    script runs from either init without knowing about it.
+    """
+    if arm.init != args.init:
+        arm = dataclasses.replace(arm, init=args.init)
     found = None if args.fresh else find_arm(arm.key)
     if found is not None:
         return json.loads(found.read_text())
@@ -370,6 +417,7 @@ def run_arm(arm: Arm, args: argparse.Namespace, table: str) -> dict[str, Any]:
         "seed": arm.seed,
         "steps": arm.steps,
         "sampler": arm.sampler,
+        "init": arm.init,
         "dataset_sizes": sizes,
         "steps_per_head": steps_per_head(stages, sizes),
         "stage_wall_s": walls,
@@ -464,13 +512,19 @@ def write_summary(table: str, payload: dict[str, Any], markdown: str) -> None:
     print(markdown)
 
 
-def settings_text(steps: int) -> str:
+def settings_text(steps: int, init: str = "random") -> str:
     return (
         f"{steps} optimiser steps per arm at global batch {BATCH} ({steps * BATCH} clips); "
         "ViViT-Ti FE (3 spatial + 1 temporal layers, drop-path 0.1, 4×12×12 tubelets), 96 px, 8 frames "
         "stride 2 (10 fps), SGD momentum 0.9, lr 0.025 (paper's 0.2 at batch 128, linearly scaled), "
-        "grad-norm clip 1.0, 10% warm-up then cosine, label smoothing 0.1, random init, "
-        "weighted sampling with exact quotas unless stated, 1 CPU thread"
+        "grad-norm clip 1.0, 10% warm-up then cosine, label smoothing 0.1, "
+        + (
+            "random init, "
+            if init == "random"
+            else "spatial encoder from the image-pretrained ViT "
+            "(central-frame inflation; experiments/pretrain_image_vit.py), "
+        )
+        + "weighted sampling with exact quotas unless stated, 1 CPU thread"
     )
 
 

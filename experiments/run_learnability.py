@@ -67,17 +67,13 @@ def main() -> None:
         chance[d] = 1.0 / len(meta.get("classes") or meta["templates"])
     prior = prior_baseline(args.data)
     # other step counts (e.g. the 474-step AVA-only control) get their own summary files
-    table = (
-        "learnability"
-        if args.steps in (C.DEFAULT_STEPS, C.SMOKE_STEPS)
-        else f"learnability_steps{args.steps}"
-    )
+    table = C.table_name("learnability", args)
     records = {
         d: [C.run_arm(C.Arm("single", (d,), s, args.steps), args, table) for s in args.seeds]
         for d in DATASETS
     }
     lines = [
-        f"Single-dataset models, seeds {args.seeds}; {C.settings_text(args.steps)}.",
+        f"Single-dataset models, seeds {args.seeds}; {C.settings_text(args.steps, args.init)}.",
         "",
         "| Task | metric | bar | single-dataset model | ratio | meets bar | wall (s) |",
         "|---|---|---|---|---|---|---|",

@@ -20,6 +20,7 @@ ARMS = (("kinetics",), ("kinetics", "mit"), ("kinetics", "mit", "ssv2"))
 
 def main() -> None:
     args = C.parse_args(__doc__, [0, 1, 2])
+    table = C.table_name("table3", args)
     t0 = time.perf_counter()
     names = ["Kinetics → AVA (transfer baseline)"] + [
         " + ".join(C.SHORT[u] for u in a) + " + AVA" for a in ARMS
@@ -27,16 +28,16 @@ def main() -> None:
     recs: dict[str, list] = {n: [] for n in names}
     for seed in args.seeds:
         recs[names[0]].append(
-            C.run_arm(C.Arm("transfer", ("kinetics",), seed, args.steps), args, "table3")
+            C.run_arm(C.Arm("transfer", ("kinetics",), seed, args.steps), args, table)
         )
         for name, up in zip(names[1:], ARMS):
-            recs[name].append(C.run_arm(C.Arm("cofin", up, seed, args.steps), args, "table3"))
+            recs[name].append(C.run_arm(C.Arm("cofin", up, seed, args.steps), args, table))
     base, k = recs[names[0]], recs[names[1]]
     pairs = [(f"{n} − K + AVA", k, recs[n]) for n in names[2:]] + [
         (f"{n} − transfer", base, recs[n]) for n in names[1:]
     ]
     lines = [
-        f"Seeds {args.seeds}; mean ± std over the seeds done (AP and top-1 in %). {C.settings_text(args.steps)}.",
+        f"Seeds {args.seeds}; mean ± std over the seeds done (AP and top-1 in %). {C.settings_text(args.steps, args.init)}.",
         "",
         *C.table_lines(recs),
         "",
@@ -65,14 +66,14 @@ def main() -> None:
         fig = C.plot_difference(
             k,
             recs[n],
-            "table3_ap_difference_" + n.replace(" + ", "_").replace(" ", ""),
+            f"{table}_ap_difference_" + n.replace(" + ", "_").replace(" ", ""),
             ("K + AVA", n),
         )
         if fig:
             lines.append(f"\nPer-class AP difference {n} vs K + AVA: `figures/{fig.name}`")
     lines += ["", *C.wall_lines([r for rs in recs.values() for r in rs])]
     payload = {
-        "table": "table3",
+        "table": table,
         "seeds": args.seeds,
         "steps": args.steps,
         "records": recs,
@@ -82,7 +83,7 @@ def main() -> None:
         },
         "session_wall_s": time.perf_counter() - t0,
     }
-    C.write_summary("table3", payload, "\n".join(lines))
+    C.write_summary(table, payload, "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ UPSTREAM = ("kinetics", "mit")
 
 def main() -> None:
     args = C.parse_args(__doc__, [0, 1, 2])
+    table = C.table_name("table4", args)
     t0 = time.perf_counter()
     recs: dict[str, list] = {"weighted (exact quota)": [], "alternating": []}
     for seed in args.seeds:
@@ -28,13 +29,13 @@ def main() -> None:
             ("alternating", "alternating"),
         ):
             recs[name].append(
-                C.run_arm(C.Arm("cofin", UPSTREAM, seed, args.steps, sampler), args, "table4")
+                C.run_arm(C.Arm("cofin", UPSTREAM, seed, args.steps, sampler), args, table)
             )
     w, a = recs["weighted (exact quota)"], recs["alternating"]
     metrics = ("mAP", "mAP_head", "mAP_mid", "mAP_tail", "kinetics_top1", "mit_top1")
     lines = [
         f"K + MiT + AVA; seeds {args.seeds}; mean ± std over the seeds done (AP and top-1 in %). "
-        f"{C.settings_text(args.steps)}.",
+        f"{C.settings_text(args.steps, args.init)}.",
         "",
         *C.table_lines(recs),
         "",
@@ -42,19 +43,19 @@ def main() -> None:
         "",
         *C.comparison_lines([("weighted − alternating", a, w)], metrics),
     ]
-    fig = C.plot_difference(a, w, "table4_ap_difference", ("alternating", "weighted"))
+    fig = C.plot_difference(a, w, f"{table}_ap_difference", ("alternating", "weighted"))
     if fig:
         lines += ["", f"Per-class AP difference weighted vs alternating: `figures/{fig.name}`"]
     lines += ["", *C.wall_lines(w + a)]
     payload = {
-        "table": "table4",
+        "table": table,
         "seeds": args.seeds,
         "steps": args.steps,
         "records": recs,
         "paired": {m: C.paired(a, w, m) for m in metrics},
         "session_wall_s": time.perf_counter() - t0,
     }
-    C.write_summary("table4", payload, "\n".join(lines))
+    C.write_summary(table, payload, "\n".join(lines))
 
 
 if __name__ == "__main__":
