@@ -181,19 +181,19 @@ def parse_args(
     if args.init == "image":
         if args.smoke:
             args.vit = str(tmp / "image_vit")
-        ensure_vit(args.vit, smoke=args.smoke)
+        ensure_vit(args.vit, smoke=args.smoke, commit=args.commit)
         args.overrides = [*args.overrides, f"model.vit_init={Path(args.vit) / 'model.safetensors'}"]
     return args
 
 
-def ensure_vit(folder: str, smoke: bool = False) -> None:
+def ensure_vit(folder: str, smoke: bool = False, commit: bool = False) -> None:
     """Pretrain the image ViT into ``folder`` unless its ``model.safetensors`` exists."""
     if (Path(folder) / "model.safetensors").is_file():
         return
-    from pretrain_image_vit import run_pretraining
+    from pretrain_image_vit import record, run_pretraining
 
     logger.info("no image-pretrained ViT in %s: pretraining it first", folder)
-    run_pretraining(folder, smoke=smoke)
+    record(run_pretraining(folder, smoke=smoke), folder, commit)
 
 
 def table_name(base: str, args: argparse.Namespace) -> str:

@@ -50,6 +50,23 @@ def run_pretraining(
     return summary
 
 
+def record(summary: dict, out: str, commit: bool) -> Path:
+    """Write ``results/pretrain_image_vit.json`` (and commit it with ``commit``)."""
+    path = C.RESULTS / "pretrain_image_vit.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    summary["checkpoint"] = str(Path(out) / "model.safetensors")
+    path.write_text(json.dumps(summary, indent=1) + "\n")
+    print(
+        f"image ViT: val top-1 {100 * summary['val_top1']:.1f}% "
+        f"(chance {100 * summary['chance']:.1f}%), {summary['wall_seconds']:.0f} s "
+        f"-> {summary['checkpoint']}",
+        flush=True,
+    )
+    if commit:
+        C.git_commit([path], f"experiments: image-pretrained ViT ({summary['wall_seconds']:.0f} s)")
+    return path
+
+
 def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -59,21 +76,19 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=PretrainConfig.steps, help="optimiser steps")
     p.add_argument("--workers", type=int, default=1, help="processes drawing the image set")
     p.add_argument("--commit", action="store_true", help="git-commit the summary JSON")
+    p.add_argument(
+        "--results",
+        default=None,
+        help="folder holding results/ (default: experiments/ of this checkout)",
+    )
     args = p.parse_args()
     if args.steps < 1 or args.workers < 1:
         p.error("--steps and --workers must be >= 1")
+    if args.results:
+        C.RESULTS = Path(args.results) / "results"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     summary = run_pretraining(args.out, args.images, args.steps, workers=args.workers)
-    path = C.RESULTS / "pretrain_image_vit.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    summary["checkpoint"] = str(Path(args.out) / "model.safetensors")
-    path.write_text(json.dumps(summary, indent=1) + "\n")
-    print(
-        f"image ViT: val top-1 {100 * summary['val_top1']:.1f}% (chance {100 * summary['chance']:.1f}%), "
-        f"{summary['wall_seconds']:.0f} s -> {summary['checkpoint']}"
-    )
-    if args.commit:
-        C.git_commit([path], f"experiments: image-pretrained ViT ({summary['wall_seconds']:.0f} s)")
+    record(summary, args.out, args.commit)
 
 
 if __name__ == "__main__":
