@@ -2,8 +2,9 @@
 
 At equal total steps the arms of Tables 1, 3 and 4 give AVA different shares of the
 steps (exact-quota weighted: ∝ dataset size; alternating: equal; transfer: the AVA
-stage), so this figure separates "fewer AVA steps" from "more upstream data". Reads
-only the committed arm JSONs (``results/*/*.json``); trains nothing.
+stage), so this figure separates "fewer AVA steps" from "more upstream data". One panel
+per initialisation (random; the image-pretrained spatial encoder of ``--init image``).
+Reads only the committed arm JSONs (``results/*/*.json``); trains nothing.
 
     python experiments/plot_ava_steps.py [--results DIR]   # -> figures/ava_map_vs_ava_steps.png
 """
@@ -31,6 +32,9 @@ def arm_kind(record: dict) -> str:
     )
 
 
+INIT_TITLES = {"random": "random init", "image": "image-pretrained init"}
+
+
 def load_points(results: Path) -> list[dict]:
     """One point per landed arm with an AVA result (superseded arms are one level deeper)."""
     points = []
@@ -47,9 +51,39 @@ def load_points(results: Path) -> list[dict]:
                 ),  # a 2-step smoke arm may give AVA none
                 "mAP": record["row"]["mAP"],
                 "seed": record["seed"],
+                "init": record.get("init", "random"),
             }
         )
     return points
+
+
+def _panel(ax, points: list[dict], kinds: list[str], markers: dict, prior: dict) -> None:
+    """One initialisation's arms: a colour per arm kind, a marker per total step count."""
+    for i, kind in enumerate(kinds):
+        for steps, marker in markers.items():
+            sel = [q for q in points if q["kind"] == kind and q["steps"] == steps]
+            if sel:
+                ax.scatter(
+                    [q["ava_steps"] for q in sel],
+                    [100 * q["mAP"] for q in sel],
+                    marker=marker,
+                    color=f"C{i}",
+                    label=f"{kind}, {steps} steps",
+                    alpha=0.8,
+                )
+    if prior.get("mAP") is not None:
+        ax.axhline(100 * prior["mAP"], color="grey", linestyle="--", linewidth=1)
+        ax.annotate(
+            "class prior",
+            (ax.get_xlim()[0], 100 * prior["mAP"]),
+            fontsize=7,
+            color="grey",
+            xytext=(4, 3),
+            textcoords="offset points",
+        )
+    ax.set_xlabel("optimiser steps on AVA (batch 16)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
 
 
 def main() -> None:
@@ -70,52 +104,37 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    inits = [i for i in INIT_TITLES if any(q["init"] == i for q in points)]
+    fig, axes = plt.subplots(
+        1, len(inits), figsize=(7 * len(inits), 4.5), sharex=True, sharey=True, squeeze=False
+    )
     kinds = sorted({q["kind"] for q in points})
     markers = dict(zip(sorted({q["steps"] for q in points}), "os^vD*", strict=False))
-    for i, kind in enumerate(kinds):
-        for steps, marker in markers.items():
-            sel = [q for q in points if q["kind"] == kind and q["steps"] == steps]
-            if sel:
-                ax.scatter(
-                    [q["ava_steps"] for q in sel],
-                    [100 * q["mAP"] for q in sel],
-                    marker=marker,
-                    color=f"C{i}",
-                    label=f"{kind}, {steps} steps",
-                    alpha=0.8,
-                )
     learn = args.results / "results" / "learnability.json"
     prior = json.loads(learn.read_text()).get("prior_baseline", {}) if learn.is_file() else {}
-    if prior.get("mAP") is not None:
-        ax.axhline(100 * prior["mAP"], color="grey", linestyle="--", linewidth=1)
-        ax.annotate(
-            "class prior",
-            (ax.get_xlim()[0], 100 * prior["mAP"]),
-            fontsize=7,
-            color="grey",
-            xytext=(4, 3),
-            textcoords="offset points",
-        )
-    ax.set_xlabel("optimiser steps on AVA (batch 16)")
-    ax.set_ylabel("AVA-like val mAP (%)")
-    ax.set_title("AVA mAP vs AVA steps, every arm and seed (bench2)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    for ax, init in zip(axes[0], inits, strict=True):
+        _panel(ax, [q for q in points if q["init"] == init], kinds, markers, prior)
+        ax.set_title(f"AVA mAP vs AVA steps, {INIT_TITLES[init]} (bench2)")
+    axes[0][0].set_ylabel("AVA-like val mAP (%)")
     out = args.results / "figures" / "ava_map_vs_ava_steps.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     print(f"wrote {out} ({len(points)} arms)")
-    for kind in kinds:
-        for steps in markers:
-            sel = [q for q in points if q["kind"] == kind and q["steps"] == steps]
-            if sel:
-                mean = sum(q["mAP"] for q in sel) / len(sel)
-                print(
-                    f"{kind:36s} {steps:5d} steps: AVA steps {sel[0]['ava_steps']:4d}, "
-                    f"mAP {100 * mean:.1f} over {len(sel)} seed(s)"
-                )
+    for init in inits:
+        for kind in kinds:
+            for steps in markers:
+                sel = [
+                    q
+                    for q in points
+                    if q["kind"] == kind and q["steps"] == steps and q["init"] == init
+                ]
+                if sel:
+                    mean = sum(q["mAP"] for q in sel) / len(sel)
+                    print(
+                        f"{INIT_TITLES[init]:22s} {kind:36s} {steps:5d} steps: AVA steps "
+                        f"{sel[0]['ava_steps']:4d}, mAP {100 * mean:.1f} over {len(sel)} seed(s)"
+                    )
 
 
 if __name__ == "__main__":
