@@ -17,11 +17,57 @@ from the image-pretrained spatial encoder (``results/table1_pretrained/``).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 
 import _common as C
+from _report import fmt_paired
 
 UPSTREAM = ("kinetics",)
+COMPARISONS = (  # (label, arm A, arm B): B − A
+    ("co-finetuning − transfer", "transfer", "cofin"),
+    ("co-finetuning − AVA only", "ava_only", "cofin"),
+    ("transfer − AVA only", "ava_only", "transfer"),
+)
+LABELS = {"transfer": "K → AVA (transfer)", "cofin": "K + AVA (co-finetuning)"}
+
+
+def landed(arms: dict[str, list[C.Arm]], init: str) -> dict[str, list[dict]]:
+    """The committed records of ``arms`` under initialisation ``init`` ({} where missing)."""
+    out = {}
+    for m, lst in arms.items():
+        paths = [C.find_arm(dataclasses.replace(a, init=init).key) for a in lst]
+        out[m] = [json.loads(p.read_text()) if p else {} for p in paths]
+    return out
+
+
+def side_by_side(arms: dict[str, list[C.Arm]], ava_steps: int) -> list[str]:
+    """Markdown: every arm and paired comparison under both initialisations, side by side."""
+    recs = {init: landed(arms, init) for init in C.INITS}
+    if not all(any(r for rs in by.values() for r in rs) for by in recs.values()):
+        return []
+    names = {**LABELS, "ava_only": f"AVA only, {ava_steps} steps (control)"}
+    lines = [
+        "Random vs image-pretrained initialisation (mean ± std over seeds; paired differences "
+        "per seed, 95% t interval, paired t-test p):",
+        "",
+        "| Arm | metric | random init | image-pretrained init |",
+        "|---|---|---|---|",
+    ]
+    metrics = (("mAP", "AVA mAP"), ("mAP_head", "head"), ("mAP_mid", "mid"), ("mAP_tail", "tail"))
+    for m, label in names.items():
+        for key, mname in (*metrics, ("kinetics_top1", "K top-1")):
+            cells = [C.fmt_ms([r["row"].get(key) for r in recs[i][m] if r]) for i in C.INITS]
+            if any(c != "–" for c in cells):
+                lines.append(f"| {label} | {mname} | " + " | ".join(cells) + " |")
+    lines += ["", "| Comparison (B − A, points) | metric | random init | image-pretrained init |"]
+    lines.append("|---|---|---|---|")
+    for label, a, b in COMPARISONS:
+        for key, mname in metrics:
+            cells = [fmt_paired(C.paired(recs[i][a], recs[i][b], key)) for i in C.INITS]
+            lines.append(f"| {label} | {mname} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def main() -> None:
@@ -85,6 +131,9 @@ def main() -> None:
             f"Per-class AP difference (seed-averaged; paper Fig. 1): `figures/{fig.name}`",
         ]
     lines += ["", *C.wall_lines(recs["transfer"] + recs["cofin"] + recs["ava_only"])]
+    both = side_by_side(arms, ava_steps)
+    if both:
+        lines += ["", *both]
     payload = {
         "table": table,
         "seeds": args.seeds,
