@@ -17,7 +17,15 @@ from pathlib import Path
 import pytest
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
-SCRIPTS = ("run_learnability", "run_table1", "run_table3", "run_table4")
+# (script, extra flags); the last run is Table 1 from the image-pretrained init (issue 22),
+# which first pretrains a smoke image ViT
+RUNS = (
+    ("run_learnability", []),
+    ("run_table1", []),
+    ("run_table3", []),
+    ("run_table4", []),
+    ("run_table1", ["--init", "image"]),
+)
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +34,8 @@ def smoke_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sys.path.insert(0, str(EXPERIMENTS))
     argv = sys.argv
     try:
-        for script in SCRIPTS:
-            sys.argv = [script, "--smoke", "--seeds", "0", "--results", str(root)]
+        for script, extra in RUNS:
+            sys.argv = [script, "--smoke", "--seeds", "0", "--results", str(root), *extra]
             runpy.run_path(str(EXPERIMENTS / f"{script}.py"), run_name="__main__")
     finally:
         sys.argv = argv
@@ -36,7 +44,8 @@ def smoke_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize(
-    "table, arms", [("learnability", 4), ("table1", 2), ("table3", 2), ("table4", 1)]
+    "table, arms",
+    [("learnability", 4), ("table1", 3), ("table3", 2), ("table4", 1), ("table1_pretrained", 3)],
 )
 def test_every_arm_lands_and_is_summarised(smoke_results: Path, table: str, arms: int) -> None:
     summary = json.loads((smoke_results / f"{table}.json").read_text())
@@ -51,6 +60,10 @@ def test_every_arm_lands_and_is_summarised(smoke_results: Path, table: str, arms
     record = json.loads(landed[0].read_text())
     assert record["steps"] == 2 and sum(record["steps_per_head"].values()) == 2
     assert summary["records"]
+    if table == "table1_pretrained":  # its arms are keyed by the init, and both inits compared
+        assert all("_imgvit_" in p.name for p in landed)
+        assert "| Arm | metric | random init | image-pretrained init |" in markdown
+        assert (smoke_results / "pretrain_image_vit.json").is_file()
 
 
 def test_rerun_reuses_landed_arms(smoke_results: Path) -> None:
@@ -130,7 +143,11 @@ def test_ava_steps_figure_reads_the_landed_arms(
         if json.loads(p.read_text())["row"].get("mAP") is not None
     ]
     assert f"({len(with_ava)} arms)" in out and len(with_ava) >= 5
-    # one summary line per kind of arm, each with its seed count
-    kinds = {(p.parent.name != "learnability", p.name.split("_steps")[0]) for p in with_ava}
+    # one summary line per kind of arm and initialisation, each with its seed count
+    kinds = {
+        (p.parent.name != "learnability", p.name.split("_steps")[0], "_imgvit_" in p.name)
+        for p in with_ava
+    }
+    assert "random init" in out and "image-pretrained init" in out
     assert out.count(" over 1 seed(s)") == len(kinds)
     assert (smoke_results.parent / "figures" / "ava_map_vs_ava_steps.png").stat().st_size > 10_000
