@@ -35,6 +35,25 @@ def test_image_set_layout(image_root):
         assert all(len(list((image_root / split / c).glob("*.jpg"))) == n for c in CLASSES)
 
 
+def test_image_dataset_gives_one_frame_clips(image_root):
+    from cofin_sdk.preprocessing import Preprocessing
+    from training.image_pretrain import ImageFolderClips
+
+    prep = Preprocessing(image_size=48, num_frames=1)
+    train = ImageFolderClips(image_root, "train", prep, train=True)
+    val = ImageFolderClips(image_root, "val", prep, train=False)
+    assert len(train) == 2 * len(CLASSES) and len(val) == len(CLASSES)
+    assert train.classes == val.classes == sorted(CLASSES)
+    clip, label = val[3]
+    assert clip.shape == (3, 1, 48, 48) and clip.dtype == torch.float32
+    assert val.classes[label] == sorted(CLASSES)[3]
+    # letterboxed as a video frame: 96×72 → 48×36 content, the bottom rows are padding
+    assert torch.equal(clip[:, :, 36:], torch.full_like(clip[:, :, 36:], -1.0))
+    assert train[0][0].shape == (3, 1, 48, 48)
+    with pytest.raises(FileNotFoundError, match="python -m training.synth.images"):
+        ImageFolderClips(image_root, "test", prep, train=False)
+
+
 def test_images_show_their_class_colour_and_are_reproducible():
     for label in (CLASSES.index("ball_2"), CLASSES.index("person_5"), CLASSES.index("bottle_7")):
         image = render_image(label, np.random.default_rng(label))
