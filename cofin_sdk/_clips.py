@@ -57,7 +57,9 @@ def iter_clips(
         frames = video.frames_at(np.unique(np.concatenate(indices)))
         for time, clip_indices in zip(group, indices, strict=True):
             clip_frames = np.stack([frames[int(i)] for i in clip_indices])  # (T, H, W, 3)
-            model_input, letterbox = letterbox_frames(clip_frames, prep.image_size)
+            model_input, letterbox = letterbox_frames(
+                clip_frames, prep.image_size, resize=prep.resize
+            )
             keyframe = frames[int(clip_indices[prep.num_frames // 2])]
             yield Clip(float(time), model_input, letterbox, keyframe)
         del frames

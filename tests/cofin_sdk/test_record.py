@@ -54,6 +54,7 @@ def test_trainer_saves_the_whole_preprocessing(synth_root: Path, tmp_path: Path)
     for dataset in cfg.datasets:
         dataset.root = str(synth_root / Path(dataset.root).name)
     cfg.run.mean, cfg.run.std = (0.3, 0.4, 0.5), (0.6, 0.7, 0.8)
+    cfg.run.resize = "torch_bilinear_antialias"  # not the default: the config's rule is saved
     model = build_model(cfg, build_datasets(cfg, "train"))
     folder = model.save_pretrained(str(tmp_path / "trained"))
     saved = json.loads((Path(folder) / "config.json").read_text())["preprocessing"]
@@ -63,7 +64,17 @@ def test_trainer_saves_the_whole_preprocessing(synth_root: Path, tmp_path: Path)
         "frame_stride": cfg.run.frame_stride,
         "mean": [0.3, 0.4, 0.5],
         "std": [0.6, 0.7, 0.8],
+        "resize": "torch_bilinear_antialias",
     }
+
+
+def test_records_written_before_the_resize_rule_keep_the_torch_rule(saved: Path) -> None:
+    assert read_model_record(saved).preprocessing.resize == "cv2_area"  # new records
+    _edit(saved, lambda d: d["preprocessing"].pop("resize"))  # as cofin 0.1 wrote it
+    assert read_model_record(saved).preprocessing.resize == "torch_bilinear_antialias"
+    assert Detector.from_pretrained(saved, progress=False).preprocessing.resize == (
+        "torch_bilinear_antialias"
+    )
 
 
 def _edit(folder: Path, change) -> None:

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cofin_sdk.preprocessing import DEFAULT_RESIZE
+
 __all__ = [
     "AugmentConfig",
     "DatasetConfig",
@@ -118,6 +120,8 @@ class RunConfig:
     # checkpoints of the paper were trained with. Saved with the model (its record).
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    # The letterbox resize rule (cofin_sdk.preprocessing.RESIZE_RULES); saved with the model.
+    resize: str = DEFAULT_RESIZE
     num_workers: int = 2
     device: str = "auto"  # "auto" = cuda if available else cpu
     bf16: bool = False  # bf16 autocast (GPU; works on CPU too but slowly)

@@ -265,7 +265,8 @@ class DetectionDataset(Dataset):
             "timestamp": frame.timestamp,
         }
         if not self.train:  # the evaluation runner feeds a Backend the inference input
-            frames, _ = letterbox_frames(raw, self.preprocessing.image_size)
+            prep = self.preprocessing
+            frames, _ = letterbox_frames(raw, prep.image_size, resize=prep.resize)
             sample["frames"] = torch.from_numpy(frames)  # (T, S, S, 3) uint8
         return sample
 

@@ -8,6 +8,7 @@ eval --backend``), fed the letterboxed ``uint8`` clips the Detector feeds it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -263,6 +264,10 @@ def _evaluate_datasets(
     from training.evaluation.clip_metrics import top_k_accuracy
 
     metrics: dict[str, Any] = {}
+    # Clips are letterboxed by the rule the weights carry in their record, whatever the
+    # training config says (older records: torch_bilinear_antialias).
+    run = dataclasses.replace(train_cfg.run, resize=backend.preprocessing.resize)
+    train_cfg = dataclasses.replace(train_cfg, run=run)
     for dcfg, ds in zip(train_cfg.datasets, build_datasets(train_cfg, "eval")):
         detection = _check_head(backend, dcfg.name, ds.num_classes)
         loader = DataLoader(
