@@ -54,3 +54,26 @@ def tiny_train_config(synth_root: Path, out_dir: Path, heads=("ava", "kinetics")
         **overrides,
     }
     return apply_overrides(cfg, [f"{k}={v}" for k, v in sets.items()])
+
+
+def build_served_model(
+    root: Path,
+    heads: dict[str, Any],
+    *,
+    num_frames: int = 4,
+    image_size: int = 32,
+    int8: bool = False,
+) -> dict[str, Path]:
+    """``{"model", "export", "repo"}`` under ``root``: a :func:`tiny_model` saved with
+    ``save_pretrained``, its ONNX export, and the repository ``cofin serve build --platform
+    python`` writes for it (through the CLI). Needs torch, onnx and the serving package."""
+    from cofin_sdk._cli import main
+    from cofin_sdk.export import export
+
+    paths = {"model": root / "model", "export": root / "export", "repo": root / "repo"}
+    model = tiny_model(heads, num_frames=num_frames, image_size=image_size)
+    model.save_pretrained(paths["model"])
+    export(paths["model"], paths["export"], int8_dynamic=int8, progress=False)
+    command = ["serve", "build", str(paths["export"]), "--out", str(paths["repo"])]
+    assert main([*command, "--platform", "python"]) == 0
+    return paths

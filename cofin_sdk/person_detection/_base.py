@@ -76,24 +76,28 @@ def finalize_boxes(boxes: Any, scores: Any, frame_shape: tuple[int, ...]) -> Per
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Indices of boxes kept by non-maximum suppression, best first (``torchvision.ops.nms``).
+    """Indices of boxes kept by non-maximum suppression, best first.
+
+    OpenCV's ``cv2.dnn.NMSBoxes`` (torch-free; the same kept indices as
+    ``torchvision.ops.nms`` on continuous ``x1, y1, x2, y2`` boxes).
 
     Args:
         boxes: ``float [N, 4]`` ``x1, y1, x2, y2``.
         scores: ``float [N]``.
         iou_threshold: Boxes overlapping a better one with IoU above this are dropped.
     """
-    import torch
-    from torchvision.ops import nms as tv_nms
+    import cv2
 
     if len(boxes) == 0:
         return np.zeros(0, dtype=np.int64)
-    keep = tv_nms(
-        torch.as_tensor(boxes, dtype=torch.float32),
-        torch.as_tensor(scores, dtype=torch.float32),
-        float(iou_threshold),
-    )
-    return keep.numpy()
+    boxes = np.asarray(boxes, dtype=np.float64)
+    xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
+    # NMSBoxes drops scores <= its score threshold (which must be >= 0): shift every score
+    # above 0, keeping their order, so that NMS alone decides.
+    ranked = np.asarray(scores, dtype=np.float64)
+    ranked = ranked - ranked.min() + 1.0
+    keep = cv2.dnn.NMSBoxes(xywh.tolist(), ranked.tolist(), 0.0, float(iou_threshold))
+    return np.asarray(keep, dtype=np.int64).reshape(-1)
 
 
 def empty_person_boxes() -> PersonBoxes:

@@ -202,6 +202,21 @@ def test_nms_on_crafted_boxes():
     assert nms(np.zeros((0, 4)), np.zeros(0), 0.5).tolist() == []
 
 
+def test_nms_keeps_what_torchvision_keeps():
+    torch = pytest.importorskip("torch")
+    from torchvision.ops import nms as tv_nms
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        n = int(rng.integers(1, 40))
+        xy, wh = rng.uniform(0, 300, (n, 2)), rng.uniform(5, 150, (n, 2))
+        boxes = np.concatenate([xy, xy + wh], 1).astype(np.float32)
+        scores = rng.uniform(0, 1, n).astype(np.float32)
+        threshold = float(rng.uniform(0.2, 0.8))
+        expected = tv_nms(torch.from_numpy(boxes), torch.from_numpy(scores), threshold)
+        assert nms(boxes, scores, threshold).tolist() == expected.tolist()
+
+
 # ------------------------------------------------------------------ HOG
 def draw_stick_figure(image: np.ndarray, x: int, y: int, height: int) -> None:
     """A dark upright stick figure ``height`` px tall with its top-left near (x, y)."""
