@@ -10,8 +10,8 @@ import torch
 
 from cofin_sdk import Detector, create_model, from_pretrained
 from cofin_sdk.models import ViViT
+from cofin_sdk.models.record import ModelRecord, read_model_record
 from cofin_sdk.preprocessing import Preprocessing
-from cofin_sdk.record import ModelRecord, read_model_record
 
 HEADS = {
     "ava": {"task": "detection", "num_classes": 3, "class_names": ["a", "b", "c"]},

@@ -15,7 +15,7 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from cofin_sdk._cli import main
+from cofin_sdk.cli.main import main
 from cofin_sdk.person_detection import AVA_TIME_OFFSET, AvaCsvBoxes
 from cofin_sdk.results import Detections
 from demo.app import ANNOTATED_MIN_HEIGHT, TABLE_COLUMNS, CofinDemo, load_detector
@@ -207,7 +207,7 @@ def test_cli_bad_input_is_one_line(model_dir, capsys, argv, message):
 def test_cli_help_loads_neither_gradio_nor_torch():
     code = textwrap.dedent("""
         import sys
-        from cofin_sdk._cli import main
+        from cofin_sdk.cli.main import main
         try:
             main(["demo", "--help"])
         except SystemExit:
