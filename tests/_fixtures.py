@@ -67,7 +67,7 @@ def build_served_model(
     """``{"model", "export", "repo"}`` under ``root``: a :func:`tiny_model` saved with
     ``save_pretrained``, its ONNX export, and the repository ``cofin serve build --platform
     python`` writes for it (through the CLI). Needs torch, onnx and the serving package."""
-    from cofin_sdk._cli import main
+    from cofin_sdk.cli.main import main
     from cofin_sdk.export import export
 
     paths = {"model": root / "model", "export": root / "export", "repo": root / "repo"}
