@@ -24,7 +24,7 @@ BOXES = {1.0: [[4.0, 6.0, 40.0, 60.0]], 2.0: [[4.0, 6.0, 40.0, 60.0], [50.0, 2.0
 
 def make_video(path: Path, seconds: float = 3.0) -> Path:
     """A 96 x 64 H.264 clip: coloured blocks moving over a gradient (PyAV, torch-free)."""
-    from cofin_sdk.video import write_video
+    from cofin_sdk.io.writer import write_video
 
     W, H = SIZE
     y, x = np.mgrid[0:H, 0:W]

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from cofin_sdk._clips import iter_clips
-from cofin_sdk._video_sources import ArrayVideo
+from cofin_sdk.io.clips import iter_clips
+from cofin_sdk.io.sources import ArrayVideo
 from cofin_sdk.preprocessing import (
     DEFAULT_RESIZE,
     LEGACY_RESIZE,
