@@ -56,6 +56,13 @@ def register(subparsers: Any) -> None:
         help=f"ONNX opset, {MIN_OPSET}..{MAX_OPSET} (default {DEFAULT_OPSET})",
     )
     parser.add_argument(
+        "--no-fused-attention",
+        dest="fused_attention",
+        action="store_false",
+        help="export the backbone at --opset too (default: opset 23, one fused Attention node "
+        "per attention; needs onnxruntime >= 1.23)",
+    )
+    parser.add_argument(
         "--fp16",
         action="store_true",
         help="also write *.fp16.onnx (for GPUs); with tensorrt: fp16 engines",
@@ -117,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         max_batch=args.max_batch,
         max_boxes=args.max_boxes,
         opset=args.opset,
+        fused_attention=args.fused_attention,
         fp16=args.fp16,
         int8_dynamic=args.int8_dynamic,
         num_frames=args.num_frames,

@@ -21,6 +21,7 @@ __all__ = [
     "EXPORT_FILE",
     "EXPORT_VERSION",
     "FORMATS",
+    "FUSED_ATTENTION_OPSET",
     "INT8",
     "MAX_OPSET",
     "META_GRAPH",
@@ -40,6 +41,10 @@ __all__ = [
 EXPORT_FILE = "cofin_export.json"
 EXPORT_VERSION = 1
 MIN_OPSET, MAX_OPSET, DEFAULT_OPSET = 18, 21, 20
+#: The backbone's opset with ``fused_attention`` (it has no RoiAlign, so the 18..21 limit of the
+#: heads does not apply): from opset 23 the exporter writes each scaled_dot_product_attention
+#: as one ONNX ``Attention`` node, which onnxruntime runs as one fused kernel.
+FUSED_ATTENTION_OPSET = 23
 FORMATS = ("onnx", "tensorrt")
 BATCH, BOXES = "batch", "num_boxes"  # the dynamic dimensions' names in every graph
 META_RECORD, META_GRAPH = "cofin_record", "cofin_graph"  # metadata_props keys
