@@ -532,3 +532,21 @@ def test_plain_callable_is_wrapped_and_validated():
 def test_callable_bad_outputs(output, error):
     with pytest.raises(ValueError, match=re.escape(error)):
         CallablePersonDetector(lambda frame: output)(FRAME)
+
+
+def test_hog_remembers_frames_it_has_seen():
+    from cofin_sdk.person_detection import HogPersonDetector
+
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (240, 320, 3), dtype=np.uint8) for _ in range(3)]
+    detector, uncached = HogPersonDetector(cache_size=2), HogPersonDetector(cache_size=0)
+    first = detector(frames[0])
+    first.boxes[:] = -1  # the caller's copy: the cache keeps its own
+    again = detector(frames[0].copy())  # the same pixels, another array
+    assert np.array_equal(again.boxes, uncached(frames[0]).boxes)
+    assert len(detector._cache) == 1 and not uncached._cache
+    for frame in frames[1:]:
+        detector(frame)
+    assert len(detector._cache) == 2  # least recently used (frames[0]) evicted
+    with pytest.raises(ValueError, match="cache_size must be >= 0"):
+        HogPersonDetector(cache_size=-1)
