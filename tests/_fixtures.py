@@ -5,6 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+#: The heads of the tiny model the Triton tests and the client set serve.
+SERVED_HEADS: dict[str, Any] = {
+    "ava": {
+        "task": "detection",
+        "num_classes": 5,
+        "class_names": ["stand", "sit", "walk", "run", "wave"],
+    },
+    "kinetics": {"task": "classification", "num_classes": 4},
+    "ssv2": {"task": "classification", "num_classes": 3},
+}
+
 
 def tiny_model(
     heads: dict[str, Any],

@@ -8,15 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _fixtures import SERVED_HEADS
 
-HEADS = {
-    "ava": {
-        "task": "detection",
-        "num_classes": 5,
-        "class_names": ["stand", "sit", "walk", "run", "wave"],
-    },
-    "kinetics": {"task": "classification", "num_classes": 4},
-}
+HEADS = SERVED_HEADS
 FPS, SIZE = 25, (96, 64)
 #: Given person boxes (pixels of the 96 x 64 video) per keyframe time.
 BOXES = {1.0: [[4.0, 6.0, 40.0, 60.0]], 2.0: [[4.0, 6.0, 40.0, 60.0], [50.0, 2.0, 90.0, 62.0]]}

@@ -12,19 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _fixtures import build_served_model
+from _fixtures import SERVED_HEADS, build_served_model
 
 from serving.server import TritonServer, TritonStartError, find_tritonserver, free_port
 
-HEADS = {
-    "ava": {
-        "task": "detection",
-        "num_classes": 5,
-        "class_names": ["stand", "sit", "walk", "run", "wave"],
-    },
-    "kinetics": {"task": "classification", "num_classes": 4},
-    "ssv2": {"task": "classification", "num_classes": 3},
-}
+HEADS = SERVED_HEADS
 SIZE, FRAMES = 32, 4
 
 
