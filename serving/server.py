@@ -32,7 +32,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -41,6 +40,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from serving.ports import check_port_free, free_port
 
 logger = logging.getLogger(__name__)
 
@@ -131,28 +132,6 @@ def check_repository(repository: str | os.PathLike) -> list[str]:
                         "its graph files?); rebuild it with `cofin serve build`"
                     )
     return models
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port that is free on ``host`` now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def check_port_free(host: str, port: int, flag: str = "port") -> None:
-    """Raises ``OSError`` naming ``flag`` if something listens on ``host:port``."""
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-        raise ValueError(f"{flag} {port!r}: must be a port number 1..65535")
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            raise OSError(
-                f"{flag} {port}: {host}:{port} is already in use ({exc.strerror}); choose "
-                f"another port or stop what listens there"
-            ) from None
 
 
 # --------------------------------------------------------------------------- binary

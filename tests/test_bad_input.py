@@ -9,6 +9,7 @@ file under that directory and under the shared inputs is listed before and after
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from cofin_sdk.video import write_video
 
 
 @pytest.fixture(scope="module")
-def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def inputs(tmp_path_factory: pytest.TempPathFactory, request) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("inputs")
     model = tiny_model(
         num_frames=4,
@@ -68,6 +69,14 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     bad_dets.write_text("v,902,0.1,0.1,0.5,0.9,1,0.9\nv,902,0.1,0.1,0.5,inf,1,0.9\n")
     fifo = root / "pipe.mp4"
     os.mkfifo(fifo)
+    serve_repo = root / "serve_repo"  # passes the repository check; no server ever starts
+    (serve_repo / "m" / "1").mkdir(parents=True)
+    (serve_repo / "m" / "config.pbtxt").write_text('backend: "python"\n')
+    (serve_repo / "m" / "1" / "model.py").write_text("")
+    busy = socket.socket()  # a port held by someone else (an earlier server, any program)
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    request.addfinalizer(busy.close)
     return {
         "model": model_dir,
         "video": video,
@@ -85,6 +94,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "gt": gt,
         "dets": dets,
         "bad_dets": bad_dets,
+        "serve_repo": serve_repo,
+        "busy_port": busy.getsockname()[1],
+        "pid": os.getpid(),  # the holder of busy_port
         "root": root,
     }
 
@@ -171,6 +183,8 @@ ROWS = [
     ("export_other_clip_shape", [*EXPORT, "--image-size", "64"],
      "--image-size 64: the exported graphs have a fixed clip shape, the model record's 4 frames x 32x32 px"),
     ("export_missing_model", ["export", "{root}/no_model", "--out", "new"], "model folder not found: {root}/no_model"),
+    ("serve_port_in_use", ["serve", "start", "{serve_repo}", "--grpc-port", "{busy_port}"],
+     ", pid {pid}); stop the process holding it or pass --grpc-port with a free port"),
 ]  # fmt: skip
 
 
