@@ -67,7 +67,7 @@ def _listening(port: int) -> bool:
 def test_a_sigkilled_launcher_takes_server_stubs_ports_and_folder_with_it(built, tmp_path):
     ports = {name: free_port() for name in ("http", "grpc", "metrics")}
     argv = ["serve", "start", str(built["repo"]), *(f"--{n}-port={p}" for n, p in ports.items())]
-    code = f"import sys; from cofin_sdk._cli import main; sys.exit(main({argv!r}))"
+    code = f"import sys; from cofin_sdk.cli.main import main; sys.exit(main({argv!r}))"
     log = tmp_path / "launcher.log"
     with log.open("wb") as out:  # its own session: the SIGKILL below reaches only the launcher
         launcher = subprocess.Popen(
