@@ -57,11 +57,16 @@ from cofin_sdk.models.config import HeadSpec
 from cofin_sdk.person_detection import GivenBoxes, PersonDetector, get_person_detector
 from cofin_sdk.preprocessing import Preprocessing
 from cofin_sdk.results import Classifications, Detections
+from cofin_sdk.tracking import check_track_fps
+from cofin_sdk.tracking.video_pass import track_people
 from cofin_sdk.video import frame_times, spread_centre_indices
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Analysis", "Detector", "check_every", "resolve_head"]
+__all__ = ["DEFAULT_TRACK_FPS", "Analysis", "Detector", "check_every", "resolve_head"]
+
+#: Default rate of the tracking pass (``detect(track=True)``), frames per second.
+DEFAULT_TRACK_FPS = 5.0
 
 
 # --------------------------------------------------------------------------- helpers
@@ -338,6 +343,8 @@ class Detector:
         fps: float | None = None,
         person_detector: Any = None,
         normalized: bool = False,
+        track: bool = False,
+        track_fps: float = DEFAULT_TRACK_FPS,
     ) -> Detections:
         """Detects people on keyframes and scores their actions (multi-label, sigmoid).
 
@@ -359,6 +366,12 @@ class Detector:
                 :class:`~cofin_sdk.person_detection.AvaCsvBoxes` without ``video_id`` is
                 applied to this video's rows only (its file name without extension).
             normalized: ``boxes`` are fractions ``[0, 1]`` of the frame, not pixels.
+            track: Give each person a track id stable over the video
+                (``Detections.track_ids``; :mod:`cofin_sdk.tracking`, needs the ``track``
+                extra). People are found at ``track_fps`` between keyframes for association
+                only; actions are still scored at the keyframes alone.
+            track_fps: Rate of the tracking pass in frames per second (given boxes and AVA
+                CSVs are tracked at their own timestamps).
 
         Returns:
             :class:`~cofin_sdk.results.Detections` with boxes in original-frame pixels.
@@ -378,6 +391,8 @@ class Detector:
             fps=fps,
             person_detector=person_detector,
             normalized=normalized,
+            track=track,
+            track_fps=track_fps,
         )
         assert analysis.detections is not None  # a detection head was asked for
         return analysis.detections
@@ -394,6 +409,8 @@ class Detector:
         fps: float | None = None,
         person_detector: Any = None,
         normalized: bool = False,
+        track: bool = False,
+        track_fps: float = DEFAULT_TRACK_FPS,
     ) -> Analysis:
         """Detection and classification of the same keyframe clips, ONE backbone pass each.
 
@@ -404,8 +421,9 @@ class Detector:
         Args:
             video: As for :meth:`detect`.
             heads: Heads to run (default: all); at most one detection head.
-            every, timestamps, boxes, threshold, fps, person_detector, normalized: As for
-                :meth:`detect` (person boxes are only looked for when a detection head runs).
+            every, timestamps, boxes, threshold, fps, person_detector, normalized, track,
+                track_fps: As for :meth:`detect` (person boxes are only looked for, and
+                tracked, when a detection head runs).
 
         Returns:
             :class:`Analysis`: ``detections`` (``None`` without a detection head) and
@@ -422,6 +440,13 @@ class Detector:
         classification = [n for n in names if self.backend.heads[n].task == "classification"]
         if len(detection) > 1:
             raise ValueError(f"heads= holds {len(detection)} detection heads {detection}; pass one")
+        if track:
+            check_track_fps(track_fps)
+            if not detection:
+                raise ValueError(
+                    "track=True tracks people, which needs a detection head; "
+                    f"{'these weights have none' if heads is None else f'heads={names} has none'}"
+                )
         person = self._person_detector(boxes, person_detector, normalized) if detection else None
         with open_video(video, fps) as source:
             meta = source.meta
@@ -430,6 +455,10 @@ class Detector:
             times = keyframe_times(meta, every, timestamps, person)
             if isinstance(person, GivenBoxes):  # fail before decoding anything
                 check_given(person, times, meta)
+            tracked = None
+            if track:
+                tracked = track_people(source, person, times, track_fps)
+                person = tracked  # the scoring pass reuses the keyframe boxes it tracked
             template = None
             if detection:
                 spec = self.backend.heads[detection[0]]
@@ -449,6 +478,8 @@ class Detector:
                 classification,
             )
         result = Detections.merge([template, *parts]) if template is not None else None
+        if result is not None and tracked is not None:
+            result = dataclasses.replace(result, track_ids=tracked.ids_for(result.timestamps))
         if result is not None:
             logger.info(
                 "detect: %d keyframes, %d person boxes (%s)", len(times), len(result), person.name
@@ -527,6 +558,7 @@ class Detector:
             person_scores=np.concatenate([p.scores for p in people]),
             action_scores=np.concatenate([scores[b, :n] for b, n in enumerate(counts)]),
             timestamps=np.concatenate([np.full(n, c.time) for c, n in zip(clips, counts)]),
+            track_ids=None,  # untracked until analyze() attaches the tracking pass's ids
         )
 
     # ------------------------------------------------------------------ classification
