@@ -285,9 +285,18 @@ class ActionTimeline:
     def from_dict(cls, data: dict[str, Any]) -> ActionTimeline:
         """Rebuilds a timeline from :meth:`to_dict` output.
 
+        Also reads the ``timeline`` of a detections document (``Detections.to_json(timeline=...)``).
+
         Raises:
-            ValueError: An unknown ``schema_version`` or a malformed segment.
+            ValueError: An unknown ``schema_version``, a malformed segment, or a detections
+                document without a timeline.
         """
+        if "format" in data:  # a detections document carrying the timeline
+            if data.get("timeline") is None:
+                raise ValueError(
+                    "this detections JSON has no timeline (write it with timeline=...)"
+                )
+            data = data["timeline"]
         check_schema_version(data, "timeline")
         rule = TimelineRule(**data["rule"])
         rows = [tuple(s[name] for name in Segment._fields) for s in data["segments"]]

@@ -25,7 +25,7 @@ from typing import IO, Any
 import numpy as np
 
 from ._results_common import as_array, check_unit_interval, load_json, save_json
-from ._timeline import ActionTimeline, TimelineRule
+from ._timeline import SCHEMA_VERSION, ActionTimeline, TimelineRule, check_schema_version
 from .ava_format import write_ava_csv
 from .boxes import to_normalized, validate_boxes
 from .classifications import Classifications  # re-exported: results API
@@ -462,10 +462,25 @@ class Detections:
         return self[self.timestamps == nearest]
 
     # ------------------------------------------------------------------ exports
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict (lists of floats); inverse of ``from_dict``."""
+    def to_dict(self, timeline: ActionTimeline | None = None) -> dict[str, Any]:
+        """A JSON-serialisable dict (lists of floats); inverse of ``from_dict``.
+
+        The layout is versioned (``schema_version``) and documented in
+        ``docs/results_schema.json``: the detections, their ``tracks`` (per-track box
+        trajectories, derived from ``track_ids`` for readers; ignored when reading back)
+        and, when given, the ``timeline`` travel together in one document.
+        """
+        tracks = [
+            {
+                "track_id": track,
+                "timestamps": rows.timestamps.tolist(),
+                "boxes": rows.boxes.tolist(),
+            }
+            for track, rows in self.tracks().items()
+        ]
         return {
             "format": _JSON_FORMAT,
+            "schema_version": SCHEMA_VERSION,
             "video_id": self.video_id,
             "detector": self.detector,
             "frame_size": list(self.frame_size),
@@ -478,6 +493,8 @@ class Detections:
             "timestamps": self.timestamps.tolist(),
             "person_ids": None if self.person_ids is None else self.person_ids.tolist(),
             "track_ids": self.track_ids.tolist(),
+            "tracks": tracks,
+            "timeline": None if timeline is None else timeline.to_dict(),
         }
 
     @classmethod
@@ -488,6 +505,8 @@ class Detections:
                 f"not a cofin detections dict: format={data.get('format')!r}, "
                 f"expected {_JSON_FORMAT!r}"
             )
+        if "schema_version" in data:  # files written before versioning have none
+            check_schema_version(data, "detections")
         num_classes = len(data["class_names"])
         return cls(
             boxes=np.asarray(data["boxes"], np.float32).reshape(-1, 4),
@@ -504,9 +523,19 @@ class Detections:
             threshold=data.get("threshold", 0.0),
         )
 
-    def to_json(self, path: str | Path | None = None, indent: int | None = None) -> str:
-        """Serialises to JSON (float32 values round-trip exactly); writes ``path`` if given."""
-        return save_json(self.to_dict(), path, indent)
+    def to_json(
+        self,
+        path: str | Path | None = None,
+        indent: int | None = None,
+        *,
+        timeline: ActionTimeline | None = None,
+    ) -> str:
+        """Serialises to JSON (float32 values round-trip exactly); writes ``path`` if given.
+
+        With ``timeline``, the document carries it too (read it back with
+        ``ActionTimeline.from_json`` on the same file).
+        """
+        return save_json(self.to_dict(timeline), path, indent)
 
     @classmethod
     def from_json(cls, text_or_path: str | Path) -> Detections:

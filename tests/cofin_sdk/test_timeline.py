@@ -4,6 +4,7 @@ and ActionTimeline's exports."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from cofin_sdk._timeline import (
     TimelineRule,
     segment_scores,
 )
+from cofin_sdk.results import Detections
 
 TIMES = np.arange(10.0)  # keyframes every second
 
@@ -123,3 +125,52 @@ def test_unknown_schema_version_is_refused() -> None:
 def test_bad_rules(rule: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         TimelineRule(**rule)
+
+
+# ---------------------------------------------------------------- the results JSON schema
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "results_schema.json"
+
+
+def tracked_detections() -> Detections:
+    return Detections(
+        boxes=[[10, 20, 110, 220], [200, 40, 300, 230], [12, 20, 112, 220]],
+        person_scores=[0.99, 0.85, 0.97],
+        action_scores=[[0.9, 0.1], [0.2, 0.7], [0.8, 0.3]],
+        class_names=("stand", "sit"),
+        frame_size=(320, 240),
+        timestamps=[0.0, 0.0, 1.0],
+        video_id="demo",
+        track_ids=[1, -1, 1],
+    )
+
+
+def test_detections_tracks_and_timeline_in_one_versioned_document() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    detections = tracked_detections()
+    timeline_ = detections.timeline(threshold=0.5)
+    text = detections.to_json(timeline=timeline_)
+    data = json.loads(text)
+    jsonschema.validate(data, json.loads(SCHEMA_PATH.read_text()))  # the documented layout
+    assert data["schema_version"] == SCHEMA_VERSION
+    assert data["tracks"] == [
+        {"track_id": 1, "timestamps": [0.0, 1.0], "boxes": [[10, 20, 110, 220], [12, 20, 112, 220]]}
+    ]
+    assert Detections.from_json(text) == detections
+    assert ActionTimeline.from_json(text) == timeline_
+    untracked = Detections.from_json(detections.to_json())
+    jsonschema.validate(json.loads(detections.to_json()), json.loads(SCHEMA_PATH.read_text()))
+    with pytest.raises(ValueError, match="has no timeline"):
+        ActionTimeline.from_json(untracked.to_json())
+
+
+def test_schema_rejects_what_readers_reject() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    data = tracked_detections().to_dict()
+    schema = json.loads(SCHEMA_PATH.read_text())
+    for broken in (data | {"schema_version": 2}, data | {"track_ids": [1, -2, 1]}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(broken, schema)
+    with pytest.raises(ValueError, match="schema_version=2"):
+        Detections.from_dict(data | {"schema_version": 2})
+    with pytest.raises(ValueError, match="track_ids must be >= 0, or -1"):
+        Detections.from_dict(data | {"track_ids": [1, -2, 1]})
