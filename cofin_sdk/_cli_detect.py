@@ -86,7 +86,64 @@ def register_detect(subparsers: Any) -> None:
     )
     parser.add_argument("--out", type=Path, help="write an annotated mp4 here")
     parser.add_argument("--csv", type=Path, help="write AVA-format detections CSV here")
+    _add_tracking(parser)
     parser.set_defaults(func=run_detect)
+
+
+def _add_tracking(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("people over time (tracks and timelines)")
+    group.add_argument(
+        "--track", action="store_true", help="give each person a track id stable over the video"
+    )
+    group.add_argument(
+        "--track-fps",
+        type=float,
+        default=5.0,
+        help="rate at which people are found between keyframes for tracking (default 5)",
+    )
+    group.add_argument(
+        "--timeline", type=Path, help="write per-person action segments here (.csv or .json)"
+    )
+    group.add_argument(
+        "--timeline-threshold", type=float, default=0.5, help="score that opens a segment"
+    )
+    group.add_argument(
+        "--off-threshold",
+        type=float,
+        help="score below which an open segment closes (default: --timeline-threshold)",
+    )
+    group.add_argument(
+        "--max-gap", type=float, default=1.0, help="merge segments at most this many s apart"
+    )
+    group.add_argument(
+        "--min-duration", type=float, default=0.0, help="drop segments shorter than this (s)"
+    )
+
+
+_TIMELINE_FLAGS = {
+    "threshold": "--timeline-threshold ",
+    "off_threshold": "--off-threshold ",
+    "max_gap_s": "--max-gap ",
+    "min_duration_s": "--min-duration ",
+}
+
+
+def _timeline_rule(args: argparse.Namespace) -> dict[str, Any]:
+    """The timeline flags as ``Detections.timeline`` arguments, checked in CLI words."""
+    from cofin_sdk._timeline import check_rule
+    from cofin_sdk.tracking import check_track_fps
+
+    values = {
+        "threshold": args.timeline_threshold,
+        "off_threshold": args.off_threshold,
+        "max_gap_s": args.max_gap,
+        "min_duration_s": args.min_duration,
+    }
+    check_rule(values, _TIMELINE_FLAGS)
+    check_track_fps(args.track_fps, "--track-fps ")
+    if args.timeline is not None and not args.track:
+        raise ValueError("--timeline needs --track (segments belong to tracked people)")
+    return values
 
 
 def register_classify(subparsers: Any) -> None:
@@ -195,22 +252,44 @@ def run_detect(args: argparse.Namespace) -> int:
     from cofin_sdk.detector import check_every
     from cofin_sdk.video import probe
 
-    _check_inputs(args, {"--json": (), "--csv": (), "--out": (".mp4",)})
+    _check_inputs(
+        args, {"--json": (), "--csv": (), "--out": (".mp4",), "--timeline": (".csv", ".json")}
+    )
     video_id = _video_id(args)
     if not 0 <= args.threshold <= 1:
         raise ValueError(f"--threshold must be in [0, 1], got {args.threshold}")
+    rule = _timeline_rule(args)
     info = probe(args.video)
     if args.every is not None:
         check_every(args.every, info.fps, "--every ")
     person = _person_source(args, video_id)
     detector = _load_detector(args, person_detector=person)
+    if args.track and all(spec.task != "detection" for spec in detector.heads.values()):
+        raise ValueError(
+            "--track follows the people a detection head scores; these weights have only "
+            "classification heads (use cofin classify, without --track)"
+        )
     _check_head(detector, args.head, "detection")
-    result = detector.detect(args.video, every=args.every, threshold=args.threshold, head=args.head)
-    print(_detect_summary(result, args.video))
+    result = detector.detect(
+        args.video,
+        every=args.every,
+        threshold=args.threshold,
+        head=args.head,
+        track=args.track,
+        track_fps=args.track_fps,
+    )
+    timeline = result.timeline(**rule) if args.track else None
+    print(_detect_summary(result, args.video, timeline))
     written = []
     if args.json:
-        result.to_json(args.json, indent=2)
+        result.to_json(args.json, indent=2, timeline=timeline)
         written.append(args.json)
+    if args.timeline:
+        if args.timeline.suffix.lower() == ".json":
+            timeline.to_json(args.timeline, indent=2)
+        else:
+            timeline.to_csv(args.timeline)
+        written.append(args.timeline)
     if args.csv:
         result.to_ava_csv(args.csv, video_id=video_id, timestamp_offset=args.time_offset)
         written.append(args.csv)
@@ -222,13 +301,17 @@ def run_detect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _detect_summary(result: Any, video: str) -> str:
+def _detect_summary(result: Any, video: str, timeline: Any = None) -> str:
     keyframes = len(set(result.timestamps.tolist()))
     lines = [
         f"{video}: {len(result)} person boxes on {keyframes} keyframe(s) with people "
         f"(person detector: {result.detector}, frame {result.frame_size[0]}x"
         f"{result.frame_size[1]})"
     ]
+    if timeline is not None:
+        lines.append(
+            f"{len(result.tracks())} track(s), {len(timeline)} action segment(s) on the timeline"
+        )
     counts = collections.Counter(name for actions in result.top_actions(3) for name, _ in actions)
     if counts:
         top = ", ".join(f"{name} ({n})" for name, n in counts.most_common(5))

@@ -27,7 +27,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -41,6 +41,7 @@ __all__ = [
     "ActionTimeline",
     "Segment",
     "TimelineRule",
+    "check_rule",
     "check_schema_version",
     "segment_scores",
 ]
@@ -82,14 +83,9 @@ class TimelineRule:
     period_s: float = 1.0
 
     def __post_init__(self) -> None:
-        _check_number("threshold", self.threshold, 0.0, 1.0)
         if self.off_threshold is None:
-            object.__setattr__(self, "off_threshold", float(self.threshold))
-        _check_number("off_threshold", self.off_threshold, 0.0, float(self.threshold))
-        _check_number("max_gap_s", self.max_gap_s, 0.0, math.inf)
-        _check_number("min_duration_s", self.min_duration_s, 0.0, math.inf)
-        if not _check_number("period_s", self.period_s, 0.0, math.inf) > 0:
-            raise ValueError(f"period_s={self.period_s!r}: must be > 0 seconds")
+            object.__setattr__(self, "off_threshold", self.threshold)
+        check_rule({name: getattr(self, name) for name in _API_NAMES}, _API_NAMES)
 
     def to_dict(self) -> dict[str, float]:
         return {
@@ -101,12 +97,50 @@ class TimelineRule:
         }
 
 
-def _check_number(name: str, value: Any, low: float, high: float) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
-    if not ok or not low <= value <= high:
-        upper = "" if math.isinf(high) else f" and <= {high:g}"
-        raise ValueError(f"{name}={value!r}: must be a number >= {low:g}{upper}")
-    return float(value)
+#: How the rule's parameters are spelled in the Python API (the CLI passes its flags).
+_API_NAMES = {
+    "threshold": "threshold=",
+    "off_threshold": "off_threshold=",
+    "max_gap_s": "max_gap_s=",
+    "min_duration_s": "min_duration_s=",
+    "period_s": "period_s=",
+}
+
+
+def check_rule(values: Mapping[str, Any], names: Mapping[str, str]) -> None:
+    """Checks timeline-rule parameters, naming them as the caller's interface does.
+
+    Args:
+        values: ``{parameter: value}`` for any of ``threshold``, ``off_threshold`` (None:
+            same as ``threshold``), ``max_gap_s``, ``min_duration_s``, ``period_s``.
+        names: ``{parameter: spelling}``, e.g. ``{"max_gap_s": "--max-gap "}``.
+
+    Raises:
+        ValueError: One line naming the parameter, its value and the allowed range.
+    """
+    on = values.get("threshold", 0.0)
+    limits = {
+        "threshold": (0.0, 1.0),
+        "off_threshold": (0.0, on if isinstance(on, (int, float)) and 0 <= on <= 1 else 1.0),
+        "max_gap_s": (0.0, math.inf),
+        "min_duration_s": (0.0, math.inf),
+        "period_s": (0.0, math.inf),
+    }
+    for key, value in values.items():
+        if value is None and key == "off_threshold":
+            continue
+        low, high = limits[key]
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if (
+            not ok
+            or math.isnan(value)
+            or not low <= value <= high
+            or (key == "period_s" and value <= 0)
+        ):
+            upper = "" if math.isinf(high) else f" and <= {high:g}"
+            lower = "> 0" if key == "period_s" else f">= {low:g}"
+            suffix = " (the on threshold)" if key == "off_threshold" else ""
+            raise ValueError(f"{names[key]}{value!r}: must be a number {lower}{upper}{suffix}")
 
 
 def segment_scores(

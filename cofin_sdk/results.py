@@ -441,6 +441,21 @@ class Detections:
             for actions in self.top_actions(k, threshold)
         ]
 
+    def drawing_keys(
+        self, top_k: int = 3, threshold: float | None = None
+    ) -> tuple[list[str], np.ndarray]:
+        """What drawings show per box: the label (``"#7 walk 0.91, talk 0.64"`` for a tracked
+        box, the plain :meth:`labels` otherwise) and the colour key (the track id when
+        tracked, else the given person id, else the row)."""
+        labels = self.labels(top_k, threshold)
+        if self.tracked:
+            labels = [
+                f"#{track} {label}".strip() if track >= 0 else label
+                for track, label in zip(self.track_ids.tolist(), labels, strict=True)
+            ]
+            return labels, self.track_ids
+        return labels, self.person_ids if self.person_ids is not None else np.arange(len(self))
+
     def keyframes(self) -> list[tuple[float, Detections]]:
         """Groups rows by timestamp: ``[(time, detections_at_time), ...]`` in time order.
 
@@ -631,6 +646,8 @@ class Detections:
     ) -> np.ndarray:
         """Returns an annotated copy of ``frame``: boxes plus top action labels and scores.
 
+        Tracked boxes are coloured by track and labelled ``#id action score``.
+
         Draws every row; pick a keyframe first (``d.at(t).draw(frame)``).
 
         Args:
@@ -642,12 +659,13 @@ class Detections:
         """
         from cofin_sdk import _drawing
 
+        labels, keys = self.drawing_keys(top_k, threshold)
         return _drawing.draw_detections(
             frame,
             self.boxes,
-            self.labels(top_k, threshold),
+            labels,
             self.frame_size,
-            colors_by=self.person_ids if self.person_ids is not None else np.arange(len(self)),
+            colors_by=keys,
             thickness=thickness,
             font_scale=font_scale,
         )

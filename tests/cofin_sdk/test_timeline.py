@@ -4,6 +4,7 @@ and ActionTimeline's exports."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -114,7 +115,7 @@ def test_unknown_schema_version_is_refused() -> None:
         ({"threshold": -0.1}, "threshold=-0.1"),
         (
             {"threshold": 0.5, "off_threshold": 0.6},
-            "off_threshold=0.6: must be a number >= 0 and <= 0.5",
+            "off_threshold=0.6: must be a number >= 0 and <= 0.5 \\(the on threshold\\)",
         ),
         ({"off_threshold": -1}, "off_threshold=-1"),
         ({"min_duration_s": -1}, "min_duration_s=-1"),
@@ -174,3 +175,14 @@ def test_schema_rejects_what_readers_reject() -> None:
         Detections.from_dict(data | {"schema_version": 2})
     with pytest.raises(ValueError, match="track_ids must be >= 0, or -1"):
         Detections.from_dict(data | {"track_ids": [1, -2, 1]})
+
+
+def test_drawings_colour_by_track_and_label_with_its_id() -> None:
+    detections = tracked_detections()
+    labels, keys = detections.drawing_keys(top_k=1)
+    assert labels == ["#1 stand 0.90", "sit 0.70", "#1 stand 0.80"]  # the untracked row: no id
+    assert keys.tolist() == [1, -1, 1]
+    frame = np.zeros((240, 320, 3), np.uint8)
+    drawn = detections[[0]].draw(frame)
+    other = replace(detections, track_ids=[2, -1, 2])[[0]].draw(frame)
+    assert drawn[20, 10].tolist() != other[20, 10].tolist()  # another track, another colour
