@@ -38,6 +38,7 @@ import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,7 @@ from cofin_sdk._detector_inputs import (
     keyframe_times,
     resolve_head,
 )
+from cofin_sdk._detector_many import ManyResults, expand_videos, run_many
 from cofin_sdk._video_sources import ArrayVideo, FileVideo, open_video
 from cofin_sdk.backends import Backend
 from cofin_sdk.models.config import HeadSpec
@@ -559,6 +561,58 @@ class Detector:
             action_scores=np.concatenate([scores[b, :n] for b, n in enumerate(counts)]),
             timestamps=np.concatenate([np.full(n, c.time) for c, n in zip(clips, counts)]),
             track_ids=None,  # untracked until analyze() attaches the tracking pass's ids
+        )
+
+    def detect_many(
+        self,
+        videos: str | os.PathLike | Sequence[str | os.PathLike],
+        *,
+        out_dir: str | os.PathLike | None = None,
+        resume: bool = False,
+        timeline: Mapping[str, Any] | None = None,
+        **detect_kwargs: Any,
+    ) -> ManyResults:
+        """:meth:`detect` on many videos with this one loaded model; bad files are skipped.
+
+        Args:
+            videos: A folder (its videos), a glob pattern, a file, or a list of those.
+            out_dir: Write ``<name>.json`` per video here (detections, tracks and, with
+                ``timeline``, the timeline; plus ``<name>.timeline.csv``).
+            resume: Skip videos whose ``<name>.json`` is already in ``out_dir``.
+            timeline: ``Detections.timeline`` arguments (e.g. ``{"threshold": 0.5}``); needs
+                ``track=True``.
+            **detect_kwargs: As for :meth:`detect` (``track``, ``every``, ``threshold`` ...);
+                ``person_detector`` may be an AVA CSV of many videos (bound per video).
+
+        Returns:
+            :class:`~cofin_sdk._detector_many.ManyResults`: results, failures (path -> one-line
+            reason), skipped videos and files written. A failure does not stop the run.
+
+        Raises:
+            ValueError, FileNotFoundError: Before any video runs: nothing to process (empty
+                folder, pattern matching nothing), clashing names, ``resume`` without
+                ``out_dir``, ``timeline`` without ``track=True``.
+
+        Example:
+            >>> report = detector.detect_many("clips/", out_dir="out", track=True,
+            ...     timeline={"threshold": 0.5})  # doctest: +SKIP
+            >>> report.failed  # doctest: +SKIP
+            {}
+        """
+        paths = expand_videos(videos, "videos=")
+        if resume and out_dir is None:
+            raise ValueError("resume=True skips videos whose results are in out_dir: pass out_dir=")
+        if timeline is not None and not detect_kwargs.get("track"):
+            raise ValueError("timeline= needs track=True (segments belong to tracked people)")
+        if timeline is not None:  # check the rule before the first video
+            Detections.empty(("x",), (1, 1)).timeline(**timeline)
+        return run_many(
+            lambda video: self.detect(video, **detect_kwargs),
+            paths,
+            out_dir=None if out_dir is None else Path(out_dir),
+            resume=resume,
+            timeline=None if timeline is None else dict(timeline),
+            progress=self.progress,
         )
 
     # ------------------------------------------------------------------ classification
