@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,9 +26,12 @@ import numpy as np
 from cofin_sdk._timeline import ActionTimeline, TimelineRule, segment_scores
 from cofin_sdk.ava_format import AvaRows
 from cofin_sdk.boxes import box_iou
+from cofin_sdk.tracking import PersonTracker
 
 __all__ = [
     "Frames",
+    "evaluate_tracks",
+    "track_keyframe_boxes",
     "GroundTruthSegment",
     "frames_from_rows",
     "ground_truth_frames",
@@ -259,4 +262,85 @@ def segment_precision_recall(
         "matched": float(matched),
         "predicted": float(len(predicted)),
         "ground_truth": float(num_gt),
+    }
+
+
+def track_keyframe_boxes(
+    video_ids: Sequence[str], times: Any, boxes: Any, scores: Any | None = None
+) -> np.ndarray:
+    """Track ids for per-keyframe boxes of many videos: one :class:`PersonTracker` per video,
+    fed keyframe by keyframe at the keyframe rate (how ``cofin eval --track`` tracks).
+
+    Args:
+        video_ids: ``[N]`` video of each box.
+        times: ``[N]`` keyframe time of each box in seconds.
+        boxes: ``[N, 4]`` boxes (any one unit).
+        scores: ``[N]`` person scores (default 1).
+
+    Returns:
+        ``int64 [N]`` track ids (``-1``: untracked), unique within a video.
+    """
+    video_ids = np.asarray(video_ids, dtype=object)
+    times = np.asarray(times, dtype=np.float64)
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    scores = np.ones(len(boxes)) if scores is None else np.asarray(scores, np.float64)
+    track_ids = np.full(len(boxes), -1, np.int64)
+    for video in dict.fromkeys(video_ids.tolist()):
+        rows = np.flatnonzero(video_ids == video)
+        keyframes = np.unique(times[rows])
+        rate = 1.0 / float(np.median(np.diff(keyframes))) if len(keyframes) > 1 else 1.0
+        tracker = PersonTracker(rate)
+        for time in keyframes:
+            at = rows[times[rows] == time]
+            track_ids[at] = tracker.update(float(time), boxes[at], scores[at])
+    return track_ids
+
+
+def evaluate_tracks(
+    video_ids: Sequence[str],
+    times: Any,
+    boxes: Any,
+    action_scores: Any,
+    class_names: Sequence[str],
+    class_ids: Sequence[int],
+    gt_rows: AvaRows,
+    rule: TimelineRule,
+) -> dict[str, float]:
+    """``cofin eval --track``: tracks and timelines of per-keyframe detections, scored.
+
+    Args:
+        video_ids, times, boxes: ``[N]`` / ``[N]`` / ``[N, 4]`` keyframe boxes (normalised,
+            times in the ground truth's seconds).
+        action_scores: ``[N, C]`` scores of those boxes.
+        class_names, class_ids: The ``C`` classes (ids as in the ground truth's column 7).
+        gt_rows: Ground truth with person ids.
+        rule: The timeline rule (its ``period_s`` is the keyframe period).
+
+    Returns:
+        :func:`tracking_metrics` plus ``segment_precision``, ``segment_recall`` and the counts.
+    """
+    track_ids = track_keyframe_boxes(video_ids, times, boxes)
+    gt = ground_truth_frames(gt_rows)
+    pred = frames_from_rows(video_ids, times, boxes, track_ids)
+    metrics = tracking_metrics(gt, pred)
+    video_ids = np.asarray(video_ids, dtype=object)
+    scores = np.asarray(action_scores, dtype=np.float64)
+    timelines = {
+        video: ActionTimeline.from_scores(
+            track_ids[mine], np.asarray(times)[mine], scores[mine], class_names, rule, video
+        )
+        for video in dict.fromkeys(video_ids.tolist())
+        for mine in [video_ids == video]
+    }
+    names = dict(zip(class_ids, class_names, strict=True))
+    segments = segment_precision_recall(
+        timelines,
+        ground_truth_segments(gt_rows, names, rule.period_s),
+        track_persons(gt, pred),
+    )
+    return metrics | {
+        "segment_precision": segments["precision"],
+        "segment_recall": segments["recall"],
+        "segments_predicted": segments["predicted"],
+        "segments_ground_truth": segments["ground_truth"],
     }
