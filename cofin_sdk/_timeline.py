@@ -34,7 +34,7 @@ from typing import IO, Any, NamedTuple
 
 import numpy as np
 
-from ._results_common import load_json, save_json
+from ._results_common import load_json, save_json, write_text
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -355,12 +355,7 @@ class ActionTimeline:
                 (self.video_id, s.track_id, s.action, f"{s.start_s:.3f}", f"{s.end_s:.3f}",
                  f"{s.peak_score:.6f}", f"{s.mean_score:.6f}")
             )  # fmt: skip
-        text = buffer.getvalue()
-        if isinstance(path_or_buffer, (str, Path)):
-            Path(path_or_buffer).write_text(text, encoding="utf-8")
-        elif path_or_buffer is not None:
-            path_or_buffer.write(text)
-        return text
+        return write_text(buffer.getvalue(), path_or_buffer)
 
     def to_pandas(self) -> Any:
         """One row per segment, the CSV's columns.

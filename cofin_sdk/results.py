@@ -24,7 +24,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from ._results_common import as_array, check_unit_interval, load_json, save_json
+from ._results_common import as_array, check_unit_interval, load_json, save_json, write_text
 from ._timeline import SCHEMA_VERSION, ActionTimeline, TimelineRule, check_schema_version
 from .ava_format import write_ava_csv
 from .boxes import to_normalized, validate_boxes
@@ -601,12 +601,7 @@ class Detections:
             self.action_scores,
             min_score=min_score,
         )
-        text = buffer.getvalue()
-        if isinstance(path_or_buffer, (str, Path)):
-            Path(path_or_buffer).write_text(text, encoding="utf-8")
-        elif path_or_buffer is not None:
-            path_or_buffer.write(text)
-        return text
+        return write_text(buffer.getvalue(), path_or_buffer)
 
     def to_pandas(self) -> Any:
         """One row per box: ``video_id, timestamp, x1, y1, x2, y2, person_score``,
