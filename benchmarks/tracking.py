@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cofin_sdk._video_sources import FileVideo
-from cofin_sdk.ava_format import AVA_TIME_OFFSET, read_ava_csv
-from cofin_sdk.boxes import box_iou, to_normalized
+from cofin_sdk.formats.ava import AVA_TIME_OFFSET, read_ava_csv
+from cofin_sdk.formats.boxes import box_iou, to_normalized
+from cofin_sdk.io.sources import FileVideo
 from cofin_sdk.person_detection import AvaCsvBoxes, GivenBoxes
 from cofin_sdk.tracking.video_pass import track_people
 from training.evaluation.tracking import Frames, ground_truth_frames, tracking_metrics

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cofin_sdk.boxes import to_normalized, to_pixels, validate_boxes
+from cofin_sdk.formats.boxes import to_normalized, to_pixels, validate_boxes
 
 if TYPE_CHECKING:  # torch is imported where clips are processed: the records stay light
     import torch
@@ -185,7 +185,7 @@ class Letterbox:
         )
 
     # The six mappings; all take and return [N, 4] x1,y1,x2,y2 float arrays. Inputs are
-    # checked with THE box rule (cofin_sdk.boxes); nothing is clipped here.
+    # checked with THE box rule (cofin_sdk.formats.boxes); nothing is clipped here.
     def norm_to_pixels(self, boxes: Any) -> np.ndarray:
         """Normalised ``[0, 1]`` boxes -> original-frame pixels."""
         arr = validate_boxes(
@@ -363,7 +363,7 @@ def preprocess_clip(
 
     Args:
         frames: RGB ``(T, H, W, 3)`` uint8 numpy array or Tensor (e.g. from
-            :func:`cofin_sdk.video.read_clip`).
+            :func:`cofin_sdk.io.video.read_clip`).
         prep: The model's :class:`Preprocessing`.
         scale_factor: Training scale jitter (see :func:`letterbox_clip`); 1 at inference.
 

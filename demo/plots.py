@@ -14,7 +14,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from cofin_sdk import Analysis, Classifications, Detections
-    from cofin_sdk._timeline import ActionTimeline
+    from cofin_sdk.results.timeline import ActionTimeline
 
 __all__ = ["detection_matrix", "keyframe_times", "person_timeline_figure", "timeline_figure"]
 
@@ -118,7 +118,7 @@ def _colormap() -> Any:
 
 
 def person_timeline_figure(timeline: ActionTimeline, width: float = 9.0) -> Any:
-    """A Gantt chart of an :class:`~cofin_sdk._timeline.ActionTimeline`: one row per track
+    """A Gantt chart of an :class:`~cofin_sdk.results.timeline.ActionTimeline`: one row per track
     (``#id``), one bar per action segment, coloured by action (legend below).
 
     Args:

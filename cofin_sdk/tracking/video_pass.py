@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from cofin_sdk.clip_rule import keyframe_index
+from cofin_sdk.io.clip_rule import keyframe_index
 
 from .bytetrack import PersonTracker, check_track_fps
 

@@ -1,4 +1,4 @@
-"""``cofin detect`` / ``cofin classify`` round trips through ``cofin_sdk._cli.main``."""
+"""``cofin detect`` / ``cofin classify`` round trips through ``cofin_sdk.cli.main.main``."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from _fixtures import tiny_model
 
-from cofin_sdk._cli import main
+from cofin_sdk.cli.main import main
+from cofin_sdk.io.video import probe, write_video
 from cofin_sdk.results import Classifications, Detections
-from cofin_sdk.video import probe, write_video
 
 ACTIONS = ["stand", "sit", "walk"]
 
@@ -134,7 +134,9 @@ def test_detect_track_writes_a_timeline(model_dir, video, tmp_path, capsys):
     """--track with AVA boxes: one person drifting right, tracked at the boxes' keyframes."""
     boxes = tmp_path / "boxes.csv"
     boxes.write_text(
-        "".join(f"clip01,{900 + t},{0.1 + 0.02 * t},0.1,{0.5 + 0.02 * t},0.9,,0.95\n" for t in range(4))
+        "".join(
+            f"clip01,{900 + t},{0.1 + 0.02 * t},0.1,{0.5 + 0.02 * t},0.9,,0.95\n" for t in range(4)
+        )
     )
     timeline_csv, json_path, annotated = tmp_path / "t.csv", tmp_path / "d.json", tmp_path / "a.mp4"
     code = main(

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from _fixtures import tiny_model
 
-from cofin_sdk._cli import main
-from cofin_sdk._timeline import ActionTimeline
+from cofin_sdk.cli.main import main
 from cofin_sdk.detector import Detector
+from cofin_sdk.io.video import write_video
 from cofin_sdk.results import Detections
-from cofin_sdk.video import write_video
+from cofin_sdk.results.timeline import ActionTimeline
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cofin_sdk._timeline import (
+from cofin_sdk.results import Detections
+from cofin_sdk.results.timeline import (
     SCHEMA_VERSION,
     ActionTimeline,
     TimelineRule,
     segment_scores,
 )
-from cofin_sdk.results import Detections
 
 TIMES = np.arange(10.0)  # keyframes every second
 

@@ -15,9 +15,9 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from cofin_sdk._timeline import ActionTimeline
 from cofin_sdk.person_detection import AVA_TIME_OFFSET, AvaCsvBoxes
 from cofin_sdk.results import Detections
+from cofin_sdk.results.timeline import ActionTimeline
 from demo.app import (
     ANNOTATED_MIN_HEIGHT,
     TABLE_COLUMNS,
@@ -213,7 +213,7 @@ def test_triton_backend_without_detector_from_triton_is_not_available(model_dir,
 def test_cli_help_loads_neither_gradio_nor_torch():
     code = textwrap.dedent("""
         import sys
-        from cofin_sdk._cli import main
+        from cofin_sdk.cli.main import main
         try:
             main(["demo", "--help"])
         except SystemExit:

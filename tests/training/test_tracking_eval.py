@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from cofin_sdk._timeline import ActionTimeline, TimelineRule
-from cofin_sdk.ava_format import AvaRows
+from cofin_sdk.formats.ava import AvaRows
+from cofin_sdk.results.timeline import ActionTimeline, TimelineRule
 from training.evaluation.tracking import (
     frames_from_rows,
     ground_truth_frames,

@@ -102,9 +102,9 @@ def write_detections_csv(
 ) -> None:
     """AVA submission format: one row per (box, class): video, ts, x1, y1, x2, y2, action id, score.
 
-    Written by :func:`cofin_sdk.ava_format.write_ava_csv` (6 decimals, boxes clipped).
+    Written by :func:`cofin_sdk.formats.ava.write_ava_csv` (6 decimals, boxes clipped).
     """
-    from cofin_sdk.ava_format import write_ava_csv
+    from cofin_sdk.formats.ava import write_ava_csv
 
     write_ava_csv(path, video_ids, [float(t) for t in timestamps], boxes_norm, class_ids, scores)
 
@@ -174,8 +174,8 @@ def _evaluate_tracking(
     gt_csv: Path, ds: Any, out: dict[str, Any], boxes: np.ndarray, scores: np.ndarray
 ) -> dict[str, Any]:
     """``cofin eval --track``: IDF1/HOTA and segment P/R of the keyframe boxes, tracked."""
-    from cofin_sdk._timeline import TimelineRule
-    from cofin_sdk.ava_format import read_ava_csv
+    from cofin_sdk.formats.ava import read_ava_csv
+    from cofin_sdk.results.timeline import TimelineRule
     from training.evaluation.tracking import evaluate_tracks
 
     rule = TimelineRule(threshold=0.5, off_threshold=0.35, max_gap_s=1.0)
@@ -338,7 +338,7 @@ def _saved_config(path: Path) -> TrainConfig | None:
     A run folder's own ``config.json`` IS the training config; a ``save_pretrained``
     folder's ``config.json`` is a model record holding it as ``metadata.train_config``.
     """
-    from cofin_sdk.record import CONFIG_NAME, WEIGHTS_NAME, read_model_record
+    from cofin_sdk.models.record import CONFIG_NAME, WEIGHTS_NAME, read_model_record
     from training.checkpoint import read_checkpoint
     from training.configs.base import load_config
 
@@ -377,7 +377,7 @@ def _load_for_eval(path: Path, train_cfg: TrainConfig) -> ViViT:
 def _checkpoint_model(ckpt: Path, extra: dict[str, Any], train_cfg: TrainConfig) -> ViViT:
     """The untrained model of a checkpoint: from its model record, else (older checkpoints)
     from the heads of the training config's datasets."""
-    from cofin_sdk.record import ModelRecord
+    from cofin_sdk.models.record import ModelRecord
     from training.builders import build_datasets, head_specs, model_from_record, new_model
 
     if "model_record" in extra:
@@ -474,7 +474,7 @@ def _onnx_backend(path: Path, train_cfg: TrainConfig, device: str, int8: bool) -
 
 def _model_folder(path: Path) -> Path | None:
     """The ``save_pretrained`` folder of an eval target (itself, or a run's ``final/``)."""
-    from cofin_sdk.record import WEIGHTS_NAME
+    from cofin_sdk.models.record import WEIGHTS_NAME
 
     for folder in (path / "final", path):
         if (folder / WEIGHTS_NAME).is_file():

@@ -6,7 +6,7 @@
   predictions (``track_id == -1``) are not part of any track and are left out.
 * **Timeline quality** - segment precision / recall at temporal IoU >= 0.5. Ground-truth
   segments are the maximal runs of consecutive keyframes where one person has one action,
-  built by THE timeline rule (:func:`cofin_sdk._timeline.segment_scores` on 0/1 scores), so
+  built by THE timeline rule (:func:`cofin_sdk.results.timeline.segment_scores` on 0/1 scores), so
   they cover time exactly as predicted segments do. A predicted segment ``(track, action)``
   matches a ground-truth segment of the same action whose person is the track's person
   (the person whose boxes the track's boxes overlap, IoU >= 0.5, most often), one to one,
@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from cofin_sdk._timeline import ActionTimeline, TimelineRule, segment_scores
-from cofin_sdk.ava_format import AvaRows
-from cofin_sdk.boxes import box_iou
+from cofin_sdk.formats.ava import AvaRows
+from cofin_sdk.formats.boxes import box_iou
+from cofin_sdk.results.timeline import ActionTimeline, TimelineRule, segment_scores
 from cofin_sdk.tracking import PersonTracker
 
 __all__ = [

@@ -1,5 +1,5 @@
 """THE clip rule shared by training and inference (numpy only; re-exported by
-:mod:`cofin_sdk.video`): keyframe time -> centre frame -> clip frame indices -> the
+:mod:`cofin_sdk.io.video`): keyframe time -> centre frame -> clip frame indices -> the
 nominal-grid times decoded. ``read_clip``, the Detector, every dataset and the benchmarks
 call these; ``tests/cofin_sdk/test_clip_rule.py`` sweeps them over whole videos.
 """

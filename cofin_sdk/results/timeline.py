@@ -34,7 +34,7 @@ from typing import IO, Any, NamedTuple
 
 import numpy as np
 
-from ._results_common import load_json, save_json, write_text
+from ._common import load_json, save_json, write_text
 
 __all__ = [
     "SCHEMA_VERSION",

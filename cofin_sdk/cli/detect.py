@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cofin_sdk._cli_checks import check_output_folder, check_output_path
+from cofin_sdk.io.paths import check_output_folder, check_output_path
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ _TIMELINE_FLAGS = {
 
 def _timeline_rule(args: argparse.Namespace) -> dict[str, Any]:
     """The timeline flags as ``Detections.timeline`` arguments, checked in CLI words."""
-    from cofin_sdk._timeline import check_rule
+    from cofin_sdk.results.timeline import check_rule
     from cofin_sdk.tracking import check_track_fps
 
     values = {
@@ -264,7 +264,7 @@ def run_detect(args: argparse.Namespace) -> int:
     anything is decoded, so a long run is never lost to a typo at the end.
     """
     from cofin_sdk.detector import check_every
-    from cofin_sdk.video import probe
+    from cofin_sdk.io.video import probe
 
     if glob.has_magic(args.video) or Path(args.video).is_dir() or args.out_dir is not None:
         return _run_many(args)
@@ -390,7 +390,7 @@ def _detect_summary(result: Any, video: str, timeline: Any = None) -> str:
 
 def run_classify(args: argparse.Namespace) -> int:
     """Runs ``cofin classify``; prints the top-k labels (arguments checked first)."""
-    from cofin_sdk.video import probe
+    from cofin_sdk.io.video import probe
 
     _check_inputs(args, {"--json": ()})
     for flag, value in (("--top-k", args.top_k), ("--num-clips", args.num_clips)):
