@@ -8,7 +8,9 @@ found on the keyframes, and their track ids, are kept; the boxes in between serv
 association only and are never scored.
 
 Look-up person sources (caller-given boxes per timestamp, AVA CSVs) have boxes only at
-their own timestamps: they are tracked at the keyframes, without decoding anything.
+their own timestamps: they are tracked at the keyframes, without decoding anything. A source
+that gives ids with its boxes (``GivenBoxes(..., ids=...)``: its ``identities(time)``)
+keeps them: the tracker is not consulted for those boxes.
 Frames are decoded in chunks (``_CHUNK`` frames), so memory does not grow with the video.
 """
 
@@ -121,7 +123,8 @@ def track_people(
         frames = _frames(source, chunk, meta, lookup)
         for offset, time in enumerate(chunk):
             boxes, scores = person(frames[offset], float(time))
-            ids = tracker.update(float(time), boxes, scores)
+            given = person.identities(float(time)) if hasattr(person, "identities") else None
+            ids = tracker.update(float(time), boxes, scores, ids=given)  # given ids are kept
             if is_keyframe[start + offset]:
                 found.add(time, boxes, scores, ids)
     logger.info(

@@ -109,3 +109,18 @@ def test_track_needs_a_detection_head() -> None:
     model = tiny_model(heads={"k400": {"task": "classification", "num_classes": 3}}, image_size=32)
     with pytest.raises(ValueError, match="track=True tracks people, which needs a detection head"):
         Detector(model, progress=False).analyze(crossing_video(), fps=FPS, track=True)
+
+
+def test_given_ids_are_kept(detector: Detector) -> None:
+    """Boxes that come with person ids (AVA column 8) keep them; scores reorder the boxes."""
+    from cofin_sdk.person_detection import GivenBoxes
+
+    boxes = {float(t): [[10, 30, 50, 140], [200, 30, 240, 140]] for t in range(3)}
+    scores = {float(t): [0.6, 0.9] for t in range(3)}  # the second box comes first
+    ids = {float(t): [7, 3] for t in range(3)}
+    given = GivenBoxes(boxes, scores, ids=ids)
+    result = detector.detect(crossing_video(), fps=FPS, person_detector=given, track=True)
+    assert result.track_ids.tolist() == [3, 7] * 3
+    assert result.boxes[0, 0] == 200  # id 3 stays with its box
+    with pytest.raises(ValueError, match="ids at t=0.0: must be 2 integer person ids >= 0"):
+        GivenBoxes(boxes, ids={0.0: [1], 1.0: [1, 2], 2.0: [1, 2]})
