@@ -283,14 +283,7 @@ def run_detect(args: argparse.Namespace) -> int:
     person = _person_source(args, video_id)
     detector = _load_detector(args, person_detector=person)
     _check_track_head(detector, args)
-    result = detector.detect(
-        args.video,
-        every=args.every,
-        threshold=args.threshold,
-        head=args.head,
-        track=args.track,
-        track_fps=args.track_fps,
-    )
+    result = detector.detect(args.video, **_detect_options(args))
     timeline = result.timeline(**rule) if args.track else None
     print(_detect_summary(result, args.video, timeline))
     written = []
@@ -312,6 +305,17 @@ def run_detect(args: argparse.Namespace) -> int:
     for path in written:
         print(f"wrote {path}")
     return 0
+
+
+def _detect_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``Detector.detect`` keywords the flags give (one video or a folder alike)."""
+    return {
+        "every": args.every,
+        "threshold": args.threshold,
+        "head": args.head,
+        "track": args.track,
+        "track_fps": args.track_fps,
+    }
 
 
 def _check_track_head(detector: Any, args: argparse.Namespace) -> None:
@@ -350,11 +354,7 @@ def _run_many(args: argparse.Namespace) -> int:
         out_dir=args.out_dir,
         resume=args.resume,
         timeline=rule if args.track else None,
-        every=args.every,
-        threshold=args.threshold,
-        head=args.head,
-        track=args.track,
-        track_fps=args.track_fps,
+        **_detect_options(args),
     )
     print(
         f"{len(videos)} video(s): {len(report.results)} done, {len(report.skipped)} skipped "
