@@ -50,10 +50,11 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time see __getattr_
         get_person_detector,
     )
     from .preprocessing import Letterbox, Preprocessing, preprocess_clip
-    from .results import Classifications, Detections
+    from .results import ActionTimeline, Classifications, Detections
 
 __version__ = "0.1.0"
 __all__ = [
+    "ActionTimeline",
     "Analysis",
     "push_to_hub",
     "AvaCsvBoxes",
@@ -119,7 +120,7 @@ _LAZY_NAMES: dict[str, str] = {
         "person_detection",
     ),
     **dict.fromkeys(["Letterbox", "Preprocessing", "preprocess_clip"], "preprocessing"),
-    **dict.fromkeys(["Classifications", "Detections"], "results"),
+    **dict.fromkeys(["ActionTimeline", "Classifications", "Detections"], "results"),
     **dict.fromkeys(
         [
             "VideoInfo",

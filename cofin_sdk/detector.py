@@ -38,6 +38,7 @@ import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,7 @@ from cofin_sdk._detector_inputs import (
     keyframe_times,
     resolve_head,
 )
+from cofin_sdk._detector_many import ManyResults, expand_videos, run_many
 from cofin_sdk.backends import Backend
 from cofin_sdk.io.clips import Clip, batched, iter_clips
 from cofin_sdk.io.sources import ArrayVideo, FileVideo, open_video
@@ -58,10 +60,15 @@ from cofin_sdk.models.config import HeadSpec
 from cofin_sdk.person_detection import GivenBoxes, PersonDetector, get_person_detector
 from cofin_sdk.preprocessing import Preprocessing
 from cofin_sdk.results import Classifications, Detections
+from cofin_sdk.tracking import check_track_fps
+from cofin_sdk.tracking.video_pass import track_people
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Analysis", "Detector", "check_every", "resolve_head"]
+__all__ = ["DEFAULT_TRACK_FPS", "Analysis", "Detector", "check_every", "resolve_head"]
+
+#: Default rate of the tracking pass (``detect(track=True)``), frames per second.
+DEFAULT_TRACK_FPS = 5.0
 
 
 # --------------------------------------------------------------------------- helpers
@@ -338,6 +345,8 @@ class Detector:
         fps: float | None = None,
         person_detector: Any = None,
         normalized: bool = False,
+        track: bool = False,
+        track_fps: float = DEFAULT_TRACK_FPS,
     ) -> Detections:
         """Detects people on keyframes and scores their actions (multi-label, sigmoid).
 
@@ -359,6 +368,12 @@ class Detector:
                 :class:`~cofin_sdk.person_detection.AvaCsvBoxes` without ``video_id`` is
                 applied to this video's rows only (its file name without extension).
             normalized: ``boxes`` are fractions ``[0, 1]`` of the frame, not pixels.
+            track: Give each person a track id stable over the video
+                (``Detections.track_ids``; :mod:`cofin_sdk.tracking`, needs the ``track``
+                extra). People are found at ``track_fps`` between keyframes for association
+                only; actions are still scored at the keyframes alone.
+            track_fps: Rate of the tracking pass in frames per second (given boxes and AVA
+                CSVs are tracked at their own timestamps).
 
         Returns:
             :class:`~cofin_sdk.results.Detections` with boxes in original-frame pixels.
@@ -378,6 +393,8 @@ class Detector:
             fps=fps,
             person_detector=person_detector,
             normalized=normalized,
+            track=track,
+            track_fps=track_fps,
         )
         assert analysis.detections is not None  # a detection head was asked for
         return analysis.detections
@@ -394,6 +411,8 @@ class Detector:
         fps: float | None = None,
         person_detector: Any = None,
         normalized: bool = False,
+        track: bool = False,
+        track_fps: float = DEFAULT_TRACK_FPS,
     ) -> Analysis:
         """Detection and classification of the same keyframe clips, ONE backbone pass each.
 
@@ -404,8 +423,9 @@ class Detector:
         Args:
             video: As for :meth:`detect`.
             heads: Heads to run (default: all); at most one detection head.
-            every, timestamps, boxes, threshold, fps, person_detector, normalized: As for
-                :meth:`detect` (person boxes are only looked for when a detection head runs).
+            every, timestamps, boxes, threshold, fps, person_detector, normalized, track,
+                track_fps: As for :meth:`detect` (person boxes are only looked for, and
+                tracked, when a detection head runs).
 
         Returns:
             :class:`Analysis`: ``detections`` (``None`` without a detection head) and
@@ -422,6 +442,13 @@ class Detector:
         classification = [n for n in names if self.backend.heads[n].task == "classification"]
         if len(detection) > 1:
             raise ValueError(f"heads= holds {len(detection)} detection heads {detection}; pass one")
+        if track:
+            check_track_fps(track_fps)
+            if not detection:
+                raise ValueError(
+                    "track=True tracks people, which needs a detection head; "
+                    f"{'these weights have none' if heads is None else f'heads={names} has none'}"
+                )
         person = self._person_detector(boxes, person_detector, normalized) if detection else None
         with open_video(video, fps) as source:
             meta = source.meta
@@ -430,6 +457,10 @@ class Detector:
             times = keyframe_times(meta, every, timestamps, person)
             if isinstance(person, GivenBoxes):  # fail before decoding anything
                 check_given(person, times, meta)
+            tracked = None
+            if track:
+                tracked = track_people(source, person, times, track_fps)
+                person = tracked  # the scoring pass reuses the keyframe boxes it tracked
             template = None
             if detection:
                 spec = self.backend.heads[detection[0]]
@@ -449,6 +480,8 @@ class Detector:
                 classification,
             )
         result = Detections.merge([template, *parts]) if template is not None else None
+        if result is not None and tracked is not None:
+            result = dataclasses.replace(result, track_ids=tracked.ids_for(result.timestamps))
         if result is not None:
             logger.info(
                 "detect: %d keyframes, %d person boxes (%s)", len(times), len(result), person.name
@@ -527,6 +560,59 @@ class Detector:
             person_scores=np.concatenate([p.scores for p in people]),
             action_scores=np.concatenate([scores[b, :n] for b, n in enumerate(counts)]),
             timestamps=np.concatenate([np.full(n, c.time) for c, n in zip(clips, counts)]),
+            track_ids=None,  # untracked until analyze() attaches the tracking pass's ids
+        )
+
+    def detect_many(
+        self,
+        videos: str | os.PathLike | Sequence[str | os.PathLike],
+        *,
+        out_dir: str | os.PathLike | None = None,
+        resume: bool = False,
+        timeline: Mapping[str, Any] | None = None,
+        **detect_kwargs: Any,
+    ) -> ManyResults:
+        """:meth:`detect` on many videos with this one loaded model; bad files are skipped.
+
+        Args:
+            videos: A folder (its videos), a glob pattern, a file, or a list of those.
+            out_dir: Write ``<name>.json`` per video here (detections, tracks and, with
+                ``timeline``, the timeline; plus ``<name>.timeline.csv``).
+            resume: Skip videos whose ``<name>.json`` is already in ``out_dir``.
+            timeline: ``Detections.timeline`` arguments (e.g. ``{"threshold": 0.5}``); needs
+                ``track=True``.
+            **detect_kwargs: As for :meth:`detect` (``track``, ``every``, ``threshold`` ...);
+                ``person_detector`` may be an AVA CSV of many videos (bound per video).
+
+        Returns:
+            :class:`~cofin_sdk._detector_many.ManyResults`: results, failures (path -> one-line
+            reason), skipped videos and files written. A failure does not stop the run.
+
+        Raises:
+            ValueError, FileNotFoundError: Before any video runs: nothing to process (empty
+                folder, pattern matching nothing), clashing names, ``resume`` without
+                ``out_dir``, ``timeline`` without ``track=True``.
+
+        Example:
+            >>> report = detector.detect_many("clips/", out_dir="out", track=True,
+            ...     timeline={"threshold": 0.5})  # doctest: +SKIP
+            >>> report.failed  # doctest: +SKIP
+            {}
+        """
+        paths = expand_videos(videos, "videos=")
+        if resume and out_dir is None:
+            raise ValueError("resume=True skips videos whose results are in out_dir: pass out_dir=")
+        if timeline is not None and not detect_kwargs.get("track"):
+            raise ValueError("timeline= needs track=True (segments belong to tracked people)")
+        if timeline is not None:  # check the rule before the first video
+            Detections.empty(("x",), (1, 1)).timeline(**timeline)
+        return run_many(
+            lambda video: self.detect(video, **detect_kwargs),
+            paths,
+            out_dir=None if out_dir is None else Path(out_dir),
+            resume=resume,
+            timeline=None if timeline is None else dict(timeline),
+            progress=self.progress,
         )
 
     # ------------------------------------------------------------------ classification

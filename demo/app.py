@@ -6,10 +6,14 @@ head; the page shows what it returns:
 
 - the annotated video, H.264 ``yuv420p`` mp4 with the index first (``+faststart``), so
   every browser plays it while it downloads (written by ``Detections.save_video``);
-- the detections table (time, box, person score, top actions), downloadable as CSV
-  (``Detections.to_pandas``: every class score) and JSON (``Detections.to_json``);
+- the detections table (time, track, box, person score, top actions), downloadable as CSV
+  (``Detections.to_pandas``: every class score) and JSON (``Detections.to_json``, with the
+  timeline);
 - the top-5 of each classification head (``gr.Label``), averaged over the clips;
-- an action timeline, classes x time heat maps (:mod:`demo.plots`).
+- an action timeline, classes x time heat maps (:mod:`demo.plots`);
+- a per-person timeline: people are tracked (``analyze(track=True)``) and each track's
+  action segments (``Detections.timeline``, THE timeline rule, on threshold = the page's
+  score threshold, gaps up to one keyframe interval filled) are drawn as Gantt bars.
 
 Run it with ``cofin demo --model DIR_OR_REPO`` or, as on Hugging Face Spaces,
 ``MODEL=DIR_OR_REPO python demo/app.py`` (optional ``REVISION``, ``BACKEND``,
@@ -51,7 +55,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BACKENDS", "CofinDemo", "detections_table", "load_detector", "main"]
+__all__ = ["BACKENDS", "CofinDemo", "detections_table", "load_detector", "main", "person_timeline"]
 
 BACKENDS = ("torch", "onnx", "triton")
 ANNOTATED_MIN_HEIGHT = 360  # small videos are upscaled so the labels stay readable
@@ -62,7 +66,8 @@ QUEUE_SIZE = 16
 MAX_FILE_SIZE = "200mb"
 KEEP_RUNS_SECONDS = 3600  # served from there (the links in the page), like gradio's cache
 DELETE_CACHE = (600, 3600)  # gradio: every 10 min, delete its cached files older than 1 h
-TABLE_COLUMNS = ["time (s)", "x1", "y1", "x2", "y2", "person score", "top actions"]
+TABLE_COLUMNS = ["time (s)", "track", "x1", "y1", "x2", "y2", "person score", "top actions"]
+TRACK_FPS = 5.0  # people found 5 times a second between keyframes, for tracking
 
 
 # --------------------------------------------------------------------------- loading
@@ -131,11 +136,18 @@ def detections_table(detections: Detections, k: int = TABLE_ACTIONS) -> Any:
     import pandas as pd
 
     boxes = detections.boxes.astype(np.float64).round(1)  # float64 first: 51.3, not 51.2999
-    columns = {"time (s)": detections.timestamps.round(3)}
-    columns.update({name: boxes[:, i] for i, name in enumerate(TABLE_COLUMNS[1:5])})
+    columns = {"time (s)": detections.timestamps.round(3), "track": detections.track_ids}
+    columns.update({name: boxes[:, i] for i, name in enumerate(TABLE_COLUMNS[2:6])})
     columns["person score"] = detections.person_scores.astype(np.float64).round(3)
     columns["top actions"] = detections.labels(k)
     return pd.DataFrame(columns, columns=TABLE_COLUMNS)
+
+
+def person_timeline(detections: Detections, every: float) -> Any:
+    """The page's per-person timeline: on threshold = the page's score threshold (at least
+    0.05, so a threshold of 0 does not light every class), gaps up to one keyframe filled."""
+    tracked = detections[detections.track_ids >= 0]  # boxes the tracker did not confirm: none
+    return tracked.timeline(threshold=max(detections.threshold, 0.05), max_gap_s=every)
 
 
 def _label_value(result: Classifications | None) -> dict[str, float] | None:
@@ -229,7 +241,7 @@ class CofinDemo:
                 logger.exception("demo request failed")
                 message = f"{type(exc).__name__}: {exc}"
             raise gr.Error(message or type(exc).__name__, print_exception=False) from None
-        return self._outputs(analysis, annotated, run_dir / Path(video).stem)
+        return self._outputs(analysis, annotated, run_dir / Path(video).stem, float(every))
 
     def _run(
         self,
@@ -247,6 +259,8 @@ class CofinDemo:
             every=float(every),
             threshold=float(threshold),
             person_detector=self._person_detector(video),
+            track=True,
+            track_fps=TRACK_FPS,
         )
         if progress is not None:
             progress(0.99, desc="drawing the annotated video")
@@ -259,15 +273,18 @@ class CofinDemo:
         )
         return analysis, annotated
 
-    def _outputs(self, analysis: Analysis, annotated: Path, stem: Path) -> tuple[Any, ...]:
+    def _outputs(
+        self, analysis: Analysis, annotated: Path, stem: Path, every: float
+    ) -> tuple[Any, ...]:
         """The page's outputs; downloads are written next to ``stem`` (run folder + name)."""
-        from demo.plots import timeline_figure
+        from demo.plots import person_timeline_figure, timeline_figure
 
         detections = analysis.detections
         assert detections is not None
+        timeline = person_timeline(detections, every)
         csv_path, json_path = f"{stem}_detections.csv", f"{stem}_detections.json"
         detections.to_pandas().to_csv(csv_path, index=False)
-        detections.to_json(json_path, indent=2)
+        detections.to_json(json_path, indent=2, timeline=timeline)
         labels = [_label_value(analysis.classifications.get(h)) for h in self.classification_heads]
         return (
             str(annotated),
@@ -276,6 +293,7 @@ class CofinDemo:
             csv_path,
             json_path,
             timeline_figure(analysis),
+            person_timeline_figure(timeline),
             *labels,
         )
 
@@ -327,6 +345,9 @@ class CofinDemo:
             plot = gr.Plot(
                 label="Action timeline (classes x time)", format="png", elem_id="timeline"
             )
+            people = gr.Plot(
+                label="Per-person timeline (tracks x time)", format="png", elem_id="person-timeline"
+            )
             table = gr.Dataframe(
                 headers=TABLE_COLUMNS, label="Detections", interactive=False, wrap=True
             )
@@ -346,7 +367,7 @@ class CofinDemo:
             run.click(
                 run_analysis,
                 inputs=[video, threshold, every, chosen],
-                outputs=[annotated, summary, table, csv_file, json_file, plot, *labels],
+                outputs=[annotated, summary, table, csv_file, json_file, plot, people, *labels],
                 api_name="analyze",
             )
         blocks.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)

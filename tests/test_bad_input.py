@@ -93,7 +93,15 @@ def inputs(tmp_path_factory: pytest.TempPathFactory, request) -> dict[str, Path]
     busy.bind(("127.0.0.1", 0))
     busy.listen()
     request.addfinalizer(busy.close)
+    classifier = tiny_model(
+        num_frames=4, image_size=32, heads={"kinetics": {"task": "classification", "num_classes": 4}}
+    )
+    classifier_dir = Path(classifier.save_pretrained(str(root / "classifier")))
+    empty_folder = root / "no_videos"
+    empty_folder.mkdir()
     return {
+        "classifier": classifier_dir,
+        "empty_folder": empty_folder,
         "model": model_dir,
         "video": video,
         "other_boxes": other_boxes,
@@ -139,9 +147,31 @@ ROWS = [
      "--every 0.05 is shorter than the frame period 0.1 s of this 10-fps video"),
     ("every_negative", [*DETECT, "--every", "-1"], "--every -1.0: must be a positive number"),
     ("threshold_out_of_range", [*DETECT, "--threshold", "1.5"], "--threshold must be in [0, 1]"),
+    ("track_classification_model", ["detect", "{video}", "--model", "{classifier}", "--track"],
+     "--track follows the people a detection head scores; these weights have only classification heads"),
+    ("track_fps_zero", [*DETECT, "--track", "--track-fps", "0"], "--track-fps 0.0: must be a positive number"),
+    ("timeline_threshold_negative", [*DETECT, "--track", "--timeline-threshold", "-0.2"],
+     "--timeline-threshold -0.2: must be a number >= 0 and <= 1"),
+    ("off_threshold_negative", [*DETECT, "--track", "--off-threshold", "-0.1"],
+     "--off-threshold -0.1: must be a number >= 0"),
+    ("off_threshold_above_on", [*DETECT, "--track", "--off-threshold", "0.7"],
+     "--off-threshold 0.7: must be a number >= 0 and <= 0.5 (the on threshold)"),
+    ("min_duration_negative", [*DETECT, "--track", "--min-duration", "-1"],
+     "--min-duration -1.0: must be a number >= 0"),
+    ("max_gap_negative", [*DETECT, "--track", "--max-gap", "-2"], "--max-gap -2.0: must be a number >= 0"),
+    ("timeline_without_track", [*DETECT, "--timeline", "t.csv"], "--timeline needs --track"),
+    ("timeline_bad_suffix", [*DETECT, "--track", "--timeline", "t.txt"],
+     "--timeline t.txt: expected a .csv or .json file name"),
     ("batch_size_zero", [*DETECT, "--batch-size", "0"], "--batch-size must be >= 1"),
     ("video_missing", ["detect", "{root}/missing.mp4", "--model", "{model}"], "video not found"),
-    ("video_is_folder", ["detect", "{root}", "--model", "{model}"], "is a folder; pass a video file"),
+    ("video_is_folder", ["detect", "{root}", "--model", "{model}"], "{root} names many videos: pass --out-dir OUT"),
+    ("folder_empty", ["detect", "{empty_folder}", "--model", "{model}", "--out-dir", "out"],
+     "VIDEO {empty_folder}: the folder holds no videos (.mp4, .avi"),
+    ("glob_matches_nothing", ["detect", "{root}/*.mkv", "--model", "{model}", "--out-dir", "out"],
+     "VIDEO '{root}/*.mkv': the pattern matches no files"),
+    ("folder_with_json", ["detect", "{root}/*.mp4", "--model", "{model}", "--out-dir", "out", "--json", "x.json"],
+     "--json is for one video; a folder run writes to --out-dir"),
+    ("resume_single_video", [*DETECT, "--resume"], "--resume skips videos already in --out-dir: it needs a folder run"),
     ("video_empty", ["detect", "{empty}", "--model", "{model}"], "file is empty (0 bytes)"),
     ("video_not_a_video", ["detect", "{text_video}", "--model", "{model}"], "could not open as a video"),
     ("video_fifo", ["detect", "{fifo}", "--model", "{model}"], "not a regular file (a pipe or device)"),

@@ -30,5 +30,6 @@ def test_upload_run_and_the_annotated_video_plays(server, tmp_path):
     assert state["readyState"] >= 2 and state["duration"] > 0
     assert state["height"] >= 360 and state["width"] > 0  # the upscaled annotated video
     assert state["src"].startswith(server.url) and state["src"].endswith("_annotated.mp4")
+    assert state["person_timeline_width"] > 300  # the per-person Gantt chart was drawn
     assert screenshot.stat().st_size > 10_000
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -133,6 +133,12 @@ def register_eval(subparsers: argparse._SubParsersAction) -> None:
         "--max-batches", type=int, default=None, help="evaluate only this many batches"
     )
     parser.add_argument(
+        "--track",
+        action="store_true",
+        help="also track the detection boxes: IDF1/HOTA against the AVA person ids and "
+        "timeline segment precision/recall, next to frame-mAP",
+    )
+    parser.add_argument(
         "--compare",
         metavar="EVAL_DIR",
         help="another run's eval folder: also plot per-class AP (this run - that run), paper Fig. 1",
