@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cofin_sdk.boxes import to_normalized, to_pixels, validate_boxes
+from cofin_sdk.clip_rule import check_placement
 
 if TYPE_CHECKING:  # torch is imported where clips are processed: the records stay light
     import torch
@@ -66,6 +67,9 @@ class Preprocessing:
         mean: Per-channel RGB mean on the ``[0, 1]`` scale.
         std: Per-channel RGB std on the ``[0, 1]`` scale (0.5/0.5 as for the
             ImageNet-21K ViT checkpoints).
+        keyframe: Where the keyframe sits in its clip, as the weights were trained:
+            ``"centre"`` (the paper's) or ``"causal"`` (the clip ends at the keyframe; see
+            :mod:`cofin_sdk.clip_rule`).
 
     Example:
         >>> prep = Preprocessing(image_size=160, num_frames=16)
@@ -78,8 +82,10 @@ class Preprocessing:
     frame_stride: int = 2
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    keyframe: str = "centre"
 
     def __post_init__(self) -> None:
+        check_placement(self.keyframe, "Preprocessing.keyframe=")
         for field in ("image_size", "num_frames", "frame_stride"):
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
