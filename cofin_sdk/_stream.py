@@ -42,7 +42,14 @@ from cofin_sdk.video import _frame_rotation, _stream_rotation, _to_rgb
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FrameRing", "StreamFrame", "StreamReader", "open_stream", "STREAM_SCHEMES"]
+__all__ = [
+    "STREAM_SCHEMES",
+    "FrameRing",
+    "StreamFrame",
+    "StreamReader",
+    "check_source",
+    "open_stream",
+]
 
 #: URL schemes handed to FFmpeg's network protocols.
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "tcp", "udp", "srt", "file")
@@ -143,7 +150,7 @@ class FrameRing:
         return len(self._frames)
 
 
-def _check_source(source: Any) -> tuple[str, Any, dict[str, Any]]:
+def check_source(source: Any) -> tuple[str, Any, dict[str, Any]]:
     """``(name, av.open target, av.open keywords)`` of a PyAV source; one-line errors."""
     if hasattr(source, "read"):
         name = getattr(source, "name", None)
@@ -370,7 +377,7 @@ def open_stream(
     ):
         raise ValueError(f"fps={fps!r}: must be a positive number")
     if isinstance(source, (str, os.PathLike)) or hasattr(source, "read"):
-        name, target, kwargs = _check_source(source)
+        name, target, kwargs = check_source(source)
         container = _open_container(name, target, kwargs, timeout_s)
         fps = _stream_fps(container, fps, name)
         is_url = isinstance(target, str) and "options" in kwargs

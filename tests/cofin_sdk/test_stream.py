@@ -40,7 +40,7 @@ def _frames(num: int, height: int = 61, width: int = 97) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def detector(tmp_path_factory: pytest.TempPathFactory) -> Detector:
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model = tiny_model(
         num_frames=NUM_FRAMES,
         image_size=SIZE,
@@ -50,7 +50,12 @@ def detector(tmp_path_factory: pytest.TempPathFactory) -> Detector:
         },
     )
     model.preprocessing = {"frame_stride": STRIDE}
-    return Detector(model.eval(), progress=False, batch_size=2)
+    return Path(model.save_pretrained(str(tmp_path_factory.mktemp("model") / "tiny")))
+
+
+@pytest.fixture(scope="module")
+def detector(model_dir: Path) -> Detector:
+    return Detector.from_pretrained(model_dir, progress=False, batch_size=2)
 
 
 @pytest.fixture(scope="module")
@@ -234,3 +239,31 @@ def test_bad_input_fails_before_any_thread(detector: Detector, source, kwargs, e
         detector.stream(source, boxes=BOX, timeout_s=2, **kwargs)
     assert "\n" not in str(info.value)
     assert threading.active_count() == before
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_watch_cli(model_dir: Path, serve, tmp_path: Path, capsys, backend: str) -> None:
+    """``cofin watch`` on the live stream: a line per keyframe, JSON lines, a recording;
+    with ``--backend onnx`` on an export folder (Detector.from_export)."""
+    import json
+
+    from cofin_sdk._cli import main
+    from cofin_sdk.video import probe
+
+    model = model_dir
+    if backend == "onnx":
+        pytest.importorskip("onnxruntime")
+        assert main(["export", str(model_dir), "--out", str(tmp_path / "export")]) == 0
+        model = tmp_path / "export"
+    url, _ = serve()
+    jsonl, out = tmp_path / "live.jsonl", tmp_path / "live.mp4"
+    argv = ["watch", url, "--model", str(model), "--backend", backend, "--drop", "none"]
+    argv += ["--box", "10,5,60,58"]  # a loaded machine may fall behind: score every keyframe
+    assert main([*argv, "--jsonl", str(jsonl), "--out", str(out), "--timeout", "5"]) == 0
+    lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert [line["time"] for line in lines] == [0.0, 1.0, 2.0]
+    assert all(len(line["people"]) == 1 and line["latency"] >= 0 for line in lines)
+    assert set(lines[0]["classifications"]) == {"k400"}
+    printed = capsys.readouterr().out
+    assert printed.count("1 people") == 3 and "3 keyframes scored, 0 dropped" in printed
+    assert probe(out).num_frames == 3
