@@ -298,11 +298,13 @@ class StreamReader:
         for packet in container.demux(stream):
             if self._stop.is_set():
                 return
+            if packet.is_corrupt:  # flagged by the demuxer (lost or damaged transport packets)
+                self._skip("flagged corrupt by the demuxer")
+                continue
             try:
                 frames = packet.decode()
             except av.InvalidDataError as exc:
-                self.corrupt_packets += 1
-                logger.warning("%s: skipped a corrupt packet (%s)", self.name, exc)
+                self._skip(str(exc))
                 continue
             for frame in frames:
                 if rotation is None:
@@ -311,6 +313,17 @@ class StreamReader:
                 if pts is None or frame.time_base is None:
                     continue
                 self._put(_to_rgb(frame, rotation), float(pts * frame.time_base))
+
+    def _skip(self, why: str) -> None:
+        """Counts a skipped packet; warns at the 1st, 10th, 100th ... (no log flood)."""
+        self.corrupt_packets += 1
+        if math.log10(self.corrupt_packets).is_integer():
+            logger.warning(
+                "%s: skipped a corrupt packet (%s); %d so far",
+                self.name,
+                why,
+                self.corrupt_packets,
+            )
 
     def _put(self, image: np.ndarray, time_s: float) -> None:
         if self._origin is None:

@@ -267,3 +267,26 @@ def test_watch_cli(model_dir: Path, serve, tmp_path: Path, capsys, backend: str)
     printed = capsys.readouterr().out
     assert printed.count("1 people") == 3 and "3 keyframes scored, 0 dropped" in printed
     assert probe(out).num_frames == 3
+
+
+def test_corrupt_packets_are_skipped_and_counted(detector: Detector, clip: Path, caplog) -> None:
+    """MPEG-TS with transport packets lost (as on UDP) through a pipe: the damaged packets
+    are skipped with a warning, counted, and the stream still ends with every keyframe."""
+    if FFMPEG is None:
+        pytest.skip("ffmpeg is missing: apt-get install -y ffmpeg (.ci/run does)")
+    import io
+
+    ts = subprocess.run(
+        [FFMPEG, "-v", "error", "-i", str(clip), "-c", "copy", "-f", "mpegts", "-"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    packets = [ts[i : i + 188] for i in range(0, len(ts), 188)]
+    n = len(packets)
+    damaged = b"".join(p for i, p in enumerate(packets) if not (n // 3 < i < n // 2 and i % 5 == 0))
+    live = detector.stream(io.BytesIO(damaged), drop="none", boxes=BOX)
+    with caplog.at_level("WARNING", logger="cofin_sdk._stream"), live:
+        results = list(live)
+    assert live.corrupt_packets > 0
+    assert "skipped a corrupt packet" in caplog.text
+    assert [r.time for r in results] == [0.0, 1.0, 2.0]
