@@ -41,14 +41,14 @@ from typing import Any
 import numpy as np
 import torch
 
-import cofin_sdk._clips as clips_module
+import cofin_sdk.io.clips as clips_module
 from cofin_sdk import Detector, create_model
-from cofin_sdk._video_sources import FileVideo
 from cofin_sdk.backends import OnnxBackend, TorchBackend
 from cofin_sdk.export import export
+from cofin_sdk.io.sources import FileVideo
+from cofin_sdk.io.video import write_video
 from cofin_sdk.models.config import HeadSpec
 from cofin_sdk.preprocessing import Preprocessing
-from cofin_sdk.video import write_video
 
 BACKENDS = ("torch", "ort_fp32", "ort_int8")
 BATCHES = (1, 8)

@@ -49,7 +49,7 @@ def rss_mb() -> float:
 
 def write_clip(path: Path, seconds: int = 20, fps: int = 25) -> None:
     """Moving blocks on noise, 320x240: a keyframe's clip is never a still picture."""
-    from cofin_sdk.video import write_video
+    from cofin_sdk.io.video import write_video
 
     rng = np.random.default_rng(0)
 

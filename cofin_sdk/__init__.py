@@ -1,7 +1,7 @@
 """cofin: co-finetuned ViViT video transformers for spatio-temporal action localisation.
 
 Public names are resolved lazily (PEP 562): ``import cofin_sdk`` is cheap, and
-``cofin_sdk.results``, ``cofin_sdk.video``, ``cofin_sdk.Detections`` or even
+``cofin_sdk.results``, ``cofin_sdk.io.video``, ``cofin_sdk.Detections`` or even
 ``cofin_sdk.Detector`` import no torch; a torch model (or torch preprocessing) brings it.
 
 Example:
@@ -12,13 +12,25 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
+from cofin_sdk import _moved
 from cofin_sdk._lazy import lazy_attributes
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time see __getattr__
     from .backends import Backend, TorchBackend
     from .detector import Analysis, Detector
+    from .hub import push_to_hub
+    from .io.video import (
+        VideoInfo,
+        clip_frame_indices,
+        iter_frames,
+        probe,
+        read_clip,
+        read_frames_at,
+        write_video,
+    )
     from .models import (
         HeadSpec,
         ViViT,
@@ -38,17 +50,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time see __getattr_
         get_person_detector,
     )
     from .preprocessing import Letterbox, Preprocessing, preprocess_clip
-    from .publish import push_to_hub
     from .results import Classifications, Detections
-    from .video import (
-        VideoInfo,
-        clip_frame_indices,
-        iter_frames,
-        probe,
-        read_clip,
-        read_frames_at,
-        write_video,
-    )
 
 __version__ = "0.1.0"
 __all__ = [
@@ -86,11 +88,11 @@ __all__ = [
     "write_video",
 ]
 
-# Public name -> the submodule defining it (torch-free: results, video).
+# Public name -> the submodule defining it (torch-free: results, io.video).
 _LAZY_NAMES: dict[str, str] = {
     **dict.fromkeys(["Backend", "TorchBackend"], "backends"),
     "Analysis": "detector",
-    "push_to_hub": "publish",
+    "push_to_hub": "hub",
     "Detector": "detector",
     **dict.fromkeys(
         [
@@ -128,12 +130,21 @@ _LAZY_NAMES: dict[str, str] = {
             "read_frames_at",
             "write_video",
         ],
-        "video",
+        "io.video",
     ),
 }
-# Submodules the eager __init__ used to import, so ``cofin_sdk.models.create_model``
-# after a bare ``import cofin_sdk`` keeps working.
-_LAZY_SUBMODULES = frozenset(_LAZY_NAMES.values()) | {"classifications", "export"}
+# Subpackages and modules reachable as attributes after a bare ``import cofin_sdk`` (as
+# ``cofin_sdk.models.create_model`` always was).
+_LAZY_SUBMODULES = frozenset(
+    ["backends", "cli", "detector", "export", "formats", "hub", "io", "models"]
+    + ["person_detection", "preprocessing", "results"]
+)
+
+_moved.install()  # old module paths (cofin_sdk.video, ...): see cofin_sdk/_moved.py
+_lazy_getattr, __dir__ = lazy_attributes(__name__, _LAZY_NAMES, _LAZY_SUBMODULES)
 
 
-__getattr__, __dir__ = lazy_attributes(__name__, _LAZY_NAMES, _LAZY_SUBMODULES)
+def __getattr__(name: str) -> object:
+    if f"{__name__}.{name}" in _moved.MOVED:  # ``cofin_sdk.video`` after ``import cofin_sdk``
+        return importlib.import_module(f"{__name__}.{name}")
+    return _lazy_getattr(name)

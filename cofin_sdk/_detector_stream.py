@@ -1,8 +1,8 @@
 """``Detector.stream``: per-keyframe results from a live source, with bounded latency.
 
-Pipeline: the reader thread (:mod:`cofin_sdk._stream`) decodes into a bounded ring of
+Pipeline: the reader thread (:mod:`cofin_sdk.io.stream`) decodes into a bounded ring of
 frames; this module's scheduler, running in the consumer's thread, waits until a
-keyframe's clip is in the ring (THE clip rule, :func:`~cofin_sdk.clip_rule.clip_indices_at`,
+keyframe's clip is in the ring (THE clip rule, :func:`~cofin_sdk.io.clip_rule.clip_indices_at`,
 placement ``"causal"`` or ``"centre"``), letterboxes it, finds the people on its key frame and
 scores it with the Detector's one batch step (one backbone pass, then every head). The
 reader never waits on inference, except with ``drop="none"`` when the ring is full of frames
@@ -29,12 +29,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cofin_sdk._clips import Clip
-from cofin_sdk._stream import StreamFrame, StreamReader
-from cofin_sdk.classifications import Classifications
-from cofin_sdk.clip_rule import clip_indices_at, frame_times, keyframe_position
+from cofin_sdk.io.clip_rule import clip_indices_at, frame_times, keyframe_position
+from cofin_sdk.io.clips import Clip
+from cofin_sdk.io.stream import StreamFrame, StreamReader
 from cofin_sdk.preprocessing import letterbox_frames
-from cofin_sdk.results import Detections
+from cofin_sdk.results import Classifications, Detections
 
 if TYPE_CHECKING:
     from cofin_sdk.detector import Detector
@@ -383,8 +382,8 @@ def open_detection_stream(
 ) -> DetectionStream:
     """Checks every argument, opens the source, then starts the reader (see ``Detector.stream``)."""
     from cofin_sdk._detector_inputs import check_every
-    from cofin_sdk._stream import open_stream
-    from cofin_sdk.clip_rule import check_placement
+    from cofin_sdk.io.stream import open_stream
+    from cofin_sdk.preprocessing import check_placement
 
     check_every(every, math.inf)  # a positive number; against the frame rate once it is known
     check_placement(keyframe)

@@ -1,14 +1,14 @@
 """``Detector``: the one facade applications use for action detection and clip classification.
 
 Everything between a video and the network is shared with training: clips are sampled
-with :func:`cofin_sdk.video.clip_indices_at` (as :func:`~cofin_sdk.video.read_clip`
+with :func:`cofin_sdk.io.video.clip_indices_at` (as :func:`~cofin_sdk.io.video.read_clip`
 does) and preprocessed with :func:`cofin_sdk.preprocessing.preprocess_clip`; person boxes
 are mapped into the model input with the clip's :class:`~cofin_sdk.preprocessing.Letterbox`.
 The network itself sits behind a :class:`~cofin_sdk.backends.Backend` (torch today;
 onnxruntime / Triton later), which takes numpy clips and returns logits.
 
 Streaming: keyframes are processed in time order in small decode groups; each group opens
-the video, seeks, decodes only the frames its clips need (:func:`~cofin_sdk.video.read_frames_at`)
+the video, seeks, decodes only the frames its clips need (:func:`~cofin_sdk.io.video.read_frames_at`)
 and is released before the next one, so memory is bounded by the group, not the video.
 A group holds at most ``batch_size`` keyframes and at most ``_DECODE_BUDGET_BYTES`` of
 decoded frames (1080p clips fall back to one keyframe per group).
@@ -43,7 +43,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from cofin_sdk._clips import Clip, batched, iter_clips
 from cofin_sdk._detector_inputs import (
     check_every,
     check_given,
@@ -51,13 +50,14 @@ from cofin_sdk._detector_inputs import (
     keyframe_times,
     resolve_head,
 )
-from cofin_sdk._video_sources import ArrayVideo, FileVideo, open_video
 from cofin_sdk.backends import Backend
+from cofin_sdk.io.clips import Clip, batched, iter_clips
+from cofin_sdk.io.sources import ArrayVideo, FileVideo, open_video
+from cofin_sdk.io.video import frame_times, spread_centre_indices
 from cofin_sdk.models.config import HeadSpec
 from cofin_sdk.person_detection import GivenBoxes, PersonDetector, get_person_detector
 from cofin_sdk.preprocessing import Preprocessing
 from cofin_sdk.results import Classifications, Detections
-from cofin_sdk.video import frame_times, spread_centre_indices
 
 if TYPE_CHECKING:
     from cofin_sdk._detector_stream import DetectionStream

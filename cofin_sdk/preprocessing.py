@@ -37,13 +37,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cofin_sdk.boxes import to_normalized, to_pixels, validate_boxes
-from cofin_sdk.clip_rule import check_placement
+from cofin_sdk.formats.boxes import to_normalized, to_pixels, validate_boxes
 
 if TYPE_CHECKING:  # torch is imported where clips are processed: the records stay light
     import torch
 
 __all__ = [
+    "KEYFRAME_PLACEMENTS",
+    "check_placement",
     "Letterbox",
     "Preprocessing",
     "letterbox_clip",
@@ -53,6 +54,26 @@ __all__ = [
     "preprocess",
     "preprocess_clip",
 ]
+
+
+#: Where the keyframe sits in its clip: the middle (``"centre"``) or the end (``"causal"``);
+#: the rule itself is :func:`cofin_sdk.io.clip_rule.clip_frame_indices`.
+KEYFRAME_PLACEMENTS = ("centre", "causal")
+
+
+def check_placement(placement: object, name: str = "keyframe=") -> str:
+    """``placement`` if it is one of :data:`KEYFRAME_PLACEMENTS`.
+
+    Args:
+        placement: The value to check.
+        name: The argument as the caller's interface spells it (``"--keyframe "`` for a CLI).
+
+    Raises:
+        ValueError: Naming the argument and the choices.
+    """
+    if placement not in KEYFRAME_PLACEMENTS:
+        raise ValueError(f"{name}{placement!r}: choose 'centre' or 'causal'")
+    return str(placement)
 
 
 @dataclasses.dataclass
@@ -69,7 +90,7 @@ class Preprocessing:
             ImageNet-21K ViT checkpoints).
         keyframe: Where the keyframe sits in its clip, as the weights were trained:
             ``"centre"`` (the paper's) or ``"causal"`` (the clip ends at the keyframe; see
-            :mod:`cofin_sdk.clip_rule`).
+            :mod:`cofin_sdk.io.clip_rule`).
 
     Example:
         >>> prep = Preprocessing(image_size=160, num_frames=16)
@@ -191,7 +212,7 @@ class Letterbox:
         )
 
     # The six mappings; all take and return [N, 4] x1,y1,x2,y2 float arrays. Inputs are
-    # checked with THE box rule (cofin_sdk.boxes); nothing is clipped here.
+    # checked with THE box rule (cofin_sdk.formats.boxes); nothing is clipped here.
     def norm_to_pixels(self, boxes: Any) -> np.ndarray:
         """Normalised ``[0, 1]`` boxes -> original-frame pixels."""
         arr = validate_boxes(
@@ -369,7 +390,7 @@ def preprocess_clip(
 
     Args:
         frames: RGB ``(T, H, W, 3)`` uint8 numpy array or Tensor (e.g. from
-            :func:`cofin_sdk.video.read_clip`).
+            :func:`cofin_sdk.io.video.read_clip`).
         prep: The model's :class:`Preprocessing`.
         scale_factor: Training scale jitter (see :func:`letterbox_clip`); 1 at inference.
 

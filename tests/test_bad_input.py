@@ -2,7 +2,7 @@
 user makes, and the CLI must answer it with exit code 1 and ONE line that names the
 problem and the fix in CLI vocabulary, with no traceback and no file written anywhere.
 
-Rows run in-process through ``cofin_sdk._cli.main`` in a fresh working directory; every
+Rows run in-process through ``cofin_sdk.cli.main.main`` in a fresh working directory; every
 file under that directory and under the shared inputs is listed before and after.
 """
 
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from _fixtures import tiny_model
 
-from cofin_sdk._cli import main
-from cofin_sdk.video import write_video
+from cofin_sdk.cli.main import main
+from cofin_sdk.io.video import write_video
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,9 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from cofin_sdk.hub_cache import hub_offline, looks_like_repo_id, resolve_pretrained_dir
-from cofin_sdk.model_card import CARD_NAME, model_card
-from cofin_sdk.record import CONFIG_NAME, WEIGHTS_NAME, ModelRecord, read_model_record
+from cofin_sdk.models.card import CARD_NAME, model_card
+from cofin_sdk.models.hub_cache import hub_offline, looks_like_repo_id, resolve_pretrained_dir
+from cofin_sdk.models.record import CONFIG_NAME, WEIGHTS_NAME, ModelRecord, read_model_record
 
 from .vivit import ViViT
 
@@ -52,7 +52,7 @@ def save_pretrained(
 ) -> Path:
     """Write ``model.safetensors``, ``config.json`` and ``README.md`` to a folder.
 
-    The card (``README.md``) is :func:`cofin_sdk.model_card.model_card` of the record.
+    The card (``README.md``) is :func:`cofin_sdk.models.card.model_card` of the record.
 
     Args:
         model: the model to save.
@@ -84,7 +84,7 @@ def from_pretrained(
 ) -> ViViT:
     """Load a model saved with :func:`save_pretrained` from a folder or a Hub repo id.
 
-    The folder's :class:`~cofin_sdk.record.ModelRecord` is read and checked against the
+    The folder's :class:`~cofin_sdk.models.record.ModelRecord` is read and checked against the
     weights before they are loaded (architecture, image size, frames, heads).
 
     Args:

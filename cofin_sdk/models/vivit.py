@@ -376,7 +376,7 @@ class ViViT(nn.Module):
         """Save to a temporary folder and upload it to the Hub in one commit.
 
         The ``PyTorchModelHubMixin`` shape: ``save_pretrained`` into a temp dir, then
-        :func:`cofin_sdk.publish.push_to_hub` on it (same arguments; see there for the
+        :func:`cofin_sdk.hub.publish.push_to_hub` on it (same arguments; see there for the
         checks made before anything is uploaded). ``metadata`` goes into ``config.json``
         and the card (training config, metrics) as with ``save_pretrained``.
 
@@ -385,7 +385,7 @@ class ViViT(nn.Module):
         """
         import tempfile
 
-        from cofin_sdk.publish import check_repo_id, push_to_hub
+        from cofin_sdk.hub.publish import check_repo_id, push_to_hub
 
         check_repo_id(repo_id)  # before the weights are written
         with tempfile.TemporaryDirectory(prefix="cofin-save-") as folder:

@@ -1,5 +1,5 @@
 """The person-detector contract: :class:`PersonBoxes`, :class:`PersonDetector`, and the
-output checks every detector shares (THE box rule of :mod:`cofin_sdk.boxes`)."""
+output checks every detector shares (THE box rule of :mod:`cofin_sdk.formats.boxes`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
-from cofin_sdk.boxes import clip_boxes, validate_boxes
+from cofin_sdk.formats.boxes import clip_boxes, validate_boxes
 
 __all__ = [
     "PersonBoxes",

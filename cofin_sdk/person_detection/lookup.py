@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from cofin_sdk.ava_format import AVA_TIME_OFFSET, read_person_boxes_csv
-from cofin_sdk.boxes import to_pixels, validate_boxes
+from cofin_sdk.formats.ava import AVA_TIME_OFFSET, read_person_boxes_csv
+from cofin_sdk.formats.boxes import to_pixels, validate_boxes
 
 from ._base import PersonBoxes, check_image, empty_person_boxes, finalize_boxes
 
@@ -40,7 +40,7 @@ class GivenBoxes:
 
     Raises:
         ValueError: On malformed boxes or scores (checked at construction, by THE box
-            rule of :mod:`cofin_sdk.boxes`), and at call time for pixel boxes outside the
+            rule of :mod:`cofin_sdk.formats.boxes`), and at call time for pixel boxes outside the
             frame or a missing timestamp.
 
     Example:
@@ -172,7 +172,7 @@ class AvaCsvBoxes:
 
     Rows are ``video_id, timestamp, x1, y1, x2, y2, action_id, score`` with normalised
     boxes, the action column possibly empty and column 8 the detector score (the
-    PySlowFast layout), read by :func:`cofin_sdk.ava_format.read_person_boxes_csv` (the
+    PySlowFast layout), read by :func:`cofin_sdk.formats.ava.read_person_boxes_csv` (the
     one AVA person-box reader; rules and errors as documented there). A box repeated on
     several rows (one per action) is kept once, with its highest score.
 

@@ -1,4 +1,4 @@
-"""``cofin detect`` / ``cofin classify`` round trips through ``cofin_sdk._cli.main``."""
+"""``cofin detect`` / ``cofin classify`` round trips through ``cofin_sdk.cli.main.main``."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from _fixtures import tiny_model
 
-from cofin_sdk._cli import main
+from cofin_sdk.cli.main import main
+from cofin_sdk.io.video import probe, write_video
 from cofin_sdk.results import Classifications, Detections
-from cofin_sdk.video import probe, write_video
 
 ACTIONS = ["stand", "sit", "walk"]
 

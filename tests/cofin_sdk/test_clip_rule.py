@@ -19,9 +19,15 @@ import pytest
 import torch
 
 from cofin_sdk import Detector
+from cofin_sdk.io.video import (
+    clip_frame_indices,
+    clip_indices_at,
+    keyframe_index,
+    probe,
+    read_clip,
+)
 from cofin_sdk.models import HeadSpec
 from cofin_sdk.preprocessing import Preprocessing, letterbox_frames, normalize, preprocess_clip
-from cofin_sdk.video import clip_frame_indices, clip_indices_at, keyframe_index, probe, read_clip
 from training.data.ava import FrameFolder, read_frame_folder_clip
 from training.data.classification import VideoClassificationDataset
 

@@ -13,10 +13,10 @@ from _fixtures import tiny_model
 
 from cofin_sdk.backends import Backend, TorchBackend
 from cofin_sdk.detector import Detector
+from cofin_sdk.io.video import iter_frames, read_clip, write_video
 from cofin_sdk.models import from_pretrained
 from cofin_sdk.preprocessing import Preprocessing, preprocess_clip
 from cofin_sdk.results import Classifications, Detections
-from cofin_sdk.video import iter_frames, read_clip, write_video
 
 NUM_FRAMES, STRIDE, SIZE, FPS = 4, 2, 64, 10
 ACTIONS = ["stand", "sit", "walk"]

@@ -39,8 +39,8 @@ from cofin_sdk.export import (
     weights_sha256,
 )
 from cofin_sdk.models import create_model, from_pretrained
+from cofin_sdk.models.record import ModelRecord, read_model_record
 from cofin_sdk.preprocessing import Preprocessing
-from cofin_sdk.record import ModelRecord, read_model_record
 
 T, S, D = 4, 32, 192
 HEADS = {

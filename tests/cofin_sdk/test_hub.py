@@ -23,10 +23,10 @@ from huggingface_hub import HfApi, ModelCard, scan_cache_dir
 from huggingface_hub import constants as hf_constants
 
 from cofin_sdk import Detector
-from cofin_sdk._cli import main
-from cofin_sdk.model_card import TAGS
+from cofin_sdk.cli.main import main
+from cofin_sdk.hub.publish import push_to_hub
 from cofin_sdk.models import create_model, from_pretrained
-from cofin_sdk.publish import push_to_hub
+from cofin_sdk.models.card import TAGS
 
 HEADS = {
     "ava": {
@@ -392,7 +392,7 @@ def test_uncached_repo_or_revision_is_one_clear_line(hub_cache):
 def test_cli_takes_a_repo_id_revision_and_cache_dir(hub_cache, tmp_path, capsys):
     import numpy as np
 
-    from cofin_sdk.video import write_video
+    from cofin_sdk.io.video import write_video
 
     video = tmp_path / "clip.mp4"
     write_video(video, np.random.default_rng(0).integers(0, 255, (20, 32, 48, 3), np.uint8), fps=10)

@@ -10,8 +10,8 @@ import torch
 
 from cofin_sdk import Detector, create_model, from_pretrained
 from cofin_sdk.models import ViViT
+from cofin_sdk.models.record import ModelRecord, read_model_record
 from cofin_sdk.preprocessing import Preprocessing
-from cofin_sdk.record import ModelRecord, read_model_record
 
 HEADS = {
     "ava": {"task": "detection", "num_classes": 3, "class_names": ["a", "b", "c"]},
@@ -170,7 +170,7 @@ def test_unknown_fields_warn_and_load(saved: Path, caplog) -> None:
         data["serving_hints"] = {}
 
     _edit(saved, add_fields)
-    with caplog.at_level("WARNING", logger="cofin_sdk.record"):
+    with caplog.at_level("WARNING", logger="cofin_sdk.models.record"):
         record = read_model_record(saved)
     assert record.preprocessing.image_size == 32
     warned = " ".join(r.getMessage() for r in caplog.records)

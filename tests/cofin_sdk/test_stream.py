@@ -22,7 +22,7 @@ from _fixtures import tiny_model
 
 from cofin_sdk.backends import Backend
 from cofin_sdk.detector import Detector
-from cofin_sdk.video import iter_frames, write_video
+from cofin_sdk.io.video import iter_frames, write_video
 
 FPS, SECONDS, NUM_FRAMES, STRIDE, SIZE = 10, 3, 4, 2, 64
 BOX = [[10.0, 5.0, 60.0, 58.0]]
@@ -247,8 +247,8 @@ def test_watch_cli(model_dir: Path, serve, tmp_path: Path, capsys, backend: str)
     with ``--backend onnx`` on an export folder (Detector.from_export)."""
     import json
 
-    from cofin_sdk._cli import main
-    from cofin_sdk.video import probe
+    from cofin_sdk.cli.main import main
+    from cofin_sdk.io.video import probe
 
     model = model_dir
     if backend == "onnx":
@@ -285,7 +285,7 @@ def test_corrupt_packets_are_skipped_and_counted(detector: Detector, clip: Path,
     n = len(packets)
     damaged = b"".join(p for i, p in enumerate(packets) if not (n // 3 < i < n // 2 and i % 5 == 0))
     live = detector.stream(io.BytesIO(damaged), drop="none", boxes=BOX)
-    with caplog.at_level("WARNING", logger="cofin_sdk._stream"), live:
+    with caplog.at_level("WARNING", logger="cofin_sdk.io.stream"), live:
         results = list(live)
     assert live.corrupt_packets > 0
     assert "skipped a corrupt packet" in caplog.text

@@ -194,7 +194,7 @@ def test_triton_backend_without_detector_from_triton_is_not_available(model_dir,
 def test_cli_help_loads_neither_gradio_nor_torch():
     code = textwrap.dedent("""
         import sys
-        from cofin_sdk._cli import main
+        from cofin_sdk.cli.main import main
         try:
             main(["demo", "--help"])
         except SystemExit:

@@ -63,7 +63,7 @@ def _build(paths: dict[str, Path]) -> None:
     import torch
 
     from cofin_sdk import create_model
-    from cofin_sdk._cli import main
+    from cofin_sdk.cli.main import main
     from cofin_sdk.export import export
 
     torch.manual_seed(0)

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from cofin_sdk._cli import main
+from cofin_sdk.cli.main import main
 from serving.server import check_repository, free_port
 
 
@@ -94,7 +94,7 @@ def test_an_onnxruntime_repository_on_the_bundled_server_gets_a_hint(built, tmp_
 def test_start_prints_urls_and_stops_on_sigint(built):
     http, grpc, metrics = free_port(), free_port(), free_port()
     code = (
-        "import sys; from cofin_sdk._cli import main; "
+        "import sys; from cofin_sdk.cli.main import main; "
         f"sys.exit(main(['serve', 'start', {str(built['repo'])!r}, '--http-port={http}', "
         f"'--grpc-port={grpc}', '--metrics-port={metrics}']))"
     )

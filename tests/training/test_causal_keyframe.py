@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from _fixtures import tiny_train_config
 
-from cofin_sdk.video import read_clip
+from cofin_sdk.io.video import read_clip
 
 
 @pytest.fixture(scope="module")

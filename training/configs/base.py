@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cofin_sdk.clip_rule import check_placement
+from cofin_sdk.preprocessing import check_placement
 
 __all__ = [
     "AugmentConfig",

@@ -53,9 +53,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from cofin_sdk.ava_format import AVA_TIME_OFFSET, read_label_map
+from cofin_sdk.formats.ava import AVA_TIME_OFFSET, read_label_map
+from cofin_sdk.io.video import VideoInfo, clip_indices_at, probe, read_clip
 from cofin_sdk.preprocessing import Preprocessing, letterbox_frames
-from cofin_sdk.video import VideoInfo, clip_indices_at, probe, read_clip
 from training.data._common import handle_missing, index_videos, no_samples, require_file
 from training.data.ava_annotations import (
     BOX_SOURCES,

@@ -42,7 +42,7 @@ def run_eval_ava(args: argparse.Namespace) -> int:
     """Runs ``cofin eval-ava``; prints the mAP line and the per-class table."""
     from pathlib import Path
 
-    from cofin_sdk._cli_checks import check_output_path
+    from cofin_sdk.io.paths import check_output_path
 
     from .ava import evaluate_ava_files
 

@@ -102,9 +102,9 @@ def write_detections_csv(
 ) -> None:
     """AVA submission format: one row per (box, class): video, ts, x1, y1, x2, y2, action id, score.
 
-    Written by :func:`cofin_sdk.ava_format.write_ava_csv` (6 decimals, boxes clipped).
+    Written by :func:`cofin_sdk.formats.ava.write_ava_csv` (6 decimals, boxes clipped).
     """
-    from cofin_sdk.ava_format import write_ava_csv
+    from cofin_sdk.formats.ava import write_ava_csv
 
     write_ava_csv(path, video_ids, [float(t) for t in timestamps], boxes_norm, class_ids, scores)
 
@@ -312,7 +312,7 @@ def _saved_config(path: Path) -> TrainConfig | None:
     A run folder's own ``config.json`` IS the training config; a ``save_pretrained``
     folder's ``config.json`` is a model record holding it as ``metadata.train_config``.
     """
-    from cofin_sdk.record import CONFIG_NAME, WEIGHTS_NAME, read_model_record
+    from cofin_sdk.models.record import CONFIG_NAME, WEIGHTS_NAME, read_model_record
     from training.checkpoint import read_checkpoint
     from training.configs.base import load_config
 
@@ -351,7 +351,7 @@ def _load_for_eval(path: Path, train_cfg: TrainConfig) -> ViViT:
 def _checkpoint_model(ckpt: Path, extra: dict[str, Any], train_cfg: TrainConfig) -> ViViT:
     """The untrained model of a checkpoint: from its model record, else (older checkpoints)
     from the heads of the training config's datasets."""
-    from cofin_sdk.record import ModelRecord
+    from cofin_sdk.models.record import ModelRecord
     from training.builders import build_datasets, head_specs, model_from_record, new_model
 
     if "model_record" in extra:
@@ -448,7 +448,7 @@ def _onnx_backend(path: Path, train_cfg: TrainConfig, device: str, int8: bool) -
 
 def _model_folder(path: Path) -> Path | None:
     """The ``save_pretrained`` folder of an eval target (itself, or a run's ``final/``)."""
-    from cofin_sdk.record import WEIGHTS_NAME
+    from cofin_sdk.models.record import WEIGHTS_NAME
 
     for folder in (path / "final", path):
         if (folder / WEIGHTS_NAME).is_file():
@@ -487,9 +487,9 @@ def evaluate_checkpoint(
     default), a run folder or a ``step_*.pt`` checkpoint; CONFIG defaults to the training
     config saved with it. ``backend``, ``url``, ``int8``: see :func:`build_backend`.
     ``keyframe``: clip placement of the validation clips (``"centre"`` / ``"causal"``,
-    :mod:`cofin_sdk.clip_rule`) instead of the config's ``run.keyframe``."""
-    from cofin_sdk.clip_rule import check_placement
+    :mod:`cofin_sdk.io.clip_rule`) instead of the config's ``run.keyframe``."""
     from cofin_sdk.models.hub import looks_like_repo_id, resolve_pretrained_dir
+    from cofin_sdk.preprocessing import check_placement
     from training.configs.base import apply_overrides, load_config
 
     check_backend_options(backend, url, int8)  # before anything is loaded

@@ -19,7 +19,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from cofin_sdk.video import frame_times, probe, read_frames_at
+from cofin_sdk.io.video import frame_times, probe, read_frames_at
 
 __all__ = ["ArrayVideo", "FileVideo", "VideoMeta", "open_video"]
 

@@ -11,7 +11,7 @@ Sources: anything PyAV (FFmpeg) opens (``rtsp://``, ``rtmp://``, ``http(s)://``,
 pipe or file object) or an iterable of ``(uint8 RGB frame (H, W, 3), time_s)``.
 
 Time is the stream's presentation time: ``(pts - first_pts) * time_base`` seconds, so the
-first frame is at 0 as in :mod:`cofin_sdk.video`; the wall time (``time.time()``) of each
+first frame is at 0 as in :mod:`cofin_sdk.io.video`; the wall time (``time.time()``) of each
 frame's arrival is kept beside it for latency.
 
 Faults: the end of the stream closes the ring; a read that stalls longer than
@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 import av
 import numpy as np
 
-from cofin_sdk.video import _frame_rotation, _stream_rotation, _to_rgb
+from cofin_sdk.io.video import _frame_rotation, _stream_rotation, _to_rgb
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ class FrameRing:
 
     def nearest(self, times: np.ndarray) -> list[StreamFrame]:
         """The held frame nearest each time (a tie goes to the earlier frame, as the file
-        reader's), by the rule of :class:`cofin_sdk.video`'s decoder."""
+        reader's), by the rule of :mod:`cofin_sdk.io.video`'s decoder."""
         with self._cond:
             frames = list(self._frames)
         stamps = [f.time for f in frames]

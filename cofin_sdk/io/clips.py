@@ -3,7 +3,7 @@
 Each keyframe time becomes a :class:`Clip` holding the model input as uint8
 ``(T, S, S, 3)`` (:func:`~cofin_sdk.preprocessing.letterbox_frames`), its letterbox and the
 centre frame (for person detection). Frames come from
-:func:`~cofin_sdk.video.clip_indices_at`, the clip rule training uses.
+:func:`~cofin_sdk.io.video.clip_indices_at`, the clip rule training uses.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from cofin_sdk._video_sources import ArrayVideo, FileVideo, VideoMeta
-from cofin_sdk.clip_rule import keyframe_position
+from cofin_sdk.io.clip_rule import keyframe_position
+from cofin_sdk.io.sources import ArrayVideo, FileVideo, VideoMeta
+from cofin_sdk.io.video import clip_indices_at
 from cofin_sdk.preprocessing import Letterbox, Preprocessing, letterbox_frames
-from cofin_sdk.video import clip_indices_at
 
 __all__ = ["Clip", "batched", "iter_clips"]
 

@@ -114,7 +114,7 @@ def _timed_frames(
 ) -> tuple[Iterator[tuple[float, np.ndarray]], float]:
     """``((t, frame) iterator, fps)`` for a file source or an array/iterable of frames."""
     if _is_file_source(video):
-        from cofin_sdk import video as video_io
+        from cofin_sdk.io import video as video_io
 
         if fps is None:
             fps = video_io.probe(video).fps
@@ -144,9 +144,9 @@ def save_annotated_video(
     """Writes every frame of ``video`` with the detections of the nearest keyframe.
 
     Frames lower than ``min_height`` are upscaled by an integer factor first, so labels
-    stay readable on small videos. ``faststart`` as for :func:`cofin_sdk.video.write_video`.
+    stay readable on small videos. ``faststart`` as for :func:`cofin_sdk.io.video.write_video`.
     """
-    from cofin_sdk.video import write_video
+    from cofin_sdk.io.video import write_video
 
     timed, fps = _timed_frames(video, fps)
     # Pre-group once: per-frame lookups then cost a searchsorted, not a scan of all rows.

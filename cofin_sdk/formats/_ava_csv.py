@@ -1,8 +1,8 @@
-"""The AVA CSV parsing engine behind :mod:`cofin_sdk.ava_format` (private).
+"""The AVA CSV parsing engine behind :mod:`cofin_sdk.formats.ava` (private).
 
-Column layouts, THE row rules (boxes by :mod:`cofin_sdk.boxes`), the fast pyarrow reader
+Column layouts, THE row rules (boxes by :mod:`cofin_sdk.formats.boxes`), the fast pyarrow reader
 and the line-by-line reference reader that names the first bad line. The public readers
-in :mod:`cofin_sdk.ava_format` build on :func:`_read_table`.
+in :mod:`cofin_sdk.formats.ava` build on :func:`_read_table`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 
 from .boxes import box_problems
 
-logger = logging.getLogger("cofin_sdk.ava_format")
+logger = logging.getLogger("cofin_sdk.formats.ava")
 
 PathLike = str | os.PathLike[str]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cofin_sdk.record import ModelRecord
+    from cofin_sdk.models.record import ModelRecord
 
 __all__ = [
     "BATCH",
@@ -123,7 +123,7 @@ def check_out_dir(out: str | os.PathLike, flag: str = "out_dir=") -> Path:
         ValueError: A file, a non-empty folder that holds no cofin export (its files would be
             mixed with ours), or a place that cannot be written.
     """
-    from cofin_sdk._cli_checks import check_output_folder
+    from cofin_sdk.io.paths import check_output_folder
 
     path = Path(out)
     label = f"{flag}{path}" if flag.endswith("=") else f"{flag} {path}"  # key= or --flag

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cofin_sdk._export_format import BATCH, BOXES, OPT_BOXES, check_sizes, sha256_file
+from cofin_sdk.export.format import BATCH, BOXES, OPT_BOXES, check_sizes, sha256_file
 
 logger = logging.getLogger("cofin_sdk.export")
 

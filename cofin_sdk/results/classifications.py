@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ._results_common import as_array, check_unit_interval, load_json, save_json
+from ._common import as_array, check_unit_interval, load_json, save_json
 
 __all__ = ["Classifications"]
 

@@ -21,7 +21,7 @@ network is used.
 
 Example (needs a token and the network)::
 
-    from cofin_sdk.publish import push_to_hub
+    from cofin_sdk.hub.publish import push_to_hub
     push_to_hub("runs/synthetic_tiny/final", "my-user/cofin-tiny", with_export=True)
 """
 
@@ -35,8 +35,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from cofin_sdk.model_card import CARD_NAME, model_card
-from cofin_sdk.record import CONFIG_NAME, WEIGHTS_NAME, ModelRecord, read_model_record
+from cofin_sdk.models.card import CARD_NAME, model_card
+from cofin_sdk.models.record import CONFIG_NAME, WEIGHTS_NAME, ModelRecord, read_model_record
 
 __all__ = ["EXPORT_DIR", "check_model_folder", "check_repo_id", "push_to_hub", "stage_folder"]
 

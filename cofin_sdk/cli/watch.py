@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from cofin_sdk._cli_checks import check_output_path
+from cofin_sdk.io.paths import check_output_path
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def _boxes(args: argparse.Namespace) -> list[list[float]] | None:
 def _check_args(args: argparse.Namespace) -> None:
     """Every flag, before the model loads and the stream opens."""
     from cofin_sdk._detector_inputs import check_every
-    from cofin_sdk._stream import check_source
+    from cofin_sdk.io.stream import check_source
 
     if args.backend == "triton" and not args.url:
         raise ValueError("--backend triton needs --url grpc://HOST:PORT or http://HOST:PORT")
@@ -189,7 +189,7 @@ def run_watch(args: argparse.Namespace) -> int:
         with live:
             frames = _annotated(live, jsonl)
             if args.out:
-                from cofin_sdk.video import write_video
+                from cofin_sdk.io.writer import write_video
 
                 write_video(args.out, frames, fps=1.0 / args.every)
             else:

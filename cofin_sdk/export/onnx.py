@@ -10,7 +10,7 @@
 record's ``num_frames`` and ``image_size`` (the torch model resamples position embeddings
 for other sizes, the graphs do not), and another shape is refused at export and at run
 time. Every graph's ``metadata_props`` holds ``cofin_record`` (the full
-:class:`~cofin_sdk.record.ModelRecord` JSON: heads with class names and ids,
+:class:`~cofin_sdk.models.record.ModelRecord` JSON: heads with class names and ids,
 preprocessing) and ``cofin_graph`` (role, I/O names/dtypes/shapes, clip shape, cofin
 version, sha256 of the source weights), so a backend rebuilds a Detector from a graph alone.
 
@@ -62,7 +62,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cofin_sdk._export_format import (
+from cofin_sdk.export.format import (
     BATCH,
     BOXES,
     DEFAULT_OPSET,
@@ -83,13 +83,13 @@ from cofin_sdk._export_format import (
     sha256_file,
     weights_sha256,
 )
-from cofin_sdk._tensorrt import (
+from cofin_sdk.export.tensorrt import (
     check_tensorrt,
     configure_tensorrt,
     tensorrt_profile,
     write_engines,
 )
-from cofin_sdk.record import WEIGHTS_NAME, ModelRecord, _version
+from cofin_sdk.models.record import WEIGHTS_NAME, ModelRecord, _version
 
 __all__ = [
     "DEFAULT_OPSET",
@@ -327,7 +327,7 @@ def _load(
     """``(model, record, weights_sha256, weights_source)`` of a model or a saved folder/repo."""
     if isinstance(model_or_path, (str, os.PathLike)):
         from cofin_sdk.models.hub import from_pretrained, resolve_pretrained_dir
-        from cofin_sdk.record import read_model_record
+        from cofin_sdk.models.record import read_model_record
 
         folder = resolve_pretrained_dir(model_or_path, revision, cache_dir)
         record = read_model_record(folder)

@@ -1,7 +1,7 @@
 """The model card (``README.md``) of a saved model, written from its model record alone.
 
 The card is derived data: everything in it comes from the folder's ``config.json``
-(:class:`~cofin_sdk.record.ModelRecord`: heads with class names and ids, preprocessing,
+(:class:`~cofin_sdk.models.record.ModelRecord`: heads with class names and ids, preprocessing,
 and the ``metadata`` the trainer stores, i.e. ``train_config``, ``step`` and the final
 evaluation ``metrics``), so it is regenerated rather than edited (``save_pretrained``
 writes it, ``cofin push`` writes it again with the repo id in the usage snippets).
@@ -15,7 +15,7 @@ does not hold is stated as not recorded, with the command that would record it.
 Example:
     >>> from cofin_sdk.models.config import ViViTConfig
     >>> from cofin_sdk.preprocessing import Preprocessing
-    >>> from cofin_sdk.record import ModelRecord
+    >>> from cofin_sdk.models.record import ModelRecord
     >>> record = ModelRecord(
     ...     "vivit_ti16_fe",
     ...     ViViTConfig(embed_dim=192, num_heads=3, num_frames=8, image_size=64,
@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from cofin_sdk.record import ModelRecord
+from cofin_sdk.models.record import ModelRecord
 
 __all__ = ["CARD_NAME", "TAGS", "card_data", "model_card"]
 
@@ -340,7 +340,7 @@ def _preprocessing_section(record: ModelRecord) -> str:
     return (
         "## Preprocessing\n\n"
         f"- Clip: {prep.num_frames} RGB frames at stride {prep.frame_stride} around the "
-        "keyframe (the centre frame rule of `cofin_sdk.video`).\n"
+        "keyframe (the centre frame rule of `cofin_sdk.io.video`).\n"
         f"- Size: the longer side resized to {S} px, the shorter side zero-padded to a "
         f"{S}x{S} square (letterbox); person boxes are mapped through the same letterbox.\n"
         f"- Normalisation: `(x / 255 - mean) / std` with mean {list(prep.mean)} and std "

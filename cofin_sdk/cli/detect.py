@@ -17,7 +17,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from cofin_sdk._cli_checks import check_output_path
+from cofin_sdk.io.paths import check_output_path
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ def run_detect(args: argparse.Namespace) -> int:
     anything is decoded, so a long run is never lost to a typo at the end.
     """
     from cofin_sdk.detector import check_every
-    from cofin_sdk.video import probe
+    from cofin_sdk.io.video import probe
 
     _check_inputs(args, {"--json": (), "--csv": (), "--out": (".mp4",)})
     video_id = _video_id(args)
@@ -243,7 +243,7 @@ def _detect_summary(result: Any, video: str) -> str:
 
 def run_classify(args: argparse.Namespace) -> int:
     """Runs ``cofin classify``; prints the top-k labels (arguments checked first)."""
-    from cofin_sdk.video import probe
+    from cofin_sdk.io.video import probe
 
     _check_inputs(args, {"--json": ()})
     for flag, value in (("--top-k", args.top_k), ("--num-clips", args.num_clips)):

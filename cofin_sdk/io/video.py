@@ -22,7 +22,7 @@ non-video or audio-only file raises ``ValueError`` naming the file and the
 problem. Raw PyAV exceptions never escape.
 
 Example:
-    >>> from cofin_sdk.video import probe, read_clip, write_video
+    >>> from cofin_sdk.io.video import probe, read_clip, write_video
     >>> import numpy as np
     >>> frames = np.zeros((50, 64, 96, 3), np.uint8)
     >>> write_video("/tmp/cofin_doc.mp4", frames, fps=25)
@@ -48,14 +48,14 @@ from typing import IO, Any, TypeAlias
 import av
 import numpy as np
 
-from cofin_sdk._video_writer import write_video
-from cofin_sdk.clip_rule import (
+from cofin_sdk.io.clip_rule import (
     clip_frame_indices,
     clip_indices_at,
     frame_times,
     keyframe_index,
     spread_centre_indices,
 )
+from cofin_sdk.io.writer import write_video
 
 logger = logging.getLogger(__name__)
 
@@ -460,7 +460,7 @@ def read_clip(
         num_frames: Clip length T.
         frame_stride: Step between frames, in frames of the nominal frame rate.
         info: The video's :func:`probe` result, to skip probing when already known.
-        placement: ``"centre"`` or ``"causal"`` (see :mod:`cofin_sdk.clip_rule`).
+        placement: ``"centre"`` or ``"causal"`` (see :mod:`cofin_sdk.io.clip_rule`).
 
     Returns:
         ``uint8`` array ``(T, H, W, 3)`` RGB, upright.

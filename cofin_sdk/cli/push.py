@@ -47,7 +47,7 @@ def register_push(subparsers: Any) -> None:
 
 def run_push(args: argparse.Namespace) -> int:
     """Runs ``cofin push``; prints the commit URL."""
-    from cofin_sdk.publish import push_to_hub
+    from cofin_sdk.hub.publish import push_to_hub
 
     url = push_to_hub(
         args.model_dir,

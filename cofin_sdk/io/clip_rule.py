@@ -1,5 +1,5 @@
 """THE clip rule shared by training and inference (numpy only; re-exported by
-:mod:`cofin_sdk.video`): keyframe time -> key frame -> clip frame indices -> the
+:mod:`cofin_sdk.io.video`): keyframe time -> key frame -> clip frame indices -> the
 nominal-grid times decoded. ``read_clip``, the Detector, ``Detector.stream``, every dataset
 and the benchmarks call these; ``tests/cofin_sdk/test_clip_rule.py`` sweeps them over whole
 videos.
@@ -20,6 +20,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from cofin_sdk.preprocessing import KEYFRAME_PLACEMENTS, check_placement
+
 __all__ = [
     "KEYFRAME_PLACEMENTS",
     "check_placement",
@@ -31,24 +33,6 @@ __all__ = [
     "keyframe_position",
     "spread_centre_indices",
 ]
-
-#: Where the keyframe sits in its clip: the middle (``"centre"``) or the end (``"causal"``).
-KEYFRAME_PLACEMENTS = ("centre", "causal")
-
-
-def check_placement(placement: object, name: str = "keyframe=") -> str:
-    """``placement`` if it is one of :data:`KEYFRAME_PLACEMENTS`.
-
-    Args:
-        placement: The value to check.
-        name: The argument as the caller's interface spells it (``"--keyframe "`` for a CLI).
-
-    Raises:
-        ValueError: Naming the argument and the choices.
-    """
-    if placement not in KEYFRAME_PLACEMENTS:
-        raise ValueError(f"{name}{placement!r}: choose 'centre' or 'causal'")
-    return str(placement)
 
 
 def keyframe_position(num_frames: int, placement: str = "centre") -> int:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from cofin_sdk.model_card import CARD_NAME
-from cofin_sdk.record import CONFIG_NAME, WEIGHTS_NAME
+from cofin_sdk.models.card import CARD_NAME
+from cofin_sdk.models.record import CONFIG_NAME, WEIGHTS_NAME
 
 __all__ = ["hub_offline", "looks_like_repo_id", "resolve_pretrained_dir", "snapshot"]
 

@@ -17,7 +17,7 @@ Row rules, the same in every reader (a malformed row raises ``ValueError`` with 
 
 * the column count of the layout; blank lines (also lines of empty cells) are skipped;
 * a non-empty video id; a finite timestamp >= 0;
-* the box rule of :mod:`cofin_sdk.boxes` for normalised boxes: finite, ``x1 <= x2``,
+* the box rule of :mod:`cofin_sdk.formats.boxes` for normalised boxes: finite, ``x1 <= x2``,
   ``y1 <= y2``, every coordinate in ``[-TOLERANCE, 1 + TOLERANCE]``. Training and SDK
   readers clip the tolerated overshoot; :func:`read_ava_csv` (the evaluator) does not,
   like the official tool, so its numbers stay identical;

@@ -1,4 +1,4 @@
-"""The H.264 writer behind :func:`cofin_sdk.video.write_video` (re-exported there)."""
+"""The H.264 writer behind :func:`cofin_sdk.io.video.write_video` (re-exported there)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 import av
 import numpy as np
 
-logger = logging.getLogger("cofin_sdk.video")
+logger = logging.getLogger("cofin_sdk.io.video")
 
 __all__ = ["write_video"]
 

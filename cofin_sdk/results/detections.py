@@ -1,5 +1,5 @@
 """Inference results: person-box action detections (clip classifications live in
-:mod:`cofin_sdk.classifications` and are re-exported here).
+:mod:`cofin_sdk.results.classifications` and are re-exported here).
 
 Results are plain numpy dataclasses (in the style of ``supervision.Detections``):
 validated on construction, indexable with boolean masks, mergeable, and exportable
@@ -24,9 +24,10 @@ from typing import IO, Any
 
 import numpy as np
 
-from ._results_common import as_array, check_unit_interval, load_json, save_json
-from .ava_format import write_ava_csv
-from .boxes import to_normalized, validate_boxes
+from cofin_sdk.formats.ava import write_ava_csv
+from cofin_sdk.formats.boxes import to_normalized, validate_boxes
+
+from ._common import as_array, check_unit_interval, load_json, save_json
 from .classifications import Classifications  # re-exported: results API
 
 logger = logging.getLogger(__name__)
@@ -455,8 +456,8 @@ class Detections:
 
         Columns: ``video_id, timestamp, x1, y1, x2, y2, action_id, score`` with boxes
         normalised to [0, 1], one row per (box, class), rows in box order, written by
-        :func:`cofin_sdk.ava_format.write_ava_csv` (the one AVA writer: 6 decimals,
-        timestamps by :func:`~cofin_sdk.ava_format.format_timestamp`).
+        :func:`cofin_sdk.formats.ava.write_ava_csv` (the one AVA writer: 6 decimals,
+        timestamps by :func:`~cofin_sdk.formats.ava.format_timestamp`).
 
         Args:
             path_or_buffer: File path or text buffer to write; ``None`` only returns the text.
@@ -541,7 +542,7 @@ class Detections:
             thickness: Box line width in pixels (default scales with the frame).
             font_scale: OpenCV font scale (default scales with the frame).
         """
-        from cofin_sdk import _drawing
+        from cofin_sdk.results import drawing as _drawing
 
         return _drawing.draw_detections(
             frame,
@@ -569,7 +570,7 @@ class Detections:
 
         Args:
             path: Output ``.mp4`` path.
-            video: Anything ``cofin_sdk.video.iter_frames`` reads (path, file object), or a
+            video: Anything ``cofin_sdk.io.video.iter_frames`` reads (path, file object), or a
                 ``uint8 (T, H, W, 3)`` array / iterable of RGB frames (then ``fps`` is required).
             fps: Frame rate of ``video``; read from the file when omitted.
             tolerance: A frame shows the keyframe nearest to its time if within this many seconds.
@@ -578,12 +579,12 @@ class Detections:
             min_height: Upscale smaller frames by an integer factor to at least this height
                 so labels stay readable (0: keep the video's size).
             faststart: Put the mp4 index first (``movflags=+faststart``) so browsers play
-                it while downloading (see :func:`cofin_sdk.video.write_video`).
+                it while downloading (see :func:`cofin_sdk.io.video.write_video`).
 
         Returns:
             The written path.
         """
-        from cofin_sdk import _drawing
+        from cofin_sdk.results import drawing as _drawing
 
         return _drawing.save_annotated_video(
             self,

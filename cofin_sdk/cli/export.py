@@ -76,7 +76,7 @@ def register(subparsers: Any) -> None:
 def _check_args(args: argparse.Namespace) -> None:
     """Every check that needs no weights, in CLI words (light: no torch unless tensorrt)."""
     from cofin_sdk.export import FORMATS, check_clip, check_heads, check_opset, check_out_dir
-    from cofin_sdk.record import read_model_record
+    from cofin_sdk.models.record import read_model_record
 
     if args.format not in FORMATS:
         raise ValueError(f"--format {args.format}: choose one of {', '.join(FORMATS)}")

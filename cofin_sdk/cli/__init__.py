@@ -1,0 +1,6 @@
+"""The ``cofin`` command line: :mod:`.main` (parser, plugin loading, one-line errors) and
+the SDK's own sub-commands (:mod:`.detect`, :mod:`.export`, :mod:`.push`).
+
+May import: anything in the SDK, only inside the sub-command's function (``cofin --help``
+imports no torch). Nothing in the SDK imports the CLI.
+"""

@@ -1,0 +1,30 @@
+"""Inference results: :class:`Detections`, :class:`Classifications` and their drawing.
+
+Owns: :mod:`.detections` (person boxes with action scores), :mod:`.classifications`
+(clip-level scores), :mod:`._common` (shared checks and JSON) and :mod:`.drawing`
+(annotated frames and videos, imported by the results only when ``draw`` is called).
+
+May import: :mod:`cofin_sdk.formats` and :mod:`cofin_sdk.io` (torch-free: results load
+in web servers and notebooks).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cofin_sdk._lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from .classifications import Classifications
+    from .detections import PERSON_DETECTOR_NAMES, Detections
+
+__all__ = ["Classifications", "Detections", "PERSON_DETECTOR_NAMES"]
+
+__getattr__, __dir__ = lazy_attributes(
+    __name__,
+    {
+        "Classifications": "classifications",
+        "Detections": "detections",
+        "PERSON_DETECTOR_NAMES": "detections",
+    },
+)
