@@ -256,12 +256,17 @@ class StreamReader:
             self._put(np.asarray(image), float(time_s))
 
     def _read_containers(self) -> None:
+        """Decodes until the end; after a stall or read error, reopens the URL up to
+        ``reconnect`` times (a failed reopen uses an attempt too, then waits ``min(1 s,
+        timeout_s)``: a camera that is rebooting refuses connections for a while)."""
         attempts = 0
         while not self._stop.is_set():
             try:
+                if self._container is None:
+                    self._container = self._opener()  # a reconnection
                 self._decode(self._container)
                 return  # the end of the stream
-            except (av.FFmpegError, OSError, TimeoutError) as exc:
+            except (av.FFmpegError, OSError) as exc:  # OSError: ConnectionError, TimeoutError
                 if self._stop.is_set():
                     return
                 if attempts >= self.reconnect or self._opener is None:
@@ -275,14 +280,18 @@ class StreamReader:
                     attempts,
                     self.reconnect,
                 )
-                self._container.close()
-                self._container = self._reopen()
+                self._release_for_reconnect()
+                if attempts > 1:
+                    self._stop.wait(min(1.0, self.timeout_s))
 
-    def _reopen(self) -> Any:
+    def _release_for_reconnect(self) -> None:
+        """Closes the old connection; the next stream's times continue the timeline."""
+        if self._container is not None:
+            self._container.close()
+            self._container = None
         self.ring.touch()
         self._offset = self.ring.latest_time() + 1.0 / self.fps
         self._origin = None
-        return self._opener()
 
     def _stall_error(self, exc: BaseException) -> BaseException:
         if isinstance(exc, (av.ExitError, TimeoutError)):
@@ -334,11 +343,13 @@ class StreamReader:
 
 
 def _open_container(name: str, target: Any, kwargs: dict[str, Any], timeout_s: float) -> Any:
-    """``av.open`` with ``timeout_s`` for opening and for each read; one-line errors."""
+    """``av.open`` with ``timeout_s`` for each read; opening also probes about 1 s of the
+    stream (``_LIVE_OPTIONS``), so it may take ``timeout_s + 2`` s. One-line errors."""
+    open_timeout = timeout_s + 2.0
     try:
-        container = av.open(target, mode="r", timeout=(timeout_s, timeout_s), **kwargs)
+        container = av.open(target, mode="r", timeout=(open_timeout, timeout_s), **kwargs)
     except av.ExitError as exc:
-        raise TimeoutError(f"{name}: no answer within {timeout_s:g} s (timeout_s)") from exc
+        raise TimeoutError(f"{name}: no answer within {open_timeout:g} s (timeout_s + 2)") from exc
     except (av.FFmpegError, OSError) as exc:
         raise ConnectionError(f"cannot open stream {name}: {exc}") from exc
     if not container.streams.video:

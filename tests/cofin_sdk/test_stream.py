@@ -89,8 +89,8 @@ def serve(clip: Path) -> Iterator:
         pytest.skip("ffmpeg is missing: apt-get install -y ffmpeg (.ci/run does)")
     processes: list[subprocess.Popen] = []
 
-    def start() -> tuple[str, subprocess.Popen]:
-        port = _free_port()
+    def start(port: int | None = None) -> tuple[str, subprocess.Popen]:
+        port = port or _free_port()
         url = f"tcp://127.0.0.1:{port}"
         command = [FFMPEG, "-v", "error", "-re", "-i", str(clip), "-c", "copy", "-f", "mpegts"]
         process = subprocess.Popen([*command, f"{url}?listen=1"], stderr=subprocess.DEVNULL)
@@ -175,6 +175,22 @@ def test_stalled_stream_times_out(detector: Detector, serve) -> None:
         waited = time.monotonic() - stalled
     assert waited <= timeout_s + 1.0 + 1.0 / FPS * 10  # frames buffered before the stop count
     assert not live.reader.alive
+
+
+def test_stalled_stream_reconnects(detector: Detector, serve, caplog) -> None:
+    """reconnect=5: after the stall the URL is opened again (a new server on the same port,
+    refusing connections until it has started) and the keyframes go on, later in the
+    stream's timeline; each attempt is logged."""
+    url, process = serve()
+    with detector.stream(url, boxes=BOX, timeout_s=1.0, reconnect=5) as live:
+        first = next(live)
+        process.send_signal(signal.SIGSTOP)
+        serve(int(url.rsplit(":", 1)[1]))  # the camera is back
+        with caplog.at_level("WARNING", logger="cofin_sdk.io.stream"):
+            rest = list(live)
+    assert 1 <= live.reader.reconnects <= 5 and "reconnecting (attempt 1 of 5)" in caplog.text
+    assert rest and rest[-1].time > first.time + SECONDS - 1  # the second stream's keyframes
+    assert [r.index for r in rest] == sorted({r.index for r in rest})
 
 
 class _Slow(Backend):
