@@ -575,7 +575,7 @@ class Detector:
         A reader thread decodes ``source`` into a bounded ring of frames; each iteration
         waits for the next keyframe's clip (keyframes every ``every`` s of presentation
         time), scores it (one backbone pass, then ``heads``) and yields a
-        :class:`~cofin_sdk._detector_stream.StreamResult` with ``frame_time``,
+        :class:`~cofin_sdk.StreamResult` with ``frame_time``,
         ``arrival_wall_time``, ``result_wall_time`` and ``dropped``. Inference never blocks
         the reader (with ``drop="none"`` a full ring makes the source wait).
 
@@ -596,7 +596,7 @@ class Detector:
             track: Track identities (needs cofin's tracking; ``False`` for now).
 
         Returns:
-            A :class:`~cofin_sdk._detector_stream.DetectionStream`: iterate it; use it in a
+            A :class:`~cofin_sdk.DetectionStream`: iterate it; use it in a
             ``with`` block or ``close()`` it to stop the reader and release the source. Its
             iteration ends with the stream.
 

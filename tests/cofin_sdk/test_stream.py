@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _fixtures import tiny_model
+from _fixtures import moving_block_frames, tiny_model
 
 from cofin_sdk.backends import Backend
 from cofin_sdk.detector import Detector
@@ -27,16 +27,6 @@ from cofin_sdk.io.video import iter_frames, write_video
 FPS, SECONDS, NUM_FRAMES, STRIDE, SIZE = 10, 3, 4, 2, 64
 BOX = [[10.0, 5.0, 60.0, 58.0]]
 FFMPEG = shutil.which("ffmpeg")
-
-
-def _frames(num: int, height: int = 61, width: int = 97) -> np.ndarray:
-    """A moving bright block on noise: every frame differs, so frame mix-ups show."""
-    rng = np.random.default_rng(0)
-    frames = rng.integers(0, 80, (num, height, width, 3), dtype=np.uint8)
-    for t in range(num):
-        x = (3 * t) % (width - 12)
-        frames[t, 15:35, x : x + 12] = (230, 120 + 4 * t % 100, 40)
-    return frames
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +51,7 @@ def detector(model_dir: Path) -> Detector:
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("stream") / "clip.mp4"
-    write_video(path, _frames(FPS * SECONDS), fps=FPS, pix_fmt="yuv444p")
+    write_video(path, moving_block_frames(FPS * SECONDS, 61, 97), fps=FPS, pix_fmt="yuv444p")
     return path
 
 
