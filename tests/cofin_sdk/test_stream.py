@@ -79,10 +79,12 @@ def serve(clip: Path) -> Iterator:
         pytest.skip("ffmpeg is missing: apt-get install -y ffmpeg (.ci/run does)")
     processes: list[subprocess.Popen] = []
 
-    def start(port: int | None = None) -> tuple[str, subprocess.Popen]:
+    def start(port: int | None = None, loop: bool = False) -> tuple[str, subprocess.Popen]:
         port = port or _free_port()
         url = f"tcp://127.0.0.1:{port}"
-        command = [FFMPEG, "-v", "error", "-re", "-i", str(clip), "-c", "copy", "-f", "mpegts"]
+        looping = ["-stream_loop", "-1"] if loop else []  # endless: ends when the client goes
+        command = [FFMPEG, "-v", "error", "-re", *looping, "-i", str(clip), "-c", "copy"]
+        command += ["-f", "mpegts"]
         process = subprocess.Popen([*command, f"{url}?listen=1"], stderr=subprocess.DEVNULL)
         processes.append(process)
         deadline = time.monotonic() + 10
@@ -215,7 +217,7 @@ def test_slow_backend_drops_keyframes_and_keeps_latency(detector: Detector, serv
 
 
 def test_close_releases_source(detector: Detector, serve) -> None:
-    url, process = serve()
+    url, process = serve(loop=True)  # endless: only the client leaving ends it
     before = threading.active_count()
     live = detector.stream(url, boxes=BOX)
     next(live)
@@ -296,3 +298,22 @@ def test_corrupt_packets_are_skipped_and_counted(detector: Detector, clip: Path,
     assert live.corrupt_packets > 0
     assert "skipped a corrupt packet" in caplog.text
     assert [r.time for r in results] == [0.0, 1.0, 2.0]
+
+
+def test_ctrl_c_stops_watch_and_releases_the_source(model_dir: Path, serve) -> None:
+    """SIGINT to a running ``cofin watch``: exit 130 at once, and the server sees its client
+    gone (the reader thread was joined and the connection closed)."""
+    import sys
+
+    url, server = serve(loop=True)
+    command = [sys.executable, "-m", "cofin_sdk.cli.main", "watch", url, "--model", str(model_dir)]
+    watch = subprocess.Popen(
+        [*command, "--box", "10,5,60,58"], stdout=subprocess.PIPE, text=True, bufsize=1
+    )
+    try:
+        assert watch.stdout.readline().startswith("t=")  # the first keyframe's line
+        watch.send_signal(signal.SIGINT)
+        assert watch.wait(timeout=10) == 130
+        server.wait(timeout=10)
+    finally:
+        watch.kill()
