@@ -165,7 +165,7 @@ def test_stalled_stream_times_out(detector: Detector, serve) -> None:
             for _ in live:
                 pass
         waited = time.monotonic() - stalled
-    assert waited <= timeout_s + 1.0 + 1.0 / FPS * 10  # frames buffered before the stop count
+    assert 0.95 * timeout_s <= waited <= timeout_s + 1.0
     assert not live.reader.alive
 
 
