@@ -226,21 +226,17 @@ class DetectionStream:
     def _ready(self, latest: float, ended: bool) -> list[int]:
         """Keyframes to score now (empty: wait, or the end when ``ended``)."""
         last = self._last_keyframe(latest) if ended else None
-        ready = []
-        k = self._next
+        first = k = self._next
         while (last is not None and k <= last) or (
             last is None and self._last_needed(k) <= latest + _EPS
         ):
-            ready.append(k)
             k += 1
-            if self.drop == "none" and len(ready) == self.detector.batch_size:
+            if self.drop == "none" and k - first == self.detector.batch_size:
                 break
-            if len(ready) > 100_000:  # far behind: only the newest matters
-                ready = ready[-1:]
-        if self.drop == "latest" and ready:
-            self.dropped += len(ready) - 1
-            return ready[-1:]
-        return ready
+        if self.drop == "latest" and k > first:
+            self.dropped += k - first - 1  # every ready keyframe but the newest
+            return [k - 1]
+        return list(range(first, k))
 
     def _last_keyframe(self, latest: float) -> int:
         """The last keyframe of an ended stream (as ``Detector.detect``: ``k * every <= last``)."""
