@@ -19,6 +19,7 @@ from cofin_sdk import _moved
 from cofin_sdk._lazy import lazy_attributes
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time see __getattr__
+    from ._detector_stream import DetectionStream, StreamResult
     from .backends import Backend, TorchBackend
     from .detector import Analysis, Detector
     from .hub import push_to_hub
@@ -60,6 +61,7 @@ __all__ = [
     "AvaCsvBoxes",
     "Backend",
     "Classifications",
+    "DetectionStream",
     "Detections",
     "Detector",
     "GivenBoxes",
@@ -68,6 +70,7 @@ __all__ = [
     "Letterbox",
     "PersonDetector",
     "Preprocessing",
+    "StreamResult",
     "TorchBackend",
     "TorchvisionPersonDetector",
     "VideoInfo",
@@ -95,6 +98,7 @@ _LAZY_NAMES: dict[str, str] = {
     "Analysis": "detector",
     "push_to_hub": "hub",
     "Detector": "detector",
+    **dict.fromkeys(["DetectionStream", "StreamResult"], "_detector_stream"),
     **dict.fromkeys(
         [
             "HeadSpec",

@@ -39,7 +39,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -62,6 +62,9 @@ from cofin_sdk.preprocessing import Preprocessing
 from cofin_sdk.results import Classifications, Detections
 from cofin_sdk.tracking import check_track_fps
 from cofin_sdk.tracking.video_pass import track_people
+
+if TYPE_CHECKING:
+    from cofin_sdk._detector_stream import DetectionStream
 
 logger = logging.getLogger(__name__)
 
@@ -316,6 +319,18 @@ class Detector:
         name = resolve_head(self.backend.heads, head, task)
         return name, self.backend.heads[name]
 
+    def _split_heads(self, heads: Sequence[str] | None) -> tuple[str | None, list[str]]:
+        """``heads=`` (default: all) as (the detection head or ``None``, classification heads)."""
+        names = list(self.backend.heads) if heads is None else list(heads)
+        for name in names:
+            if name not in self.backend.heads:
+                resolve_head(self.backend.heads, name, "detection")  # raises: no such head
+        detection = [n for n in names if self.backend.heads[n].task == "detection"]
+        classification = [n for n in names if self.backend.heads[n].task == "classification"]
+        if len(detection) > 1:
+            raise ValueError(f"heads= holds {len(detection)} detection heads {detection}; pass one")
+        return (detection[0] if detection else None), classification
+
     def _person_detector(self, boxes: Any, override: Any, normalized: bool) -> PersonDetector:
         if boxes is not None:
             if override is not None:
@@ -434,17 +449,12 @@ class Detector:
         Raises:
             ValueError: As :meth:`detect`, an unknown head, or two detection heads.
         """
-        names = list(self.backend.heads) if heads is None else list(heads)
-        for name in names:
-            if name not in self.backend.heads:
-                resolve_head(self.backend.heads, name, "detection")  # raises: no such head
-        detection = [n for n in names if self.backend.heads[n].task == "detection"]
-        classification = [n for n in names if self.backend.heads[n].task == "classification"]
-        if len(detection) > 1:
-            raise ValueError(f"heads= holds {len(detection)} detection heads {detection}; pass one")
+        head, classification = self._split_heads(heads)
+        detection = [head] if head else []
         if track:
             check_track_fps(track_fps)
             if not detection:
+                names = list(self.backend.heads) if heads is None else list(heads)
                 raise ValueError(
                     "track=True tracks people, which needs a detection head; "
                     f"{'these weights have none' if heads is None else f'heads={names} has none'}"
@@ -518,26 +528,40 @@ class Detector:
             for batch in batched(clips, self.batch_size):
                 people = [person(c.keyframe, c.time) for c in batch] if detection else []
                 bar.update(len(batch))
-                found = [i for i, p in enumerate(people) if len(p.boxes)]
-                rows = list(range(len(batch))) if classification else found
-                if not rows:
-                    continue
-                features = self.backend.features(np.stack([batch[i].frames for i in rows]))
-                # Detection first: TritonBackend sends the boxes with its ONE ensemble run for
-                # these clips and serves the classification heads below from that run.
-                if detection and found:
-                    at = [rows.index(i) for i in found]  # features row of each clip with people
-                    parts.append(
-                        self._detections(
-                            detection,
-                            features[at],
-                            [batch[i] for i in found],
-                            [people[i] for i in found],
-                        )
-                    )
-                for name in classification:
-                    probs[name].append(self.backend.head(name, features))
+                part, batch_probs = self._score_batch(batch, people, detection, classification)
+                if part is not None:
+                    parts.append(part)
+                for name, value in batch_probs.items():
+                    probs[name].append(value)
         return parts, probs
+
+    def _score_batch(
+        self,
+        batch: Sequence[Clip],
+        people: Sequence[Any],
+        detection: tuple[str, Detections] | None,
+        classification: Sequence[str],
+    ) -> tuple[Detections | None, dict[str, np.ndarray]]:
+        """ONE backbone pass over ``batch``, then every head (files and live streams).
+
+        Returns the detections of the clips with people (``None`` if none) and
+        ``{head: probabilities (B, C)}``; without classification heads, clips without
+        people skip the backbone.
+        """
+        found = [i for i, p in enumerate(people) if len(p.boxes)]
+        rows = list(range(len(batch))) if classification else found
+        if not rows:
+            return None, {}
+        features = self.backend.features(np.stack([batch[i].frames for i in rows]))
+        part = None
+        # Detection first: TritonBackend sends the boxes with its ONE ensemble run for
+        # these clips and serves the classification heads below from that run.
+        if detection and found:
+            at = [rows.index(i) for i in found]  # features row of each clip with people
+            part = self._detections(
+                detection, features[at], [batch[i] for i in found], [people[i] for i in found]
+            )
+        return part, {name: self.backend.head(name, features) for name in classification}
 
     def _detections(
         self,
@@ -613,6 +637,84 @@ class Detector:
             resume=resume,
             timeline=None if timeline is None else dict(timeline),
             progress=self.progress,
+        )
+
+    # ------------------------------------------------------------------ live streams
+    def stream(
+        self,
+        source: Any,
+        *,
+        every: float = 1.0,
+        keyframe: str = "causal",
+        drop: str = "latest",
+        heads: Sequence[str] | None = None,
+        boxes: Mapping[float, Any] | Any = None,
+        person_detector: Any = None,
+        normalized: bool = False,
+        threshold: float | None = None,
+        fps: float | None = None,
+        timeout_s: float = 10.0,
+        reconnect: int = 0,
+        track: bool = False,
+    ) -> DetectionStream:
+        """Scores a live stream keyframe by keyframe, with bounded latency and memory.
+
+        A reader thread decodes ``source`` into a bounded ring of frames; each iteration
+        waits for the next keyframe's clip (keyframes every ``every`` s of presentation
+        time), scores it (one backbone pass, then ``heads``) and yields a
+        :class:`~cofin_sdk.StreamResult` with ``frame_time``,
+        ``arrival_wall_time``, ``result_wall_time`` and ``dropped``. Inference never blocks
+        the reader (with ``drop="none"`` a full ring makes the source wait).
+
+        Args:
+            source: ``rtsp://``, ``rtmp://``, ``http(s)://``, ``tcp://``, ``udp://``, ``srt://``
+                URL, file path, ``/dev/videoN`` webcam, binary pipe / file object, or an
+                iterable of ``(uint8 RGB frame (H, W, 3), time_s)`` (then ``fps`` is required).
+            every: Keyframe spacing in seconds (keyframes at ``0, every, 2 * every, ...``).
+            keyframe: ``"causal"`` (the clip ends at the keyframe: latency = inference) or
+                ``"centre"`` (the weights' training rule; waits for half a clip).
+            drop: ``"latest"``: when inference falls behind, score the newest complete clip
+                and count the skipped keyframes; ``"none"``: score every keyframe (files).
+            heads: Heads to run (default: all; at most one detection head).
+            boxes, person_detector, normalized, threshold: As for :meth:`detect`.
+            fps: Frame rate of an iterable source (or to override the stream's).
+            timeout_s: A stall longer than this raises ``TimeoutError`` (or reconnects).
+            reconnect: Reopen a URL this many times after a stall or read error (logged).
+            track: Track identities (needs cofin's tracking; ``False`` for now).
+
+        Returns:
+            A :class:`~cofin_sdk.DetectionStream`: iterate it; use it in a
+            ``with`` block or ``close()`` it to stop the reader and release the source. Its
+            iteration ends with the stream.
+
+        Raises:
+            ValueError: Bad ``every``/``keyframe``/``drop``/``heads``/``boxes``, an unsupported
+                URL scheme, no video stream (one line, before any thread starts).
+            ConnectionError, FileNotFoundError: The source cannot be opened.
+            TimeoutError: While iterating: the stream stalled longer than ``timeout_s``.
+
+        Example:
+            >>> with detector.stream("rtsp://camera/live", boxes=[[0, 0, 320, 240]]) as live:  # doctest: +SKIP
+            ...     for result in live:
+            ...         print(result.time, result.latency, result.detections.labels(1))
+        """
+        from cofin_sdk._detector_stream import open_detection_stream
+
+        return open_detection_stream(
+            self,
+            source,
+            every=every,
+            keyframe=keyframe,
+            drop=drop,
+            heads=heads,
+            boxes=boxes,
+            person_detector=person_detector,
+            normalized=normalized,
+            threshold=threshold,
+            fps=fps,
+            timeout_s=timeout_s,
+            reconnect=reconnect,
+            track=track,
         )
 
     # ------------------------------------------------------------------ classification

@@ -43,6 +43,8 @@ if TYPE_CHECKING:  # torch is imported where clips are processed: the records st
     import torch
 
 __all__ = [
+    "KEYFRAME_PLACEMENTS",
+    "check_placement",
     "Letterbox",
     "Preprocessing",
     "letterbox_clip",
@@ -52,6 +54,26 @@ __all__ = [
     "preprocess",
     "preprocess_clip",
 ]
+
+
+#: Where the keyframe sits in its clip: the middle (``"centre"``) or the end (``"causal"``);
+#: the rule itself is :func:`cofin_sdk.io.clip_rule.clip_frame_indices`.
+KEYFRAME_PLACEMENTS = ("centre", "causal")
+
+
+def check_placement(placement: object, name: str = "keyframe=") -> str:
+    """``placement`` if it is one of :data:`KEYFRAME_PLACEMENTS`.
+
+    Args:
+        placement: The value to check.
+        name: The argument as the caller's interface spells it (``"--keyframe "`` for a CLI).
+
+    Raises:
+        ValueError: Naming the argument and the choices.
+    """
+    if placement not in KEYFRAME_PLACEMENTS:
+        raise ValueError(f"{name}{placement!r}: choose 'centre' or 'causal'")
+    return str(placement)
 
 
 @dataclasses.dataclass
@@ -66,6 +88,9 @@ class Preprocessing:
         mean: Per-channel RGB mean on the ``[0, 1]`` scale.
         std: Per-channel RGB std on the ``[0, 1]`` scale (0.5/0.5 as for the
             ImageNet-21K ViT checkpoints).
+        keyframe: Where the keyframe sits in its clip, as the weights were trained:
+            ``"centre"`` (the paper's) or ``"causal"`` (the clip ends at the keyframe; see
+            :mod:`cofin_sdk.io.clip_rule`).
 
     Example:
         >>> prep = Preprocessing(image_size=160, num_frames=16)
@@ -78,8 +103,10 @@ class Preprocessing:
     frame_stride: int = 2
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    keyframe: str = "centre"
 
     def __post_init__(self) -> None:
+        check_placement(self.keyframe, "Preprocessing.keyframe=")
         for field in ("image_size", "num_frames", "frame_stride"):
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:

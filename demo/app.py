@@ -13,7 +13,8 @@ head; the page shows what it returns:
 - an action timeline, classes x time heat maps (:mod:`demo.plots`);
 - a per-person timeline: people are tracked (``analyze(track=True)``) and each track's
   action segments (``Detections.timeline``, THE timeline rule, on threshold = the page's
-  score threshold, gaps up to one keyframe interval filled) are drawn as Gantt bars.
+  score threshold, gaps up to one keyframe interval filled) are drawn as Gantt bars;
+- a "Live" tab: the browser's webcam through ``Detector.stream`` (:mod:`demo.live`).
 
 Run it with ``cofin demo --model DIR_OR_REPO`` or, as on Hugging Face Spaces,
 ``MODEL=DIR_OR_REPO python demo/app.py`` (optional ``REVISION``, ``BACKEND``,
@@ -316,62 +317,102 @@ class CofinDemo:
             title="cofin demo", analytics_enabled=False, delete_cache=DELETE_CACHE
         ) as blocks:
             gr.Markdown(self._header())
-            with gr.Row():
-                with gr.Column(scale=2):
-                    video = gr.Video(label="Video", sources=["upload"], elem_id="input-video")
-                    threshold = gr.Slider(0.0, 1.0, value=0.3, step=0.05, label="Score threshold")
-                    every = gr.Slider(0.2, 5.0, value=1.0, step=0.1, label="Keyframe interval (s)")
-                    chosen = gr.CheckboxGroup(heads, value=heads, label="Classification heads")
-                    run = gr.Button("Run", variant="primary", elem_id="run")
-                    if self.examples is not None and self.examples.videos:
-                        gr.Examples(
-                            [[str(path)] for path in self.examples.videos],
-                            inputs=[video],
-                            label="Synthetic example clips",
-                            cache_examples=False,
+            with gr.Tab("Video", id="video"):
+                with gr.Row():
+                    with gr.Column(scale=2):
+                        video = gr.Video(label="Video", sources=["upload"], elem_id="input-video")
+                        threshold = gr.Slider(
+                            0.0, 1.0, value=0.3, step=0.05, label="Score threshold"
                         )
-                with gr.Column(scale=3):
-                    annotated = gr.Video(
-                        label="Annotated video", interactive=False, elem_id="output-video"
-                    )
-                    summary = gr.Markdown(label="Summary", elem_id="summary")
-                    with gr.Row():
-                        labels = [
-                            gr.Label(
-                                num_top_classes=TOP_K, label=f"{h}: top-{TOP_K}", show_heading=False
+                        every = gr.Slider(
+                            0.2, 5.0, value=1.0, step=0.1, label="Keyframe interval (s)"
+                        )
+                        chosen = gr.CheckboxGroup(heads, value=heads, label="Classification heads")
+                        run = gr.Button("Run", variant="primary", elem_id="run")
+                        if self.examples is not None and self.examples.videos:
+                            gr.Examples(
+                                [[str(path)] for path in self.examples.videos],
+                                inputs=[video],
+                                label="Synthetic example clips",
+                                cache_examples=False,
                             )
-                            for h in heads
-                        ]
-            plot = gr.Plot(
-                label="Action timeline (classes x time)", format="png", elem_id="timeline"
-            )
-            people = gr.Plot(
-                label="Per-person timeline (tracks x time)", format="png", elem_id="person-timeline"
-            )
-            table = gr.Dataframe(
-                headers=TABLE_COLUMNS, label="Detections", interactive=False, wrap=True
-            )
-            with gr.Row():
-                csv_file = gr.File(label="Detections CSV")
-                json_file = gr.File(label="Detections JSON")
+                    with gr.Column(scale=3):
+                        annotated = gr.Video(
+                            label="Annotated video", interactive=False, elem_id="output-video"
+                        )
+                        summary = gr.Markdown(label="Summary", elem_id="summary")
+                        with gr.Row():
+                            labels = [
+                                gr.Label(
+                                    num_top_classes=TOP_K,
+                                    label=f"{h}: top-{TOP_K}",
+                                    show_heading=False,
+                                )
+                                for h in heads
+                            ]
+                plot = gr.Plot(
+                    label="Action timeline (classes x time)", format="png", elem_id="timeline"
+                )
+                people = gr.Plot(
+                    label="Per-person timeline (tracks x time)",
+                    format="png",
+                    elem_id="person-timeline",
+                )
+                table = gr.Dataframe(
+                    headers=TABLE_COLUMNS, label="Detections", interactive=False, wrap=True
+                )
+                with gr.Row():
+                    csv_file = gr.File(label="Detections CSV")
+                    json_file = gr.File(label="Detections JSON")
 
-            def run_analysis(
-                video: str | None,
-                threshold: float,
-                every: float,
-                heads: list[str],
-                progress: gr.Progress = gr.Progress(track_tqdm=True),
-            ) -> tuple[Any, ...]:
-                return self.analyze(video, threshold, every, heads, progress)
+                def run_analysis(
+                    video: str | None,
+                    threshold: float,
+                    every: float,
+                    heads: list[str],
+                    progress: gr.Progress = gr.Progress(track_tqdm=True),
+                ) -> tuple[Any, ...]:
+                    return self.analyze(video, threshold, every, heads, progress)
 
-            run.click(
-                run_analysis,
-                inputs=[video, threshold, every, chosen],
-                outputs=[annotated, summary, table, csv_file, json_file, plot, people, *labels],
-                api_name="analyze",
-            )
+                run.click(
+                    run_analysis,
+                    inputs=[video, threshold, every, chosen],
+                    outputs=[annotated, summary, table, csv_file, json_file, plot, people, *labels],
+                    api_name="analyze",
+                )
+            with gr.Tab("Live", id="live"):
+                self._build_live()
         blocks.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
         return blocks
+
+    def _build_live(self) -> None:
+        """The "Live" tab: webcam frames stream into ``Detector.stream`` (:mod:`demo.live`)."""
+        from demo.live import FRAME_EVERY_S, LiveSession
+
+        gr.Markdown(
+            "Live: your webcam, scored every second on the clip that ends at each keyframe "
+            "(causal), skipping keyframes when the model falls behind."
+        )
+        with gr.Row():
+            webcam = gr.Image(
+                sources=["webcam"], streaming=True, type="numpy", label="Webcam", elem_id="webcam"
+            )
+            shown = gr.Image(label="Latest keyframe", interactive=False, elem_id="live-output")
+        text = gr.Textbox(label="Latest result", interactive=False, elem_id="live-summary")
+        session = gr.State(None, delete_callback=lambda live: live and live.close())
+
+        def push(frame: Any, live: LiveSession | None) -> tuple[Any, str, LiveSession]:
+            live = live or LiveSession(self.detector)
+            image, summary = live.push(frame)
+            return image, summary, live
+
+        webcam.stream(
+            push,
+            inputs=[webcam, session],
+            outputs=[shown, text, session],
+            stream_every=FRAME_EVERY_S,
+            concurrency_limit=None,
+        )
 
     def _header(self) -> str:
         heads = ", ".join(f"`{name}` ({spec.task})" for name, spec in self.detector.heads.items())

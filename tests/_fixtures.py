@@ -54,3 +54,16 @@ def tiny_train_config(synth_root: Path, out_dir: Path, heads=("ava", "kinetics")
         **overrides,
     }
     return apply_overrides(cfg, [f"{k}={v}" for k, v in sets.items()])
+
+
+def moving_block_frames(num: int, height: int, width: int, seed: int = 0):
+    """``uint8 (num, height, width, 3)``: a moving bright block on noise, so every frame
+    differs and a clip sampler's (or a stream's) frame mix-up shows in the scores."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    frames = rng.integers(0, 80, (num, height, width, 3), dtype=np.uint8)
+    for t in range(num):
+        x = (3 * t) % max(1, width - 12)
+        frames[t, height // 4 : height // 4 + 20, x : x + 12] = (230, 120 + 4 * t % 100, 40)
+    return frames

@@ -44,6 +44,7 @@ def preprocessing_of(train_cfg: TrainConfig) -> Preprocessing:
         frame_stride=train_cfg.run.frame_stride,
         mean=tuple(train_cfg.run.mean),
         std=tuple(train_cfg.run.std),
+        keyframe=train_cfg.run.keyframe,
     )
 
 

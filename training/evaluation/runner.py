@@ -507,15 +507,21 @@ def evaluate_checkpoint(
     url: str | None = None,
     int8: bool = False,
     track: bool = False,
+    keyframe: str | None = None,
 ) -> dict[str, Any]:
     """``cofin eval CHECKPOINT_OR_DIR [CONFIG]``: a ``save_pretrained`` folder, a Hub repo id
     (resolved through the Hub cache at ``revision``, written to ``./eval/<org>--<name>`` by
     default), a run folder or a ``step_*.pt`` checkpoint; CONFIG defaults to the training
-    config saved with it. ``backend``, ``url``, ``int8``: see :func:`build_backend`."""
+    config saved with it. ``backend``, ``url``, ``int8``: see :func:`build_backend`.
+    ``keyframe``: clip placement of the validation clips (``"centre"`` / ``"causal"``,
+    :mod:`cofin_sdk.io.clip_rule`) instead of the config's ``run.keyframe``."""
     from cofin_sdk.models.hub import looks_like_repo_id, resolve_pretrained_dir
+    from cofin_sdk.preprocessing import check_placement
     from training.configs.base import apply_overrides, load_config
 
     check_backend_options(backend, url, int8)  # before anything is loaded
+    if keyframe is not None:
+        check_placement(keyframe, "--keyframe ")
     path = Path(checkpoint)
     if not path.exists() and looks_like_repo_id(checkpoint):
         path = resolve_pretrained_dir(checkpoint, revision, cache_dir)
@@ -531,6 +537,8 @@ def evaluate_checkpoint(
                 f"no training config stored with {path}: pass CONFIG (a preset or config.json)"
             )
         train_cfg = apply_overrides(saved, overrides or [])
+    if keyframe is not None:
+        train_cfg.run.keyframe = keyframe
     runner = build_backend(backend, path, train_cfg, device=device, url=url, int8=int8)
     out_dir = Path(out) if out else (path if path.is_dir() else path.parent) / "eval"
     return evaluate_model(
@@ -554,6 +562,7 @@ def main(args: Any) -> int:
         url=getattr(args, "url", None),
         int8=getattr(args, "int8", False),
         track=getattr(args, "track", False),
+        keyframe=getattr(args, "keyframe", None),
     )
     for head, values in metrics.items():
         shown = {
