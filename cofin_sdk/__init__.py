@@ -19,6 +19,7 @@ from cofin_sdk import _moved
 from cofin_sdk._lazy import lazy_attributes
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time see __getattr__
+    from ._detector_stream import DetectionStream, StreamResult
     from .backends import Backend, TorchBackend
     from .detector import Analysis, Detector
     from .hub import push_to_hub
@@ -50,15 +51,17 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time see __getattr_
         get_person_detector,
     )
     from .preprocessing import Letterbox, Preprocessing, preprocess_clip
-    from .results import Classifications, Detections
+    from .results import ActionTimeline, Classifications, Detections
 
 __version__ = "0.1.0"
 __all__ = [
+    "ActionTimeline",
     "Analysis",
     "push_to_hub",
     "AvaCsvBoxes",
     "Backend",
     "Classifications",
+    "DetectionStream",
     "Detections",
     "Detector",
     "GivenBoxes",
@@ -67,6 +70,7 @@ __all__ = [
     "Letterbox",
     "PersonDetector",
     "Preprocessing",
+    "StreamResult",
     "TorchBackend",
     "TorchvisionPersonDetector",
     "VideoInfo",
@@ -94,6 +98,7 @@ _LAZY_NAMES: dict[str, str] = {
     "Analysis": "detector",
     "push_to_hub": "hub",
     "Detector": "detector",
+    **dict.fromkeys(["DetectionStream", "StreamResult"], "_detector_stream"),
     **dict.fromkeys(
         [
             "HeadSpec",
@@ -119,7 +124,7 @@ _LAZY_NAMES: dict[str, str] = {
         "person_detection",
     ),
     **dict.fromkeys(["Letterbox", "Preprocessing", "preprocess_clip"], "preprocessing"),
-    **dict.fromkeys(["Classifications", "Detections"], "results"),
+    **dict.fromkeys(["ActionTimeline", "Classifications", "Detections"], "results"),
     **dict.fromkeys(
         [
             "VideoInfo",

@@ -62,6 +62,8 @@ __all__ = [
     "DEFAULT_RESIZE",
     "LEGACY_RESIZE",
     "RESIZE_RULES",
+    "KEYFRAME_PLACEMENTS",
+    "check_placement",
     "Letterbox",
     "Preprocessing",
     "letterbox_array",
@@ -81,6 +83,26 @@ DEFAULT_RESIZE = "cv2_area"
 LEGACY_RESIZE = "torch_bilinear_antialias"
 
 
+#: Where the keyframe sits in its clip: the middle (``"centre"``) or the end (``"causal"``);
+#: the rule itself is :func:`cofin_sdk.io.clip_rule.clip_frame_indices`.
+KEYFRAME_PLACEMENTS = ("centre", "causal")
+
+
+def check_placement(placement: object, name: str = "keyframe=") -> str:
+    """``placement`` if it is one of :data:`KEYFRAME_PLACEMENTS`.
+
+    Args:
+        placement: The value to check.
+        name: The argument as the caller's interface spells it (``"--keyframe "`` for a CLI).
+
+    Raises:
+        ValueError: Naming the argument and the choices.
+    """
+    if placement not in KEYFRAME_PLACEMENTS:
+        raise ValueError(f"{name}{placement!r}: choose 'centre' or 'causal'")
+    return str(placement)
+
+
 @dataclasses.dataclass
 class Preprocessing:
     """Preprocessing settings; stored in the model's ``config.json``.
@@ -95,6 +117,9 @@ class Preprocessing:
             ImageNet-21K ViT checkpoints).
         resize: The resize rule, one of :data:`RESIZE_RULES` (module docstring); a
             record without the field is :data:`LEGACY_RESIZE`.
+        keyframe: Where the keyframe sits in its clip, as the weights were trained:
+            ``"centre"`` (the paper's) or ``"causal"`` (the clip ends at the keyframe; see
+            :mod:`cofin_sdk.io.clip_rule`).
 
     Example:
         >>> prep = Preprocessing(image_size=160, num_frames=16)
@@ -108,8 +133,10 @@ class Preprocessing:
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
     resize: str = DEFAULT_RESIZE
+    keyframe: str = "centre"
 
     def __post_init__(self) -> None:
+        check_placement(self.keyframe, "Preprocessing.keyframe=")
         for field in ("image_size", "num_frames", "frame_stride"):
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:

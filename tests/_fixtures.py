@@ -88,3 +88,16 @@ def build_served_model(
     command = ["serve", "build", str(paths["export"]), "--out", str(paths["repo"])]
     assert main([*command, "--platform", "python"]) == 0
     return paths
+
+
+def moving_block_frames(num: int, height: int, width: int, seed: int = 0):
+    """``uint8 (num, height, width, 3)``: a moving bright block on noise, so every frame
+    differs and a clip sampler's (or a stream's) frame mix-up shows in the scores."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    frames = rng.integers(0, 80, (num, height, width, 3), dtype=np.uint8)
+    for t in range(num):
+        x = (3 * t) % max(1, width - 12)
+        frames[t, height // 4 : height // 4 + 20, x : x + 12] = (230, 120 + 4 * t % 100, 40)
+    return frames

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from cofin_sdk.io.video import write_video
 
 
 @pytest.fixture(scope="module")
-def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def inputs(tmp_path_factory: pytest.TempPathFactory, request) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("inputs")
     model = tiny_model(
         num_frames=4,
@@ -84,7 +85,23 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     bad_dets.write_text("v,902,0.1,0.1,0.5,0.9,1,0.9\nv,902,0.1,0.1,0.5,inf,1,0.9\n")
     fifo = root / "pipe.mp4"
     os.mkfifo(fifo)
+    serve_repo = root / "serve_repo"  # passes the repository check; no server ever starts
+    (serve_repo / "m" / "1").mkdir(parents=True)
+    (serve_repo / "m" / "config.pbtxt").write_text('backend: "python"\n')
+    (serve_repo / "m" / "1" / "model.py").write_text("")
+    busy = socket.socket()  # a port held by someone else (an earlier server, any program)
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    request.addfinalizer(busy.close)
+    classifier = tiny_model(
+        num_frames=4, image_size=32, heads={"kinetics": {"task": "classification", "num_classes": 4}}
+    )
+    classifier_dir = Path(classifier.save_pretrained(str(root / "classifier")))
+    empty_folder = root / "no_videos"
+    empty_folder.mkdir()
     return {
+        "classifier": classifier_dir,
+        "empty_folder": empty_folder,
         "model": model_dir,
         "video": video,
         "other_boxes": other_boxes,
@@ -104,6 +121,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "gt": gt,
         "dets": dets,
         "bad_dets": bad_dets,
+        "serve_repo": serve_repo,
+        "busy_port": busy.getsockname()[1],
+        "pid": os.getpid(),  # the holder of busy_port
         "root": root,
     }
 
@@ -127,9 +147,42 @@ ROWS = [
      "--every 0.05 is shorter than the frame period 0.1 s of this 10-fps video"),
     ("every_negative", [*DETECT, "--every", "-1"], "--every -1.0: must be a positive number"),
     ("threshold_out_of_range", [*DETECT, "--threshold", "1.5"], "--threshold must be in [0, 1]"),
+    ("track_classification_model", ["detect", "{video}", "--model", "{classifier}", "--track"],
+     "--track follows the people a detection head scores; these weights have only classification heads"),
+    ("track_fps_zero", [*DETECT, "--track", "--track-fps", "0"], "--track-fps 0.0: must be a positive number"),
+    ("timeline_threshold_negative", [*DETECT, "--track", "--timeline-threshold", "-0.2"],
+     "--timeline-threshold -0.2: must be a number >= 0 and <= 1"),
+    ("off_threshold_negative", [*DETECT, "--track", "--off-threshold", "-0.1"],
+     "--off-threshold -0.1: must be a number >= 0"),
+    ("off_threshold_above_on", [*DETECT, "--track", "--off-threshold", "0.7"],
+     "--off-threshold 0.7: must be a number >= 0 and <= 0.5 (the on threshold)"),
+    ("min_duration_negative", [*DETECT, "--track", "--min-duration", "-1"],
+     "--min-duration -1.0: must be a number >= 0"),
+    ("max_gap_negative", [*DETECT, "--track", "--max-gap", "-2"], "--max-gap -2.0: must be a number >= 0"),
+    ("timeline_without_track", [*DETECT, "--timeline", "t.csv"], "--timeline needs --track"),
+    ("timeline_bad_suffix", [*DETECT, "--track", "--timeline", "t.txt"],
+     "--timeline t.txt: expected a .csv or .json file name"),
     ("batch_size_zero", [*DETECT, "--batch-size", "0"], "--batch-size must be >= 1"),
+    ("watch_unsupported_scheme", ["watch", "ftp://127.0.0.1/live", "--model", "{model}"],
+     "source 'ftp://127.0.0.1/live': unsupported scheme ftp://"),
+    ("watch_unreachable", ["watch", "tcp://127.0.0.1:9", "--model", "{model}", "--timeout", "2"],
+     "cannot open stream tcp://127.0.0.1:9"),
+    ("watch_every_zero", ["watch", "{video}", "--model", "{model}", "--every", "0"],
+     "--every 0.0: must be a positive number"),
+    ("watch_missing_file", ["watch", "{root}/missing.mp4", "--model", "{model}"], "video file not found"),
+    ("watch_out_not_mp4", ["watch", "{video}", "--model", "{model}", "--out", "live.avi"],
+     "--out live.avi: expected a .mp4 file name"),
+    ("watch_triton_without_url", ["watch", "{video}", "--backend", "triton"],
+     "--backend triton needs --url"),
     ("video_missing", ["detect", "{root}/missing.mp4", "--model", "{model}"], "video not found"),
-    ("video_is_folder", ["detect", "{root}", "--model", "{model}"], "is a folder; pass a video file"),
+    ("video_is_folder", ["detect", "{root}", "--model", "{model}"], "{root} names many videos: pass --out-dir OUT"),
+    ("folder_empty", ["detect", "{empty_folder}", "--model", "{model}", "--out-dir", "out"],
+     "VIDEO {empty_folder}: the folder holds no videos (.mp4, .avi"),
+    ("glob_matches_nothing", ["detect", "{root}/*.mkv", "--model", "{model}", "--out-dir", "out"],
+     "VIDEO '{root}/*.mkv': the pattern matches no files"),
+    ("folder_with_json", ["detect", "{root}/*.mp4", "--model", "{model}", "--out-dir", "out", "--json", "x.json"],
+     "--json is for one video; a folder run writes to --out-dir"),
+    ("resume_single_video", [*DETECT, "--resume"], "--resume skips videos already in --out-dir: it needs a folder run"),
     ("video_empty", ["detect", "{empty}", "--model", "{model}"], "file is empty (0 bytes)"),
     ("video_not_a_video", ["detect", "{text_video}", "--model", "{model}"], "could not open as a video"),
     ("video_fifo", ["detect", "{fifo}", "--model", "{model}"], "not a regular file (a pipe or device)"),
@@ -209,6 +262,8 @@ ROWS = [
     ("serve_start_not_a_repository", ["serve", "start", "{not_a_repo}"],
      "{not_a_repo} is not a Triton model repository"),
     ("serve_start_missing_repository", ["serve", "start", "{root}/no_repo"], "model repository not found"),
+    ("serve_port_in_use", ["serve", "start", "{serve_repo}", "--grpc-port", "{busy_port}"],
+     ", pid {pid}); stop the process holding it or pass --grpc-port with a free port"),
     ("demo_triton_without_url", [*DEMO, "--backend", "triton"], "--backend triton needs --url"),
     ("demo_url_without_triton", [*DEMO, "--url", "grpc://127.0.0.1:8001"], "--url is only for --backend triton"),
     ("demo_port_out_of_range", [*DEMO, "--port", "70000"], "--port must be in 1..65535"),

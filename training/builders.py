@@ -45,6 +45,7 @@ def preprocessing_of(train_cfg: TrainConfig) -> Preprocessing:
         mean=tuple(train_cfg.run.mean),
         std=tuple(train_cfg.run.std),
         resize=train_cfg.run.resize,
+        keyframe=train_cfg.run.keyframe,
     )
 
 

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import argparse
 import collections
+import glob
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
-from cofin_sdk.io.paths import check_output_path
+from cofin_sdk.io.paths import check_output_folder, check_output_path
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +29,11 @@ _WEIGHT_SUFFIXES = (".pth", ".pt", ".safetensors")
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("video", help="video file (anything PyAV/FFmpeg can read)")
+    parser.add_argument(
+        "video",
+        help="video file (anything PyAV/FFmpeg can read); for cofin detect also a folder or a "
+        "quoted glob pattern ('clips/*.mp4') with --out-dir",
+    )
     parser.add_argument(
         "--model",
         required=True,
@@ -86,7 +92,69 @@ def register_detect(subparsers: Any) -> None:
     )
     parser.add_argument("--out", type=Path, help="write an annotated mp4 here")
     parser.add_argument("--csv", type=Path, help="write AVA-format detections CSV here")
+    _add_tracking(parser)
+    many = parser.add_argument_group("many videos (VIDEO is a folder or a glob pattern)")
+    many.add_argument("--out-dir", type=Path, help="write OUT/<name>.json per video here")
+    many.add_argument(
+        "--resume", action="store_true", help="skip videos whose OUT/<name>.json exists"
+    )
     parser.set_defaults(func=run_detect)
+
+
+def _add_tracking(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("people over time (tracks and timelines)")
+    group.add_argument(
+        "--track", action="store_true", help="give each person a track id stable over the video"
+    )
+    group.add_argument(
+        "--track-fps",
+        type=float,
+        default=5.0,
+        help="rate at which people are found between keyframes for tracking (default 5)",
+    )
+    group.add_argument(
+        "--timeline", type=Path, help="write per-person action segments here (.csv or .json)"
+    )
+    group.add_argument(
+        "--timeline-threshold", type=float, default=0.5, help="score that opens a segment"
+    )
+    group.add_argument(
+        "--off-threshold",
+        type=float,
+        help="score below which an open segment closes (default: --timeline-threshold)",
+    )
+    group.add_argument(
+        "--max-gap", type=float, default=1.0, help="merge segments at most this many s apart"
+    )
+    group.add_argument(
+        "--min-duration", type=float, default=0.0, help="drop segments shorter than this (s)"
+    )
+
+
+_TIMELINE_FLAGS = {
+    "threshold": "--timeline-threshold ",
+    "off_threshold": "--off-threshold ",
+    "max_gap_s": "--max-gap ",
+    "min_duration_s": "--min-duration ",
+}
+
+
+def _timeline_rule(args: argparse.Namespace) -> dict[str, Any]:
+    """The timeline flags as ``Detections.timeline`` arguments, checked in CLI words."""
+    from cofin_sdk.results.timeline import check_rule
+    from cofin_sdk.tracking import check_track_fps
+
+    values = {
+        "threshold": args.timeline_threshold,
+        "off_threshold": args.off_threshold,
+        "max_gap_s": args.max_gap,
+        "min_duration_s": args.min_duration,
+    }
+    check_rule(values, _TIMELINE_FLAGS)
+    check_track_fps(args.track_fps, "--track-fps ")
+    if args.timeline is not None and not args.track:
+        raise ValueError("--timeline needs --track (segments belong to tracked people)")
+    return values
 
 
 def register_classify(subparsers: Any) -> None:
@@ -160,8 +228,11 @@ def _video_id(args: argparse.Namespace) -> str:
     return video_id
 
 
-def _person_source(args: argparse.Namespace, video_id: str) -> Any:
-    """The person detector chosen by --boxes / --person-detector (a name or an object)."""
+def _person_source(args: argparse.Namespace, video_id: str | None) -> Any:
+    """The person detector chosen by --boxes / --person-detector (a name or an object).
+
+    ``video_id=None`` (a folder run): an AVA CSV stays unbound, each video takes its rows.
+    """
     from cofin_sdk.person_detection import AvaCsvBoxes, get_person_detector
 
     kwargs = {} if args.person_threshold is None else {"score_threshold": args.person_threshold}
@@ -172,7 +243,7 @@ def _person_source(args: argparse.Namespace, video_id: str) -> Any:
     if csv_path is not None:
         try:
             boxes = AvaCsvBoxes(csv_path, time_offset=args.time_offset, **kwargs)
-            return boxes.for_video(video_id)
+            return boxes if video_id is None else boxes.for_video(video_id)
         except (ValueError, FileNotFoundError) as exc:
             hint = " (or pass --video-id ID)" if "no rows for video id" in str(exc) else ""
             raise type(exc)(f"{flag}: {exc}{hint}") from None
@@ -195,22 +266,36 @@ def run_detect(args: argparse.Namespace) -> int:
     from cofin_sdk.detector import check_every
     from cofin_sdk.io.video import probe
 
-    _check_inputs(args, {"--json": (), "--csv": (), "--out": (".mp4",)})
+    if glob.has_magic(args.video) or Path(args.video).is_dir() or args.out_dir is not None:
+        return _run_many(args)
+    if args.resume:
+        raise ValueError("--resume skips videos already in --out-dir: it needs a folder run")
+    _check_inputs(
+        args, {"--json": (), "--csv": (), "--out": (".mp4",), "--timeline": (".csv", ".json")}
+    )
     video_id = _video_id(args)
     if not 0 <= args.threshold <= 1:
         raise ValueError(f"--threshold must be in [0, 1], got {args.threshold}")
+    rule = _timeline_rule(args)
     info = probe(args.video)
     if args.every is not None:
         check_every(args.every, info.fps, "--every ")
     person = _person_source(args, video_id)
     detector = _load_detector(args, person_detector=person)
-    _check_head(detector, args.head, "detection")
-    result = detector.detect(args.video, every=args.every, threshold=args.threshold, head=args.head)
-    print(_detect_summary(result, args.video))
+    _check_track_head(detector, args)
+    result = detector.detect(args.video, **_detect_options(args))
+    timeline = result.timeline(**rule) if args.track else None
+    print(_detect_summary(result, args.video, timeline))
     written = []
     if args.json:
-        result.to_json(args.json, indent=2)
+        result.to_json(args.json, indent=2, timeline=timeline)
         written.append(args.json)
+    if args.timeline:
+        if args.timeline.suffix.lower() == ".json":
+            timeline.to_json(args.timeline, indent=2)
+        else:
+            timeline.to_csv(args.timeline)
+        written.append(args.timeline)
     if args.csv:
         result.to_ava_csv(args.csv, video_id=video_id, timestamp_offset=args.time_offset)
         written.append(args.csv)
@@ -222,13 +307,75 @@ def run_detect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _detect_summary(result: Any, video: str) -> str:
+def _detect_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``Detector.detect`` keywords the flags give (one video or a folder alike)."""
+    return {
+        "every": args.every,
+        "threshold": args.threshold,
+        "head": args.head,
+        "track": args.track,
+        "track_fps": args.track_fps,
+    }
+
+
+def _check_track_head(detector: Any, args: argparse.Namespace) -> None:
+    if args.track and all(spec.task != "detection" for spec in detector.heads.values()):
+        raise ValueError(
+            "--track follows the people a detection head scores; these weights have only "
+            "classification heads (use cofin classify, without --track)"
+        )
+    _check_head(detector, args.head, "detection")
+
+
+def _run_many(args: argparse.Namespace) -> int:
+    """``cofin detect DIR_OR_GLOB --out-dir OUT``: every video, one model load."""
+    from cofin_sdk._detector_many import expand_videos
+
+    if args.out_dir is None:
+        raise ValueError(
+            f"{args.video} names many videos: pass --out-dir OUT for their results "
+            "(one OUT/<name>.json each)"
+        )
+    for flag in ("json", "csv", "out", "timeline", "video_id"):
+        if getattr(args, flag) is not None:
+            option = "--" + flag.replace("_", "-")
+            raise ValueError(f"{option} is for one video; a folder run writes to --out-dir")
+    check_output_folder(args.out_dir, "--out-dir")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if not 0 <= args.threshold <= 1:
+        raise ValueError(f"--threshold must be in [0, 1], got {args.threshold}")
+    rule = _timeline_rule(args)
+    videos = expand_videos(args.video, "VIDEO")
+    detector = _load_detector(args, person_detector=_person_source(args, None))
+    _check_track_head(detector, args)
+    report = detector.detect_many(
+        videos,
+        out_dir=args.out_dir,
+        resume=args.resume,
+        timeline=rule if args.track else None,
+        **_detect_options(args),
+    )
+    print(
+        f"{len(videos)} video(s): {len(report.results)} done, {len(report.skipped)} skipped "
+        f"(already in {args.out_dir}), {len(report.failed)} failed; results in {args.out_dir}"
+    )
+    for video, reason in report.failed.items():
+        print(f"failed: {video}: {reason}", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+def _detect_summary(result: Any, video: str, timeline: Any = None) -> str:
     keyframes = len(set(result.timestamps.tolist()))
     lines = [
         f"{video}: {len(result)} person boxes on {keyframes} keyframe(s) with people "
         f"(person detector: {result.detector}, frame {result.frame_size[0]}x"
         f"{result.frame_size[1]})"
     ]
+    if timeline is not None:
+        lines.append(
+            f"{len(result.tracks())} track(s), {len(timeline)} action segment(s) on the timeline"
+        )
     counts = collections.Counter(name for actions in result.top_actions(3) for name, _ in actions)
     if counts:
         top = ", ".join(f"{name} ({n})" for name, n in counts.most_common(5))

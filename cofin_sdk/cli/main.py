@@ -42,6 +42,7 @@ _BUILTIN_HELP: dict[str, str] = {
     "serve": "build a Triton model repository (serve build) and run tritonserver on it (serve start)",
     "synth": "generate synthetic AVA/Kinetics/Moments/SSv2 data in the real formats",
     "train": "co-finetune a model (one dataset per minibatch)",
+    "watch": "live action detection on a stream (RTSP/HTTP/TCP/UDP, webcam, file, pipe)",
 }
 
 # OSError covers FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError.

@@ -1,7 +1,16 @@
 """THE clip rule shared by training and inference (numpy only; re-exported by
-:mod:`cofin_sdk.io.video`): keyframe time -> centre frame -> clip frame indices -> the
-nominal-grid times decoded. ``read_clip``, the Detector, every dataset and the benchmarks
-call these; ``tests/cofin_sdk/test_clip_rule.py`` sweeps them over whole videos.
+:mod:`cofin_sdk.io.video`): keyframe time -> key frame -> clip frame indices -> the
+nominal-grid times decoded. ``read_clip``, the Detector, ``Detector.stream``, every dataset
+and the benchmarks call these; ``tests/cofin_sdk/test_clip_rule.py`` sweeps them over whole
+videos.
+
+Keyframe placement (``Preprocessing.keyframe``, ``run.keyframe`` in a training config,
+``cofin eval --keyframe``, ``Detector.stream(keyframe=)``):
+
+* ``"centre"`` (the paper's): the key frame is the middle of the clip, so half the clip
+  lies after the keyframe; a live stream must wait for it.
+* ``"causal"``: the clip ends at the key frame; nothing after the keyframe is needed, so a
+  live result can follow the keyframe by the inference time alone.
 """
 
 from __future__ import annotations
@@ -11,45 +20,78 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from cofin_sdk.preprocessing import KEYFRAME_PLACEMENTS, check_placement
+
 __all__ = [
+    "KEYFRAME_PLACEMENTS",
+    "check_placement",
     "clip_frame_indices",
+    "clip_offsets",
     "clip_indices_at",
     "frame_times",
     "keyframe_index",
+    "keyframe_position",
     "spread_centre_indices",
 ]
 
 
+def keyframe_position(num_frames: int, placement: str = "centre") -> int:
+    """Index of the key frame inside a clip of ``num_frames`` frames.
+
+    Example:
+        >>> keyframe_position(8), keyframe_position(8, "causal")
+        (4, 7)
+    """
+    return num_frames - 1 if check_placement(placement) == "causal" else num_frames // 2
+
+
+def clip_offsets(num_frames: int, frame_stride: int, placement: str = "centre") -> np.ndarray:
+    """Frame offsets of a clip's frames from its key frame (the clip rule without clamping).
+
+    Example:
+        >>> clip_offsets(4, 2).tolist(), clip_offsets(4, 2, "causal").tolist()
+        ([-4, -2, 0, 2], [-6, -4, -2, 0])
+    """
+    key = keyframe_position(num_frames, placement)
+    return (np.arange(num_frames, dtype=np.int64) - key) * frame_stride
+
+
 def clip_frame_indices(
-    center_index: int, num_frames: int, frame_stride: int, num_video_frames: int
+    center_index: int,
+    num_frames: int,
+    frame_stride: int,
+    num_video_frames: int,
+    placement: str = "centre",
 ) -> np.ndarray:
     """THE clip sampler shared by training and inference.
 
-    Index ``i`` of the clip is ``center_index + (i - num_frames // 2) * frame_stride``,
-    clamped to ``[0, num_video_frames - 1]`` (the edge frame is repeated).
+    Index ``i`` of the clip is ``center_index + (i - k) * frame_stride`` with ``k`` the key
+    frame's position (:func:`keyframe_position`: ``num_frames // 2`` centred, ``num_frames - 1``
+    causal), clamped to ``[0, num_video_frames - 1]`` (the edge frame is repeated).
 
     Args:
-        center_index: Index of the centre (key) frame.
+        center_index: Index of the key frame (the centre frame for ``"centre"``).
         num_frames: Number of frames T in the clip (>= 1).
         frame_stride: Step between sampled frames (>= 1).
         num_video_frames: Number of frames in the video (>= 1).
+        placement: ``"centre"`` or ``"causal"`` (the clip ends at the key frame).
 
     Returns:
         ``np.ndarray[int64]`` of shape ``(num_frames,)``.
 
     Raises:
-        ValueError: If a count or the stride is not positive.
+        ValueError: If a count or the stride is not positive, or an unknown placement.
 
     Example:
-        >>> clip_frame_indices(1, 4, 2, 10).tolist()
-        [0, 0, 1, 3]
+        >>> clip_frame_indices(1, 4, 2, 10).tolist(), clip_frame_indices(7, 4, 2, 10, "causal").tolist()
+        ([0, 0, 1, 3], [1, 3, 5, 7])
     """
     if num_frames < 1 or frame_stride < 1 or num_video_frames < 1:
         raise ValueError(
             "num_frames, frame_stride and num_video_frames must be >= 1, got "
             f"{num_frames}, {frame_stride}, {num_video_frames}"
         )
-    offsets = (np.arange(num_frames, dtype=np.int64) - num_frames // 2) * frame_stride
+    offsets = clip_offsets(num_frames, frame_stride, placement)
     return np.clip(int(center_index) + offsets, 0, num_video_frames - 1)
 
 
@@ -86,17 +128,23 @@ def keyframe_index(time: float, fps: float, num_video_frames: int) -> int:
 
 
 def clip_indices_at(
-    center_time: float, fps: float, num_video_frames: int, num_frames: int, frame_stride: int
+    center_time: float,
+    fps: float,
+    num_video_frames: int,
+    num_frames: int,
+    frame_stride: int,
+    placement: str = "centre",
 ) -> np.ndarray:
-    """Frame indices of the clip centred on ``center_time``: :func:`keyframe_index`, then
-    :func:`clip_frame_indices`. Every reader (``read_clip``, the Detector, the datasets) calls this.
+    """Frame indices of the clip of the keyframe at ``center_time``: :func:`keyframe_index`,
+    then :func:`clip_frame_indices` (centred on it, or ending at it for ``"causal"``). Every
+    reader (``read_clip``, the Detector, the datasets) calls this.
 
     Example:
         >>> clip_indices_at(0.1, 10.0, 20, 4, 2).tolist()
         [0, 0, 1, 3]
     """
     center = keyframe_index(center_time, fps, num_video_frames)
-    return clip_frame_indices(center, num_frames, frame_stride, num_video_frames)
+    return clip_frame_indices(center, num_frames, frame_stride, num_video_frames, placement)
 
 
 def frame_times(indices: np.ndarray | Sequence[int], fps: float) -> np.ndarray:

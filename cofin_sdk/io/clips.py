@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from cofin_sdk.io.clip_rule import keyframe_position
 from cofin_sdk.io.sources import ArrayVideo, FileVideo, VideoMeta
 from cofin_sdk.io.video import clip_indices_at
 from cofin_sdk.preprocessing import Letterbox, Preprocessing, letterbox_frames
@@ -26,12 +27,12 @@ DECODE_BUDGET_BYTES = 256 * 2**20
 
 @dataclasses.dataclass
 class Clip:
-    """One model-input clip centred on a keyframe."""
+    """One model-input clip of a keyframe (centred on it, or ending at it when causal)."""
 
     time: float
     frames: np.ndarray  # (T, S, S, 3) uint8, letterboxed
     letterbox: Letterbox
-    keyframe: np.ndarray  # (H, W, 3) uint8, the centre frame
+    keyframe: np.ndarray  # (H, W, 3) uint8, the key frame (person boxes are found on it)
 
 
 def _decode_groups(
@@ -51,7 +52,9 @@ def iter_clips(
     meta = video.meta
     for group in _decode_groups(times, meta, prep, group_size):
         indices = [
-            clip_indices_at(t, meta.fps, meta.num_frames, prep.num_frames, prep.frame_stride)
+            clip_indices_at(
+                t, meta.fps, meta.num_frames, prep.num_frames, prep.frame_stride, prep.keyframe
+            )
             for t in group
         ]
         frames = video.frames_at(np.unique(np.concatenate(indices)))
@@ -60,7 +63,7 @@ def iter_clips(
             model_input, letterbox = letterbox_frames(
                 clip_frames, prep.image_size, resize=prep.resize
             )
-            keyframe = frames[int(clip_indices[prep.num_frames // 2])]
+            keyframe = frames[int(clip_indices[keyframe_position(prep.num_frames, prep.keyframe)])]
             yield Clip(float(time), model_input, letterbox, keyframe)
         del frames
 

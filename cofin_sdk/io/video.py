@@ -444,10 +444,12 @@ def read_clip(
     frame_stride: int,
     *,
     info: VideoInfo | None = None,
+    placement: str = "centre",
 ) -> np.ndarray:
-    """Read a clip of ``num_frames`` frames, ``frame_stride`` apart, centred on ``center_time``.
+    """Read a clip of ``num_frames`` frames, ``frame_stride`` apart, centred on ``center_time``
+    (or ending at it: ``placement="causal"``).
 
-    The centre frame is :func:`keyframe_index` of ``center_time``; indices come from
+    The key frame is :func:`keyframe_index` of ``center_time``; indices come from
     :func:`clip_indices_at` (edge frames repeated at the video's ends).
     Only the frames from the keyframe before the first needed frame up to the
     last needed frame are decoded.
@@ -458,6 +460,7 @@ def read_clip(
         num_frames: Clip length T.
         frame_stride: Step between frames, in frames of the nominal frame rate.
         info: The video's :func:`probe` result, to skip probing when already known.
+        placement: ``"centre"`` or ``"causal"`` (see :mod:`cofin_sdk.io.clip_rule`).
 
     Returns:
         ``uint8`` array ``(T, H, W, 3)`` RGB, upright.
@@ -470,7 +473,9 @@ def read_clip(
         raise ValueError(f"center_time must be finite seconds, got {center_time}")
     if info is None:
         info = probe(source)
-    indices = clip_indices_at(center_time, info.fps, info.num_frames, num_frames, frame_stride)
+    indices = clip_indices_at(
+        center_time, info.fps, info.num_frames, num_frames, frame_stride, placement
+    )
     times = frame_times(indices, info.fps)  # nearest decoded frame wins (VFR-safe)
     with _open_video(source) as (container, stream, name):
         frames = _Decoder(container, stream, name).frames_at(times.tolist())

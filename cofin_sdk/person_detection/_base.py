@@ -15,6 +15,7 @@ __all__ = [
     "check_image",
     "empty_person_boxes",
     "finalize_boxes",
+    "finalize_order",
     "nms",
 ]
 
@@ -54,6 +55,14 @@ def finalize_boxes(boxes: Any, scores: Any, frame_shape: tuple[int, ...]) -> Per
     Raises:
         ValueError: On wrong shapes, non-finite values or scores outside [0, 1].
     """
+    return finalize_order(boxes, scores, frame_shape)[0]
+
+
+def finalize_order(
+    boxes: Any, scores: Any, frame_shape: tuple[int, ...]
+) -> tuple[PersonBoxes, np.ndarray]:
+    """:func:`finalize_boxes`, plus ``int64 [M]``: the input row of each output box (so
+    anything else given per box, e.g. person ids, follows the boxes)."""
     boxes = validate_boxes(
         np.asarray(boxes, dtype=np.float32), clip=False, what="person detector output"
     )
@@ -70,9 +79,9 @@ def finalize_boxes(boxes: Any, scores: Any, frame_shape: tuple[int, ...]) -> Per
     height, width = frame_shape[:2]
     boxes = clip_boxes(boxes, (width, height))  # detectors may reach past the border
     keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])  # zero-area: no person
-    boxes, scores = boxes[keep], scores[keep]
-    order = np.argsort(-scores, kind="stable")
-    return PersonBoxes(boxes[order], scores[order])
+    rows = np.flatnonzero(keep)
+    order = np.argsort(-scores[keep], kind="stable")
+    return PersonBoxes(boxes[rows[order]], scores[rows[order]]), rows[order]
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:

@@ -1,8 +1,10 @@
 """Inference results: :class:`Detections`, :class:`Classifications` and their drawing.
 
 Owns: :mod:`.detections` (person boxes with action scores), :mod:`.classifications`
-(clip-level scores), :mod:`._common` (shared checks and JSON) and :mod:`.drawing`
-(annotated frames and videos, imported by the results only when ``draw`` is called).
+(clip-level scores), :mod:`.timeline` (per-person action segments, THE timeline rule, the
+results JSON ``schema_version``), :mod:`._common` (shared checks and JSON) and
+:mod:`.drawing` (annotated frames and videos, imported by the results only when ``draw`` is
+called).
 
 May import: :mod:`cofin_sdk.formats` and :mod:`cofin_sdk.io` (torch-free: results load
 in web servers and notebooks).
@@ -17,8 +19,15 @@ from cofin_sdk._lazy import lazy_attributes
 if TYPE_CHECKING:
     from .classifications import Classifications
     from .detections import PERSON_DETECTOR_NAMES, Detections
+    from .timeline import ActionTimeline, TimelineRule
 
-__all__ = ["Classifications", "Detections", "PERSON_DETECTOR_NAMES"]
+__all__ = [
+    "ActionTimeline",
+    "Classifications",
+    "Detections",
+    "PERSON_DETECTOR_NAMES",
+    "TimelineRule",
+]
 
 __getattr__, __dir__ = lazy_attributes(
     __name__,
@@ -26,5 +35,7 @@ __getattr__, __dir__ = lazy_attributes(
         "Classifications": "classifications",
         "Detections": "detections",
         "PERSON_DETECTOR_NAMES": "detections",
+        "ActionTimeline": "timeline",
+        "TimelineRule": "timeline",
     },
 )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["as_array", "check_unit_interval", "load_json", "save_json"]
+__all__ = ["as_array", "check_unit_interval", "load_json", "save_json", "write_text"]
 
 
 def as_array(name: str, value: Any, dtype: type, ndim: int, width: int | None = None) -> np.ndarray:
@@ -42,6 +42,15 @@ def save_json(data: dict[str, Any], path: str | Path | None, indent: int | None)
     text = json.dumps(data, indent=indent)
     if path is not None:
         Path(path).write_text(text, encoding="utf-8")
+    return text
+
+
+def write_text(text: str, path_or_buffer: str | Path | IO[str] | None) -> str:
+    """Writes ``text`` to a file path or a text buffer (``None``: nowhere); returns it."""
+    if isinstance(path_or_buffer, (str, Path)):
+        Path(path_or_buffer).write_text(text, encoding="utf-8")
+    elif path_or_buffer is not None:
+        path_or_buffer.write(text)
     return text
 
 

@@ -27,8 +27,9 @@ import numpy as np
 from cofin_sdk.formats.ava import write_ava_csv
 from cofin_sdk.formats.boxes import to_normalized, validate_boxes
 
-from ._common import as_array, check_unit_interval, load_json, save_json
+from ._common import as_array, check_unit_interval, load_json, save_json, write_text
 from .classifications import Classifications  # re-exported: results API
+from .timeline import SCHEMA_VERSION, ActionTimeline, TimelineRule, check_schema_version
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,9 @@ class Detections:
         video_id: Identifier of the video (used as the first AVA CSV column).
         detector: Which person detector produced the boxes (``"given"``, ``"ava_csv"``,
             ``"torchvision_frcnn"``, ``"opencv_hog"`` or a custom name).
-        person_ids: Optional ``int64 [N]`` person/track ids.
+        person_ids: Optional ``int64 [N]`` person ids given with the input (AVA column 8).
+        track_ids: ``int64 [N]`` track of each box (``detect(track=True)``), ``-1`` = not
+            tracked; all ``-1`` by default.
         threshold: Reporting threshold in [0, 1]: actions scoring below it are hidden by
             ``top_actions``, ``labels`` and ``draw``. Boxes and scores are never dropped by
             it (use mask indexing, e.g. ``d[d.max_action_scores >= 0.5]``, to drop boxes).
@@ -90,6 +93,7 @@ class Detections:
     detector: str = "given"
     person_ids: np.ndarray | None = None
     threshold: float = 0.0
+    track_ids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self._validate_metadata()
@@ -153,6 +157,14 @@ class Detections:
         if self.person_ids is not None:
             self.person_ids = as_array("person_ids", self.person_ids, np.int64, 1)
             arrays["person_ids"] = self.person_ids
+        if self.track_ids is None:
+            self.track_ids = np.full(num_boxes, -1, np.int64)
+        self.track_ids = as_array("track_ids", self.track_ids, np.int64, 1)
+        arrays["track_ids"] = self.track_ids
+        if len(self.track_ids) and self.track_ids.min() < -1:
+            raise ValueError(
+                f"track_ids must be >= 0, or -1 for untracked; got {self.track_ids.min()}"
+            )
         for name, array in arrays.items():
             if len(array) != num_boxes:
                 raise ValueError(f"{name} has {len(array)} rows but boxes has {num_boxes}")
@@ -249,6 +261,7 @@ class Detections:
             person_scores=np.concatenate([d.person_scores for d in detections_list]),
             action_scores=np.concatenate([d.action_scores for d in detections_list]),
             timestamps=np.concatenate([d.timestamps for d in detections_list]),
+            track_ids=np.concatenate([d.track_ids for d in detections_list]),
             person_ids=np.concatenate([d.person_ids for d in detections_list])
             if all(with_ids)
             else None,
@@ -282,6 +295,7 @@ class Detections:
             action_scores=self.action_scores[index],
             timestamps=self.timestamps[index],
             person_ids=None if self.person_ids is None else self.person_ids[index],
+            track_ids=self.track_ids[index],
         )
 
     def __eq__(self, other: object) -> bool:
@@ -298,6 +312,7 @@ class Detections:
             and np.array_equal(self.person_scores, other.person_scores)
             and np.array_equal(self.action_scores, other.action_scores)
             and np.array_equal(self.timestamps, other.timestamps)
+            and np.array_equal(self.track_ids, other.track_ids)
             and (
                 self.class_names,
                 self.class_ids,
@@ -334,6 +349,58 @@ class Detections:
     def normalized_boxes(self) -> np.ndarray:
         """``float32 [N, 4]`` boxes divided by ``(W, H, W, H)``, in [0, 1]."""
         return to_normalized(self.boxes, self.frame_size)
+
+    @property
+    def tracked(self) -> bool:
+        """Whether any box carries a track id (``detect(track=True)``)."""
+        return bool(len(self) and (self.track_ids >= 0).any())
+
+    def tracks(self) -> dict[int, Detections]:
+        """Per-track trajectories: ``{track_id: rows of that track in time order}``.
+
+        Untracked rows (``-1``) belong to no track. Example: ``for track_id, rows in
+        d.tracks().items(): print(track_id, rows.timestamps, rows.boxes)``.
+        """
+        order = np.argsort(self.timestamps, kind="stable")
+        ordered = self[order]
+        return {
+            int(t): ordered[ordered.track_ids == t] for t in np.unique(self.track_ids) if t >= 0
+        }
+
+    def timeline(
+        self,
+        threshold: float = 0.5,
+        *,
+        off_threshold: float | None = None,
+        min_duration_s: float = 0.0,
+        max_gap_s: float = 0.0,
+        period_s: float | None = None,
+    ) -> ActionTimeline:
+        """Per-track action segments by THE timeline rule (:mod:`cofin_sdk.results.timeline`).
+
+        Args:
+            threshold: On threshold: a segment opens at a keyframe scoring at least this.
+            off_threshold: Off threshold (<= ``threshold``, default ``threshold``): an open
+                segment lasts while its keyframes score at least this.
+            min_duration_s: Segments shorter than this are dropped (after gap filling).
+            max_gap_s: Segments of one track and action at most this far apart merge.
+            period_s: Keyframe period (default: the median spacing of the keyframes, 1 s
+                for a single keyframe); each keyframe covers one period.
+
+        Raises:
+            ValueError: A value out of range (naming the argument), or untracked detections
+                (use ``detect(..., track=True)``).
+        """
+        times = np.unique(self.timestamps)
+        if period_s is None:
+            period_s = float(np.median(np.diff(times))) if len(times) > 1 else 1.0
+        rule = TimelineRule(threshold, off_threshold, max_gap_s, min_duration_s, period_s)
+        if len(self) and not self.tracked:
+            raise ValueError("timeline() needs tracked detections: use detect(..., track=True)")
+        return ActionTimeline.from_scores(
+            self.track_ids, self.timestamps, self.action_scores, self.class_names, rule,
+            video_id=self.video_id,
+        )  # fmt: skip
 
     def filter(self, threshold: float) -> Detections:
         """Returns a copy whose reporting threshold is ``threshold``.
@@ -375,6 +442,21 @@ class Detections:
             for actions in self.top_actions(k, threshold)
         ]
 
+    def drawing_keys(
+        self, top_k: int = 3, threshold: float | None = None
+    ) -> tuple[list[str], np.ndarray]:
+        """What drawings show per box: the label (``"#7 walk 0.91, talk 0.64"`` for a tracked
+        box, the plain :meth:`labels` otherwise) and the colour key (the track id when
+        tracked, else the given person id, else the row)."""
+        labels = self.labels(top_k, threshold)
+        if self.tracked:
+            labels = [
+                f"#{track} {label}".strip() if track >= 0 else label
+                for track, label in zip(self.track_ids.tolist(), labels, strict=True)
+            ]
+            return labels, self.track_ids
+        return labels, self.person_ids if self.person_ids is not None else np.arange(len(self))
+
     def keyframes(self) -> list[tuple[float, Detections]]:
         """Groups rows by timestamp: ``[(time, detections_at_time), ...]`` in time order.
 
@@ -396,10 +478,25 @@ class Detections:
         return self[self.timestamps == nearest]
 
     # ------------------------------------------------------------------ exports
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict (lists of floats); inverse of ``from_dict``."""
+    def to_dict(self, timeline: ActionTimeline | None = None) -> dict[str, Any]:
+        """A JSON-serialisable dict (lists of floats); inverse of ``from_dict``.
+
+        The layout is versioned (``schema_version``) and documented in
+        ``docs/results_schema.json``: the detections, their ``tracks`` (per-track box
+        trajectories, derived from ``track_ids`` for readers; ignored when reading back)
+        and, when given, the ``timeline`` travel together in one document.
+        """
+        tracks = [
+            {
+                "track_id": track,
+                "timestamps": rows.timestamps.tolist(),
+                "boxes": rows.boxes.tolist(),
+            }
+            for track, rows in self.tracks().items()
+        ]
         return {
             "format": _JSON_FORMAT,
+            "schema_version": SCHEMA_VERSION,
             "video_id": self.video_id,
             "detector": self.detector,
             "frame_size": list(self.frame_size),
@@ -411,6 +508,9 @@ class Detections:
             "action_scores": self.action_scores.tolist(),
             "timestamps": self.timestamps.tolist(),
             "person_ids": None if self.person_ids is None else self.person_ids.tolist(),
+            "track_ids": self.track_ids.tolist(),
+            "tracks": tracks,
+            "timeline": None if timeline is None else timeline.to_dict(),
         }
 
     @classmethod
@@ -421,6 +521,8 @@ class Detections:
                 f"not a cofin detections dict: format={data.get('format')!r}, "
                 f"expected {_JSON_FORMAT!r}"
             )
+        if "schema_version" in data:  # files written before versioning have none
+            check_schema_version(data, "detections")
         num_classes = len(data["class_names"])
         return cls(
             boxes=np.asarray(data["boxes"], np.float32).reshape(-1, 4),
@@ -433,12 +535,23 @@ class Detections:
             video_id=data["video_id"],
             detector=data["detector"],
             person_ids=data.get("person_ids"),
+            track_ids=data.get("track_ids"),
             threshold=data.get("threshold", 0.0),
         )
 
-    def to_json(self, path: str | Path | None = None, indent: int | None = None) -> str:
-        """Serialises to JSON (float32 values round-trip exactly); writes ``path`` if given."""
-        return save_json(self.to_dict(), path, indent)
+    def to_json(
+        self,
+        path: str | Path | None = None,
+        indent: int | None = None,
+        *,
+        timeline: ActionTimeline | None = None,
+    ) -> str:
+        """Serialises to JSON (float32 values round-trip exactly); writes ``path`` if given.
+
+        With ``timeline``, the document carries it too (read it back with
+        ``ActionTimeline.from_json`` on the same file).
+        """
+        return save_json(self.to_dict(timeline), path, indent)
 
     @classmethod
     def from_json(cls, text_or_path: str | Path) -> Detections:
@@ -489,16 +602,11 @@ class Detections:
             self.action_scores,
             min_score=min_score,
         )
-        text = buffer.getvalue()
-        if isinstance(path_or_buffer, (str, Path)):
-            Path(path_or_buffer).write_text(text, encoding="utf-8")
-        elif path_or_buffer is not None:
-            path_or_buffer.write(text)
-        return text
+        return write_text(buffer.getvalue(), path_or_buffer)
 
     def to_pandas(self) -> Any:
         """One row per box: ``video_id, timestamp, x1, y1, x2, y2, person_score``,
-        ``person_id`` (when present) and one score column per class name.
+        ``person_id`` (when present), ``track_id`` and one score column per class name.
 
         Raises:
             ImportError: If pandas is not installed (``pip install "cofin-sdk[train]"``).
@@ -517,6 +625,7 @@ class Detections:
         }
         if self.person_ids is not None:
             columns["person_id"] = self.person_ids
+        columns["track_id"] = self.track_ids
         for i, name in enumerate(self.class_names):
             columns[name] = self.action_scores[:, i]
         return pd.DataFrame(columns)
@@ -533,6 +642,8 @@ class Detections:
     ) -> np.ndarray:
         """Returns an annotated copy of ``frame``: boxes plus top action labels and scores.
 
+        Tracked boxes are coloured by track and labelled ``#id action score``.
+
         Draws every row; pick a keyframe first (``d.at(t).draw(frame)``).
 
         Args:
@@ -544,12 +655,13 @@ class Detections:
         """
         from cofin_sdk.results import drawing as _drawing
 
+        labels, keys = self.drawing_keys(top_k, threshold)
         return _drawing.draw_detections(
             frame,
             self.boxes,
-            self.labels(top_k, threshold),
+            labels,
             self.frame_size,
-            colors_by=self.person_ids if self.person_ids is not None else np.arange(len(self)),
+            colors_by=keys,
             thickness=thickness,
             font_scale=font_scale,
         )

@@ -152,14 +152,7 @@ def save_annotated_video(
     # Pre-group once: per-frame lookups then cost a searchsorted, not a scan of all rows.
     groups = detections.keyframes()
     times = np.array([t for t, _ in groups], dtype=np.float64)
-    labels = [
-        (
-            g.boxes,
-            g.labels(top_k, threshold),
-            g.person_ids if g.person_ids is not None else np.arange(len(g)),
-        )
-        for _, g in groups
-    ]
+    labels = [(g.boxes, *g.drawing_keys(top_k, threshold)) for _, g in groups]
 
     width, height = detections.frame_size
     scale = max(1, -(-min_height // height)) if min_height else 1

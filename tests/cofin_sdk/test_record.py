@@ -55,6 +55,7 @@ def test_trainer_saves_the_whole_preprocessing(synth_root: Path, tmp_path: Path)
         dataset.root = str(synth_root / Path(dataset.root).name)
     cfg.run.mean, cfg.run.std = (0.3, 0.4, 0.5), (0.6, 0.7, 0.8)
     cfg.run.resize = "torch_bilinear_antialias"  # not the default: the config's rule is saved
+    cfg.run.keyframe = "causal"  # a causally trained model says so in its record
     model = build_model(cfg, build_datasets(cfg, "train"))
     folder = model.save_pretrained(str(tmp_path / "trained"))
     saved = json.loads((Path(folder) / "config.json").read_text())["preprocessing"]
@@ -65,6 +66,7 @@ def test_trainer_saves_the_whole_preprocessing(synth_root: Path, tmp_path: Path)
         "mean": [0.3, 0.4, 0.5],
         "std": [0.6, 0.7, 0.8],
         "resize": "torch_bilinear_antialias",
+        "keyframe": "causal",
     }
 
 

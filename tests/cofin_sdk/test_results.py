@@ -363,9 +363,11 @@ def test_to_pandas():
         "y2",
         "person_score",
         "person_id",
+        "track_id",
         *CLASSES,
     ]
     assert len(frame) == 3
+    assert frame["track_id"].tolist() == [-1, -1, -1]  # untracked
     assert frame["sit"].tolist() == pytest.approx([0.05, 0.75, 0.3])
 
 

@@ -33,8 +33,17 @@ def test_start_refuses_a_busy_port(built, capsys):
         busy.listen()
         port = busy.getsockname()[1]
         code, _, err = run(["serve", "start", str(built["repo"]), f"--grpc-port={port}"], capsys)
-    assert code == 1
-    assert f"--grpc-port {port}: 127.0.0.1:{port} is already in use" in err
+    assert code == 1 and err.count("\n") == 1, err
+    assert err.startswith(f"cofin serve: error: port {port} is in use (")
+    assert f", pid {os.getpid()}); stop the process holding it or pass --grpc-port" in err
+
+
+def test_start_on_the_port_of_a_running_server_names_it(built, server, capsys):
+    port = server.ports["--http-port"]
+    code, _, err = run(["serve", "start", str(built["repo"]), f"--http-port={port}"], capsys)
+    assert code == 1 and err.count("\n") == 1, err
+    assert f"port {port} is in use (tritonserver, pid " in err
+    assert "or pass --http-port with a free port" in err
 
 
 def test_start_refuses_missing_onnx_files(built, tmp_path, capsys):
