@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cases import run_cases
+from cases import BOXES, run_cases
 
 from cofin_sdk import Detector
 from cofin_sdk.preprocessing import LEGACY_RESIZE, letterbox_frames
@@ -44,6 +44,17 @@ def test_int8_export_stays_close(fixtures, reference) -> None:
 def test_triton_detects_classifies_and_analyzes(triton_url, fixtures, reference) -> None:
     detector = Detector.from_triton(triton_url, progress=False)
     _check(run_cases(detector, fixtures / "video.mp4"), reference, atol=1e-4)
+
+
+def test_a_stream_needs_no_torch(fixtures) -> None:
+    detector = Detector.from_export(fixtures / "export", progress=False)
+    with detector.stream(
+        str(fixtures / "video.mp4"), every=1.0, drop="none", boxes=BOXES[2.0]
+    ) as stream:
+        results = list(stream)
+    assert [r.index for r in results] == list(range(len(results))) and len(results) >= 2
+    assert all(r.detections is not None for r in results)
+    assert "torch" not in sys.modules
 
 
 def test_hog_person_boxes_need_no_torch(fixtures) -> None:
