@@ -12,8 +12,8 @@ from cofin_sdk._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from .config import HeadSpec, ViViTConfig
-    from .factory import create_model, list_models, model_config
-    from .hub import from_pretrained, save_pretrained
+    from .factory import create_model, from_pretrained, list_models, model_config
+    from .hub import save_pretrained
     from .vit_init import InitReport, checkpoint_filter_fn, init_from_vit
     from .vivit import ViViT
 
@@ -23,7 +23,7 @@ _WHERE = {
     "create_model": "factory",
     "list_models": "factory",
     "model_config": "factory",
-    "from_pretrained": "hub",
+    "from_pretrained": "factory",
     "save_pretrained": "hub",
     "InitReport": "vit_init",
     "checkpoint_filter_fn": "vit_init",
