@@ -2,7 +2,11 @@
 
 Owns: :mod:`.detections` (person boxes with action scores), :mod:`.classifications`
 (clip-level scores), :mod:`._common` (shared checks and JSON) and :mod:`.drawing`
-(annotated frames and videos, imported by the results only when ``draw`` is called).
+(annotated frames and videos).
+
+Drawing takes results; results reach drawing through one seam, the ``draw`` and
+``save_annotated_video`` methods, which import it when called (OpenCV loads only then),
+and drawing names :class:`Detections` for type checkers only: no cycle.
 
 May import: :mod:`cofin_sdk.formats` and :mod:`cofin_sdk.io` (torch-free: results load
 in web servers and notebooks).
