@@ -8,6 +8,7 @@ file under that directory and under the shared inputs is listed before and after
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -49,6 +50,21 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     bad_json.mkdir()
     (bad_json / "config.json").write_text("{oops")
     (bad_json / "model.safetensors").write_bytes(weights)
+    bad_types = root / "typed_model"  # a record whose field has the wrong type
+    bad_types.mkdir()
+    record = json.loads((model_dir / "config.json").read_text())
+    record["model"]["num_heads"] = "three"
+    (bad_types / "config.json").write_text(json.dumps(record))
+    (bad_types / "model.safetensors").write_bytes(weights)
+    bad_range = root / "range_model"
+    bad_range.mkdir()
+    record = json.loads((model_dir / "config.json").read_text())
+    record["preprocessing"]["frame_stride"] = 0
+    (bad_range / "config.json").write_text(json.dumps(record))
+    (bad_range / "model.safetensors").write_bytes(weights)
+    not_a_repo = root / "not_a_repo"
+    not_a_repo.mkdir()
+    (not_a_repo / "notes.txt").write_text("hello")
     bad_weights = root / "detector.pth"
     bad_weights.write_text("not a checkpoint")
     empty = root / "empty.mp4"
@@ -76,6 +92,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "bad_row": bad_row,
         "corrupt": corrupt,
         "bad_json": bad_json,
+        "bad_types": bad_types,
+        "bad_range": bad_range,
+        "not_a_repo": not_a_repo,
         "bad_weights": bad_weights,
         "empty": empty,
         "text_video": text_video,
@@ -92,6 +111,8 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 DETECT = ["detect", "{video}", "--model", "{model}", "--no-progress"]
 CLASSIFY = ["classify", "{video}", "--model", "{model}", "--no-progress"]
 EXPORT = ["export", "{model}", "--out", "new", "--no-progress"]
+DEMO = ["demo", "--model", "{model}", "--no-examples"]
+TYPED = "config.json: model.num_heads must be a positive integer, got 'three'"
 
 # (id, argv, message fragment): every row must exit 1 with that fragment on stderr.
 ROWS = [
@@ -171,6 +192,27 @@ ROWS = [
     ("export_other_clip_shape", [*EXPORT, "--image-size", "64"],
      "--image-size 64: the exported graphs have a fixed clip shape, the model record's 4 frames x 32x32 px"),
     ("export_missing_model", ["export", "{root}/no_model", "--out", "new"], "model folder not found: {root}/no_model"),
+    # The model record's field types and ranges, through every surface that loads a model.
+    ("record_type_detect", ["detect", "{video}", "--model", "{bad_types}"], TYPED),
+    ("record_type_classify", ["classify", "{video}", "--model", "{bad_types}"], TYPED),
+    ("record_type_export", ["export", "{bad_types}", "--out", "new"], TYPED),
+    ("record_type_push", ["push", "{bad_types}", "org/name"], TYPED),
+    ("record_type_serve_build", ["serve", "build", "{bad_types}", "--out", "repo"], TYPED),
+    ("record_type_demo", ["demo", "--model", "{bad_types}", "--no-examples"], TYPED),
+    ("record_type_eval", ["eval", "{bad_types}"], TYPED),
+    ("record_range_detect", ["detect", "{video}", "--model", "{bad_range}"],
+     "config.json: preprocessing.frame_stride must be a positive integer, got 0"),
+    # Serving and the demo.
+    ("serve_build_missing_model", ["serve", "build", "{root}/no_model", "--out", "repo"], "{root}/no_model"),
+    ("serve_build_out_foreign_folder", ["serve", "build", "{model}", "--out", "{non_empty}"], "holds no cofin repository"),
+    ("serve_build_bad_buckets", ["serve", "build", "{model}", "--out", "repo", "--box-buckets", "8,x"], "--box-buckets '8,x'"),
+    ("serve_start_not_a_repository", ["serve", "start", "{not_a_repo}"],
+     "{not_a_repo} is not a Triton model repository"),
+    ("serve_start_missing_repository", ["serve", "start", "{root}/no_repo"], "model repository not found"),
+    ("demo_triton_without_url", [*DEMO, "--backend", "triton"], "--backend triton needs --url"),
+    ("demo_url_without_triton", [*DEMO, "--url", "grpc://127.0.0.1:8001"], "--url is only for --backend triton"),
+    ("demo_port_out_of_range", [*DEMO, "--port", "70000"], "--port must be in 1..65535"),
+    ("demo_device_unknown", [*DEMO, "--device", "tpu"], "--device 'tpu' is not a torch device"),
 ]  # fmt: skip
 
 

@@ -15,7 +15,6 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from cofin_sdk.cli.main import main
 from cofin_sdk.person_detection import AVA_TIME_OFFSET, AvaCsvBoxes
 from cofin_sdk.results import Detections
 from demo.app import ANNOTATED_MIN_HEIGHT, TABLE_COLUMNS, CofinDemo, load_detector
@@ -189,19 +188,7 @@ def test_triton_backend_without_detector_from_triton_is_not_available(model_dir,
         load_detector(model_dir, backend="triton", url="grpc://127.0.0.1:1")
 
 
-@pytest.mark.parametrize(
-    "argv, message",
-    [
-        (["--backend", "triton"], "--backend triton needs --url"),
-        (["--url", "grpc://127.0.0.1:8001"], "--url is only for --backend triton"),
-        (["--port", "70000"], "--port must be in 1..65535"),
-        (["--device", "tpu"], "--device 'tpu' is not a torch device"),
-    ],
-)
-def test_cli_bad_input_is_one_line(model_dir, capsys, argv, message):
-    assert main(["demo", "--model", str(model_dir), "--no-examples", *argv]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith(f"cofin demo: error: {message}") and err.count("\n") == 1
+# The CLI's bad input (flags) is in tests/test_bad_input.py's table.
 
 
 def test_cli_help_loads_neither_gradio_nor_torch():
