@@ -4,6 +4,21 @@ Public names are resolved lazily (PEP 562): ``import cofin_sdk`` is cheap, and
 ``cofin_sdk.results``, ``cofin_sdk.io.video``, ``cofin_sdk.Detections`` or even
 ``cofin_sdk.Detector`` import no torch; a torch model (or torch preprocessing) brings it.
 
+Layout (one line per layer, lowest first; a part imports only its own layer and lower
+ones, at module level or in functions, with no cycle: ``tests/cofin_sdk/test_layout.py``):
+
+    formats/, io/, preprocessing.py   box rule, AVA CSVs; video, clip rule; Preprocessing
+    results/                          Detections, Classifications, drawing
+    tracking/                         person tracks over results (issue 19)
+    models/, person_detection/        ViViT, the model record and saved form; person boxes
+    export/                           ONNX graphs and TensorRT engines of a model
+    backends/, hub/                   torch / onnxruntime / Triton inference; push_to_hub
+    detector.py                       the Detector facade
+    cli/                              the ``cofin`` command
+
+Old module paths (``cofin_sdk.video``, ...) are aliases of the new modules for one
+release: :mod:`cofin_sdk._moved`.
+
 Example:
     >>> from cofin_sdk import Detector  # doctest: +SKIP
     >>> detector = Detector.from_pretrained("runs/synthetic_tiny/final")  # doctest: +SKIP

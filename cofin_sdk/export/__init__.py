@@ -4,7 +4,8 @@ Owns: :mod:`.onnx` (:func:`export`), :mod:`.format` (the torch-free ``cofin_expo
 format, names and argument checks) and :mod:`.tensorrt` (engine builds).
 
 May import: :mod:`cofin_sdk.models` and everything below it; never backends, the Hub or
-the CLI. ``from cofin_sdk.export import export`` keeps the old module's names.
+the CLI (the ONNX backend and ``push_to_hub`` call export, not the reverse).
+``from cofin_sdk.export import X`` works for every X of the old ``export.py`` module.
 """
 
 from __future__ import annotations

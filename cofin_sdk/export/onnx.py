@@ -330,7 +330,8 @@ def _load(
 ) -> tuple[Any, ModelRecord, str, str]:
     """``(model, record, weights_sha256, weights_source)`` of a model or a saved folder/repo."""
     if isinstance(model_or_path, (str, os.PathLike)):
-        from cofin_sdk.models.hub import from_pretrained, resolve_pretrained_dir
+        from cofin_sdk.models import from_pretrained
+        from cofin_sdk.models.hub import resolve_pretrained_dir
         from cofin_sdk.models.record import read_model_record
 
         folder = resolve_pretrained_dir(model_or_path, revision, cache_dir)

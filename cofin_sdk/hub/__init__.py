@@ -2,7 +2,8 @@
 
 Owns: :mod:`.publish` (checks, staging and the one-commit upload).
 
-May import: models, export and everything below them; never the CLI.
+May import: models, export and everything below them; never backends, the Detector or
+the CLI. Nothing below imports it: the model does not publish itself.
 """
 
 from __future__ import annotations

@@ -33,10 +33,13 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cofin_sdk.models.card import CARD_NAME, model_card
 from cofin_sdk.models.record import CONFIG_NAME, WEIGHTS_NAME, ModelRecord, read_model_record
+
+if TYPE_CHECKING:
+    from cofin_sdk.models import ViViT
 
 __all__ = ["EXPORT_DIR", "check_model_folder", "check_repo_id", "push_to_hub", "stage_folder"]
 
@@ -48,20 +51,28 @@ _LOGIN = "log in with `hf auth login` (formerly `huggingface-cli login`) or set 
 
 
 def push_to_hub(
-    model_dir: str | os.PathLike,
+    model: str | os.PathLike | ViViT,
     repo_id: str,
     *,
+    metadata: dict[str, Any] | None = None,
     private: bool | None = None,
     revision: str | None = None,
     with_export: bool = False,
     commit_message: str | None = None,
     token: str | None = None,
 ) -> str:
-    """Uploads a ``save_pretrained`` folder to a Hub model repo in one commit.
+    """Uploads a model, or a ``save_pretrained`` folder, to a Hub model repo in one commit.
+
+    A model is saved to a temporary folder first (``PyTorchModelHubMixin.push_to_hub``'s
+    shape), which is then pushed like any folder.
 
     Args:
-        model_dir: Folder with ``config.json`` and ``model.safetensors``.
+        model: A folder with ``config.json`` and ``model.safetensors``, or a model
+            (:class:`~cofin_sdk.models.ViViT`: anything with ``save_pretrained``).
         repo_id: ``namespace/name``; the repo is created if it does not exist.
+        metadata: With a model: extra JSON-able facts for ``config.json`` and the card
+            (training config, metrics), as with ``save_pretrained``. A folder's
+            ``config.json`` already holds its own.
         private: Visibility of a newly created repo (``None``: the account's default).
         revision: Branch to commit to (created from ``main`` if missing); default ``main``.
         with_export: Also export ONNX graphs (:func:`cofin_sdk.export.export`) into
@@ -81,7 +92,24 @@ def push_to_hub(
         ImportError: ``with_export`` without the ``onnx`` extra (names it).
         OSError: Any other refusal by the Hub (its message, one line).
     """
-    check_repo_id(repo_id)
+    check_repo_id(repo_id)  # before a model's weights are written
+    if hasattr(model, "save_pretrained"):
+        with tempfile.TemporaryDirectory(prefix="cofin-save-") as folder:
+            model.save_pretrained(folder, metadata)
+            return push_to_hub(
+                folder,
+                repo_id,
+                private=private,
+                revision=revision,
+                with_export=with_export,
+                commit_message=commit_message,
+                token=token,
+            )
+    if metadata is not None:
+        raise ValueError(
+            "metadata= is for a model object; a model folder's config.json holds its own"
+        )
+    model_dir = model
     record = check_model_folder(model_dir)
     _check_online()
     token = _token(token)

@@ -8,5 +8,5 @@ frame -> clip mapping training and inference share), :mod:`.writer` (H.264 writi
 folder be written? asked by the CLI, export and training before they start).
 
 May import: :mod:`cofin_sdk.formats` and :mod:`cofin_sdk.preprocessing` only (the bottom
-layer of the SDK; nothing here imports torch at module level).
+layer of the SDK, with them; nothing here imports torch at module level).
 """

@@ -1,5 +1,6 @@
-"""Checks the ``cofin`` sub-commands run on their arguments before any long work starts
-(light: no torch), so a typo in an output path never costs a finished run."""
+"""Checks on output paths made before any long work starts (light: no torch), so a typo
+in an output path never costs a finished run: by the ``cofin`` sub-commands, the export
+and training. Here, below them all, rather than in the CLI that most uses them."""
 
 from __future__ import annotations
 

@@ -3,8 +3,11 @@
 Owns: :mod:`.detections` (person boxes with action scores), :mod:`.classifications`
 (clip-level scores), :mod:`.timeline` (per-person action segments, THE timeline rule, the
 results JSON ``schema_version``), :mod:`._common` (shared checks and JSON) and
-:mod:`.drawing` (annotated frames and videos, imported by the results only when ``draw`` is
-called).
+:mod:`.drawing` (annotated frames and videos).
+
+Drawing takes results; results reach drawing through one seam, the ``draw`` and
+``save_annotated_video`` methods, which import it when called (OpenCV loads only then),
+and drawing names :class:`Detections` for type checkers only: no cycle.
 
 May import: :mod:`cofin_sdk.formats` and :mod:`cofin_sdk.io` (torch-free: results load
 in web servers and notebooks).

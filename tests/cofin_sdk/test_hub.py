@@ -260,7 +260,7 @@ def test_cofin_push_hands_the_hub_one_commit(
 
 def test_model_push_to_hub_saves_then_pushes(hub):
     model = tiny_model()
-    model.push_to_hub("org/cofin-tiny", metadata=METADATA, revision="main")
+    push_to_hub(model, "org/cofin-tiny", metadata=METADATA, revision="main")
     assert [name for name, _ in hub.calls] == ["create_repo", "upload_folder"]
     assert hub.files == STAGED
     assert ModelCard.load(hub.copy_to / "README.md").data.eval_results
@@ -282,6 +282,8 @@ def test_push_errors_come_before_any_upload(model_dir, hub, tmp_path, monkeypatc
         push_to_hub(model_dir, "cofin-tiny")
     with pytest.raises(FileNotFoundError, match="model folder not found"):
         push_to_hub(tmp_path / "nope", "org/cofin-tiny")
+    with pytest.raises(ValueError, match="metadata= is for a model object"):
+        push_to_hub(model_dir, "org/cofin-tiny", metadata=METADATA)
     no_weights = tmp_path / "no_weights"
     no_weights.mkdir()
     shutil.copy(model_dir / "config.json", no_weights)
