@@ -6,7 +6,7 @@ per keyframe (mean 3.5), ground truth with 1-3 of the 80 actions per person, and
 detections with a score in [0, 1] (``%.6f``, so tied scores occur) for each of the 60
 evaluated classes per person box plus one spurious box per keyframe. Then:
 
-1. in-process, our reader (``cofin_sdk.ava_format``) and the evaluation core are timed
+1. in-process, our reader (``cofin_sdk.formats.ava``) and the evaluation core are timed
    separately (the evaluation twice, to show it is stable);
 2. with ``--official DIR`` (a checkout of ActivityNet's ``Evaluation/`` folder:
    ``get_ava_performance.py`` and its ``ava/`` package), the official script and
@@ -241,7 +241,7 @@ def compare_end_to_end(
     shim.write_text(OFFICIAL_SHIM)
     files = ["-l", paths["labelmap"], "-g", paths["gt"], "-d", paths["det"]]
     official_cmd = [sys.executable, shim, official, *files]
-    cofin_cmd = [sys.executable, "-m", "cofin_sdk._cli", "eval-ava", "--labelmap",
+    cofin_cmd = [sys.executable, "-m", "cofin_sdk.cli.main", "eval-ava", "--labelmap",
                  paths["labelmap"], "--groundtruth", paths["gt"], "--detections", paths["det"],
                  "--mode", mode, "--json", tmp / "cofin.json"]  # fmt: skip
     if mode == "2019":

@@ -5,7 +5,7 @@ Measured side by side in one run, interleaved sample by sample (order alternatin
 * ``raw PyAV``: open, seek to the keyframe before the first needed frame, decode
   forward and convert the needed frames to RGB (the minimum any loader must do);
 * ``dataset read``: :meth:`AVADataset.read_frames` — our whole read path (keyframe
-  table, clip sampler, ``cofin_sdk.video.read_clip``) WITHOUT resizing; the ratio
+  table, clip sampler, ``cofin_sdk.io.video.read_clip``) WITHOUT resizing; the ratio
   ``dataset read / raw`` in clips/s is our overhead over raw decode (target ≥ 0.9);
 * ``dataset[i] eval`` and ``dataset[i] train``: full samples with the shared
   preprocessing (letterbox to ``--image-size``, normalise) and, for train, the
@@ -35,8 +35,8 @@ import av
 import numpy as np
 import torch
 
+from cofin_sdk.io.video import clip_indices_at, probe
 from cofin_sdk.preprocessing import Preprocessing
-from cofin_sdk.video import clip_indices_at, probe
 from training.data import AVADataset
 
 

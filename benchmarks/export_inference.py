@@ -41,16 +41,18 @@ from typing import Any
 import numpy as np
 import torch
 
-import cofin_sdk._clips as clips_module
+import cofin_sdk.io.clips as clips_module
 from cofin_sdk import Detector, create_model
-from cofin_sdk._video_sources import FileVideo
 from cofin_sdk.backends import OnnxBackend, TorchBackend
 from cofin_sdk.export import export
+from cofin_sdk.io.sources import FileVideo
+from cofin_sdk.io.video import write_video
 from cofin_sdk.models.config import HeadSpec
 from cofin_sdk.preprocessing import Preprocessing
-from cofin_sdk.video import write_video
 
-BACKENDS = ("torch", "ort_fp32", "ort_int8")
+#: ort_fp32_op20: the backbone exported at the heads' opset 20 (``fused_attention=False``):
+#: attention as MatMul/Softmax/MatMul, what exports were before the fused-attention backbone.
+BACKENDS = ("torch", "ort_fp32", "ort_int8", "ort_fp32_op20")
 BATCHES = (1, 8)
 PARTS = ("decode", "preprocess", "backbone", "heads", "other")
 HEADS = {
@@ -164,7 +166,9 @@ def build_model(name: str, model_dir: str | None) -> Any:
 def build_backends(model: Any, export_dir: Path, threads: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     export(model, export_dir, int8_dynamic=True, progress=False)
-    print(f"  export (fp32 + int8 graphs): {time.perf_counter() - t0:.1f} s")
+    unfused_dir = export_dir.with_name("export_op20")
+    export(model, unfused_dir, fused_attention=False, progress=False)
+    print(f"  exports (fp32 + int8 graphs, fp32 at opset 20): {time.perf_counter() - t0:.1f} s")
     ort = {
         "providers": ["CPUExecutionProvider"],
         "intra_op_threads": threads,
@@ -174,6 +178,7 @@ def build_backends(model: Any, export_dir: Path, threads: int) -> dict[str, Any]
         "torch": TorchBackend(model),
         "ort_fp32": OnnxBackend(export_dir, **ort),
         "ort_int8": OnnxBackend(export_dir, int8=True, **ort),
+        "ort_fp32_op20": OnnxBackend(unfused_dir, **ort),
     }
 
 
@@ -218,7 +223,7 @@ def bench_model(name: str, model: Any, video: Path, rounds: int, threads: int) -
     scores: dict[tuple[str, int], np.ndarray] = {}
     with timed_io(clock):
         for r in range(rounds + 1):  # round 0 warms up
-            order = BACKENDS[r % 3 :] + BACKENDS[: r % 3]
+            order = BACKENDS[r % len(BACKENDS) :] + BACKENDS[: r % len(BACKENDS)]
             for batch in BATCHES:
                 for b in order:
                     total, parts, result = run_once(

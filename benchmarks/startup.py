@@ -29,7 +29,7 @@ def _cofin_script() -> list[str]:
     script = Path(sys.executable).with_name("cofin")
     if script.is_file():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from cofin_sdk._cli import main; sys.exit(main())"]
+    return [sys.executable, "-c", "import sys; from cofin_sdk.cli.main import main; sys.exit(main())"]
 
 
 def commands() -> dict[str, list[str]]:

@@ -1,6 +1,6 @@
 """Clip decode and preprocessing timings, side by side in one run.
 
-Compares ``cofin_sdk.video.read_clip`` (seek + decode only what is needed) with a
+Compares ``cofin_sdk.io.video.read_clip`` (seek + decode only what is needed) with a
 hand-written raw PyAV loop decoding the very same frames, and times the shared
 ``preprocess_clip`` on the decoded clip. Prints milliseconds per clip and ratios.
 
@@ -20,8 +20,8 @@ import av
 import numpy as np
 import torch
 
+from cofin_sdk.io.video import clip_indices_at, probe, read_clip, write_video
 from cofin_sdk.preprocessing import Preprocessing, preprocess_clip
-from cofin_sdk.video import clip_indices_at, probe, read_clip, write_video
 
 
 def _synthetic_frames(width: int, height: int, count: int):

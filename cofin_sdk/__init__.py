@@ -1,8 +1,23 @@
 """cofin: co-finetuned ViViT video transformers for spatio-temporal action localisation.
 
 Public names are resolved lazily (PEP 562): ``import cofin_sdk`` is cheap, and
-``cofin_sdk.results``, ``cofin_sdk.video``, ``cofin_sdk.Detections`` or even
+``cofin_sdk.results``, ``cofin_sdk.io.video``, ``cofin_sdk.Detections`` or even
 ``cofin_sdk.Detector`` import no torch; a torch model (or torch preprocessing) brings it.
+
+Layout (one line per layer, lowest first; a part imports only its own layer and lower
+ones, at module level or in functions, with no cycle: ``tests/cofin_sdk/test_layout.py``):
+
+    formats/, io/, preprocessing.py   box rule, AVA CSVs; video, clip rule; Preprocessing
+    results/                          Detections, Classifications, drawing
+    tracking/                         person tracks over results (issue 19)
+    models/, person_detection/        ViViT, the model record and saved form; person boxes
+    export/                           ONNX graphs and TensorRT engines of a model
+    backends/, hub/                   torch / onnxruntime / Triton inference; push_to_hub
+    detector.py                       the Detector facade
+    cli/                              the ``cofin`` command
+
+Old module paths (``cofin_sdk.video``, ...) are aliases of the new modules for one
+release: :mod:`cofin_sdk._moved`.
 
 Example:
     >>> from cofin_sdk import Detector  # doctest: +SKIP
@@ -12,13 +27,26 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
+from cofin_sdk import _moved
 from cofin_sdk._lazy import lazy_attributes
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time see __getattr__
+    from ._detector_stream import DetectionStream, StreamResult
     from .backends import Backend, TorchBackend
     from .detector import Analysis, Detector
+    from .hub import push_to_hub
+    from .io.video import (
+        VideoInfo,
+        clip_frame_indices,
+        iter_frames,
+        probe,
+        read_clip,
+        read_frames_at,
+        write_video,
+    )
     from .models import (
         HeadSpec,
         ViViT,
@@ -38,25 +66,17 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time see __getattr_
         get_person_detector,
     )
     from .preprocessing import Letterbox, Preprocessing, preprocess_clip
-    from .publish import push_to_hub
-    from .results import Classifications, Detections
-    from .video import (
-        VideoInfo,
-        clip_frame_indices,
-        iter_frames,
-        probe,
-        read_clip,
-        read_frames_at,
-        write_video,
-    )
+    from .results import ActionTimeline, Classifications, Detections
 
 __version__ = "0.1.0"
 __all__ = [
+    "ActionTimeline",
     "Analysis",
     "push_to_hub",
     "AvaCsvBoxes",
     "Backend",
     "Classifications",
+    "DetectionStream",
     "Detections",
     "Detector",
     "GivenBoxes",
@@ -65,6 +85,7 @@ __all__ = [
     "Letterbox",
     "PersonDetector",
     "Preprocessing",
+    "StreamResult",
     "TorchBackend",
     "TorchvisionPersonDetector",
     "VideoInfo",
@@ -86,12 +107,13 @@ __all__ = [
     "write_video",
 ]
 
-# Public name -> the submodule defining it (torch-free: results, video).
+# Public name -> the submodule defining it (torch-free: results, io.video).
 _LAZY_NAMES: dict[str, str] = {
     **dict.fromkeys(["Backend", "TorchBackend"], "backends"),
     "Analysis": "detector",
-    "push_to_hub": "publish",
+    "push_to_hub": "hub",
     "Detector": "detector",
+    **dict.fromkeys(["DetectionStream", "StreamResult"], "_detector_stream"),
     **dict.fromkeys(
         [
             "HeadSpec",
@@ -117,7 +139,7 @@ _LAZY_NAMES: dict[str, str] = {
         "person_detection",
     ),
     **dict.fromkeys(["Letterbox", "Preprocessing", "preprocess_clip"], "preprocessing"),
-    **dict.fromkeys(["Classifications", "Detections"], "results"),
+    **dict.fromkeys(["ActionTimeline", "Classifications", "Detections"], "results"),
     **dict.fromkeys(
         [
             "VideoInfo",
@@ -128,12 +150,21 @@ _LAZY_NAMES: dict[str, str] = {
             "read_frames_at",
             "write_video",
         ],
-        "video",
+        "io.video",
     ),
 }
-# Submodules the eager __init__ used to import, so ``cofin_sdk.models.create_model``
-# after a bare ``import cofin_sdk`` keeps working.
-_LAZY_SUBMODULES = frozenset(_LAZY_NAMES.values()) | {"classifications", "export"}
+# Subpackages and modules reachable as attributes after a bare ``import cofin_sdk`` (as
+# ``cofin_sdk.models.create_model`` always was).
+_LAZY_SUBMODULES = frozenset(
+    ["backends", "cli", "detector", "export", "formats", "hub", "io", "models"]
+    + ["person_detection", "preprocessing", "results"]
+)
+
+_moved.install()  # old module paths (cofin_sdk.video, ...): see cofin_sdk/_moved.py
+_lazy_getattr, __dir__ = lazy_attributes(__name__, _LAZY_NAMES, _LAZY_SUBMODULES)
 
 
-__getattr__, __dir__ = lazy_attributes(__name__, _LAZY_NAMES, _LAZY_SUBMODULES)
+def __getattr__(name: str) -> object:
+    if f"{__name__}.{name}" in _moved.MOVED:  # ``cofin_sdk.video`` after ``import cofin_sdk``
+        return importlib.import_module(f"{__name__}.{name}")
+    return _lazy_getattr(name)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from cofin_sdk._video_sources import VideoMeta
+from cofin_sdk.io.sources import VideoMeta
 from cofin_sdk.models.config import HeadSpec
 from cofin_sdk.person_detection import GivenBoxes, PersonDetector
 

@@ -14,6 +14,9 @@ from typing import Any
 
 __all__ = ["lazy_attributes"]
 
+# Distributions only an extra installs -> that extra (the base install and `client` are torch-free).
+_EXTRA_OF = {"torch": "torch", "torchvision": "torch", "safetensors": "torch"}
+
 
 def lazy_attributes(
     module_name: str, where: Mapping[str, str], submodules: Collection[str] = ()
@@ -30,9 +33,9 @@ def lazy_attributes(
 
     def __getattr__(name: str) -> Any:
         if name in where:
-            value = getattr(importlib.import_module(f".{where[name]}", module_name), name)
+            value = getattr(_import(f".{where[name]}", module_name, name), name)
         elif name in extra:
-            value = importlib.import_module(f".{name}", module_name)
+            value = _import(f".{name}", module_name, name)
         else:
             raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
         vars(sys.modules[module_name])[name] = value  # cache: resolved once per name
@@ -42,3 +45,17 @@ def lazy_attributes(
         return sorted(set(vars(sys.modules[module_name])) | set(where) | extra)
 
     return __getattr__, __dir__
+
+
+def _import(submodule: str, package: str, name: str) -> Any:
+    """Imports ``submodule``; a missing torch names the extra that installs it."""
+    try:
+        return importlib.import_module(submodule, package)
+    except ModuleNotFoundError as exc:
+        extra = _EXTRA_OF.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        raise ImportError(
+            f'{package}.{name} needs {exc.name}: pip install "cofin-sdk[{extra}]" (without it, '
+            "Detector.from_export and Detector.from_triton run exports and Triton servers)"
+        ) from None

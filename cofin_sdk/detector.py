@@ -1,14 +1,14 @@
 """``Detector``: the one facade applications use for action detection and clip classification.
 
 Everything between a video and the network is shared with training: clips are sampled
-with :func:`cofin_sdk.video.clip_indices_at` (as :func:`~cofin_sdk.video.read_clip`
+with :func:`cofin_sdk.io.video.clip_indices_at` (as :func:`~cofin_sdk.io.video.read_clip`
 does) and preprocessed with :func:`cofin_sdk.preprocessing.preprocess_clip`; person boxes
 are mapped into the model input with the clip's :class:`~cofin_sdk.preprocessing.Letterbox`.
 The network itself sits behind a :class:`~cofin_sdk.backends.Backend` (torch today;
 onnxruntime / Triton later), which takes numpy clips and returns logits.
 
 Streaming: keyframes are processed in time order in small decode groups; each group opens
-the video, seeks, decodes only the frames its clips need (:func:`~cofin_sdk.video.read_frames_at`)
+the video, seeks, decodes only the frames its clips need (:func:`~cofin_sdk.io.video.read_frames_at`)
 and is released before the next one, so memory is bounded by the group, not the video.
 A group holds at most ``batch_size`` keyframes and at most ``_DECODE_BUDGET_BYTES`` of
 decoded frames (1080p clips fall back to one keyframe per group).
@@ -38,12 +38,12 @@ import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from cofin_sdk._clips import Clip, batched, iter_clips
 from cofin_sdk._detector_inputs import (
     check_every,
     check_given,
@@ -51,17 +51,27 @@ from cofin_sdk._detector_inputs import (
     keyframe_times,
     resolve_head,
 )
-from cofin_sdk._video_sources import ArrayVideo, FileVideo, open_video
+from cofin_sdk._detector_many import ManyResults, expand_videos, run_many
 from cofin_sdk.backends import Backend
+from cofin_sdk.io.clips import Clip, batched, iter_clips
+from cofin_sdk.io.sources import ArrayVideo, FileVideo, open_video
+from cofin_sdk.io.video import frame_times, spread_centre_indices
 from cofin_sdk.models.config import HeadSpec
 from cofin_sdk.person_detection import GivenBoxes, PersonDetector, get_person_detector
 from cofin_sdk.preprocessing import Preprocessing
 from cofin_sdk.results import Classifications, Detections
-from cofin_sdk.video import frame_times, spread_centre_indices
+from cofin_sdk.tracking import check_track_fps
+from cofin_sdk.tracking.video_pass import track_people
+
+if TYPE_CHECKING:
+    from cofin_sdk._detector_stream import DetectionStream
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Analysis", "Detector", "check_every", "resolve_head"]
+__all__ = ["DEFAULT_TRACK_FPS", "Analysis", "Detector", "check_every", "resolve_head"]
+
+#: Default rate of the tracking pass (``detect(track=True)``), frames per second.
+DEFAULT_TRACK_FPS = 5.0
 
 
 # --------------------------------------------------------------------------- helpers
@@ -309,6 +319,18 @@ class Detector:
         name = resolve_head(self.backend.heads, head, task)
         return name, self.backend.heads[name]
 
+    def _split_heads(self, heads: Sequence[str] | None) -> tuple[str | None, list[str]]:
+        """``heads=`` (default: all) as (the detection head or ``None``, classification heads)."""
+        names = list(self.backend.heads) if heads is None else list(heads)
+        for name in names:
+            if name not in self.backend.heads:
+                resolve_head(self.backend.heads, name, "detection")  # raises: no such head
+        detection = [n for n in names if self.backend.heads[n].task == "detection"]
+        classification = [n for n in names if self.backend.heads[n].task == "classification"]
+        if len(detection) > 1:
+            raise ValueError(f"heads= holds {len(detection)} detection heads {detection}; pass one")
+        return (detection[0] if detection else None), classification
+
     def _person_detector(self, boxes: Any, override: Any, normalized: bool) -> PersonDetector:
         if boxes is not None:
             if override is not None:
@@ -338,6 +360,8 @@ class Detector:
         fps: float | None = None,
         person_detector: Any = None,
         normalized: bool = False,
+        track: bool = False,
+        track_fps: float = DEFAULT_TRACK_FPS,
     ) -> Detections:
         """Detects people on keyframes and scores their actions (multi-label, sigmoid).
 
@@ -359,6 +383,12 @@ class Detector:
                 :class:`~cofin_sdk.person_detection.AvaCsvBoxes` without ``video_id`` is
                 applied to this video's rows only (its file name without extension).
             normalized: ``boxes`` are fractions ``[0, 1]`` of the frame, not pixels.
+            track: Give each person a track id stable over the video
+                (``Detections.track_ids``; :mod:`cofin_sdk.tracking`, needs the ``track``
+                extra). People are found at ``track_fps`` between keyframes for association
+                only; actions are still scored at the keyframes alone.
+            track_fps: Rate of the tracking pass in frames per second (given boxes and AVA
+                CSVs are tracked at their own timestamps).
 
         Returns:
             :class:`~cofin_sdk.results.Detections` with boxes in original-frame pixels.
@@ -378,6 +408,8 @@ class Detector:
             fps=fps,
             person_detector=person_detector,
             normalized=normalized,
+            track=track,
+            track_fps=track_fps,
         )
         assert analysis.detections is not None  # a detection head was asked for
         return analysis.detections
@@ -394,6 +426,8 @@ class Detector:
         fps: float | None = None,
         person_detector: Any = None,
         normalized: bool = False,
+        track: bool = False,
+        track_fps: float = DEFAULT_TRACK_FPS,
     ) -> Analysis:
         """Detection and classification of the same keyframe clips, ONE backbone pass each.
 
@@ -404,8 +438,9 @@ class Detector:
         Args:
             video: As for :meth:`detect`.
             heads: Heads to run (default: all); at most one detection head.
-            every, timestamps, boxes, threshold, fps, person_detector, normalized: As for
-                :meth:`detect` (person boxes are only looked for when a detection head runs).
+            every, timestamps, boxes, threshold, fps, person_detector, normalized, track,
+                track_fps: As for :meth:`detect` (person boxes are only looked for, and
+                tracked, when a detection head runs).
 
         Returns:
             :class:`Analysis`: ``detections`` (``None`` without a detection head) and
@@ -414,14 +449,16 @@ class Detector:
         Raises:
             ValueError: As :meth:`detect`, an unknown head, or two detection heads.
         """
-        names = list(self.backend.heads) if heads is None else list(heads)
-        for name in names:
-            if name not in self.backend.heads:
-                resolve_head(self.backend.heads, name, "detection")  # raises: no such head
-        detection = [n for n in names if self.backend.heads[n].task == "detection"]
-        classification = [n for n in names if self.backend.heads[n].task == "classification"]
-        if len(detection) > 1:
-            raise ValueError(f"heads= holds {len(detection)} detection heads {detection}; pass one")
+        head, classification = self._split_heads(heads)
+        detection = [head] if head else []
+        if track:
+            check_track_fps(track_fps)
+            if not detection:
+                names = list(self.backend.heads) if heads is None else list(heads)
+                raise ValueError(
+                    "track=True tracks people, which needs a detection head; "
+                    f"{'these weights have none' if heads is None else f'heads={names} has none'}"
+                )
         person = self._person_detector(boxes, person_detector, normalized) if detection else None
         with open_video(video, fps) as source:
             meta = source.meta
@@ -430,6 +467,10 @@ class Detector:
             times = keyframe_times(meta, every, timestamps, person)
             if isinstance(person, GivenBoxes):  # fail before decoding anything
                 check_given(person, times, meta)
+            tracked = None
+            if track:
+                tracked = track_people(source, person, times, track_fps)
+                person = tracked  # the scoring pass reuses the keyframe boxes it tracked
             template = None
             if detection:
                 spec = self.backend.heads[detection[0]]
@@ -449,6 +490,8 @@ class Detector:
                 classification,
             )
         result = Detections.merge([template, *parts]) if template is not None else None
+        if result is not None and tracked is not None:
+            result = dataclasses.replace(result, track_ids=tracked.ids_for(result.timestamps))
         if result is not None:
             logger.info(
                 "detect: %d keyframes, %d person boxes (%s)", len(times), len(result), person.name
@@ -485,26 +528,40 @@ class Detector:
             for batch in batched(clips, self.batch_size):
                 people = [person(c.keyframe, c.time) for c in batch] if detection else []
                 bar.update(len(batch))
-                found = [i for i, p in enumerate(people) if len(p.boxes)]
-                rows = list(range(len(batch))) if classification else found
-                if not rows:
-                    continue
-                features = self.backend.features(np.stack([batch[i].frames for i in rows]))
-                # Detection first: TritonBackend sends the boxes with its ONE ensemble run for
-                # these clips and serves the classification heads below from that run.
-                if detection and found:
-                    at = [rows.index(i) for i in found]  # features row of each clip with people
-                    parts.append(
-                        self._detections(
-                            detection,
-                            features[at],
-                            [batch[i] for i in found],
-                            [people[i] for i in found],
-                        )
-                    )
-                for name in classification:
-                    probs[name].append(self.backend.head(name, features))
+                part, batch_probs = self._score_batch(batch, people, detection, classification)
+                if part is not None:
+                    parts.append(part)
+                for name, value in batch_probs.items():
+                    probs[name].append(value)
         return parts, probs
+
+    def _score_batch(
+        self,
+        batch: Sequence[Clip],
+        people: Sequence[Any],
+        detection: tuple[str, Detections] | None,
+        classification: Sequence[str],
+    ) -> tuple[Detections | None, dict[str, np.ndarray]]:
+        """ONE backbone pass over ``batch``, then every head (files and live streams).
+
+        Returns the detections of the clips with people (``None`` if none) and
+        ``{head: probabilities (B, C)}``; without classification heads, clips without
+        people skip the backbone.
+        """
+        found = [i for i, p in enumerate(people) if len(p.boxes)]
+        rows = list(range(len(batch))) if classification else found
+        if not rows:
+            return None, {}
+        features = self.backend.features(np.stack([batch[i].frames for i in rows]))
+        part = None
+        # Detection first: TritonBackend sends the boxes with its ONE ensemble run for
+        # these clips and serves the classification heads below from that run.
+        if detection and found:
+            at = [rows.index(i) for i in found]  # features row of each clip with people
+            part = self._detections(
+                detection, features[at], [batch[i] for i in found], [people[i] for i in found]
+            )
+        return part, {name: self.backend.head(name, features) for name in classification}
 
     def _detections(
         self,
@@ -527,6 +584,137 @@ class Detector:
             person_scores=np.concatenate([p.scores for p in people]),
             action_scores=np.concatenate([scores[b, :n] for b, n in enumerate(counts)]),
             timestamps=np.concatenate([np.full(n, c.time) for c, n in zip(clips, counts)]),
+            track_ids=None,  # untracked until analyze() attaches the tracking pass's ids
+        )
+
+    def detect_many(
+        self,
+        videos: str | os.PathLike | Sequence[str | os.PathLike],
+        *,
+        out_dir: str | os.PathLike | None = None,
+        resume: bool = False,
+        timeline: Mapping[str, Any] | None = None,
+        **detect_kwargs: Any,
+    ) -> ManyResults:
+        """:meth:`detect` on many videos with this one loaded model; bad files are skipped.
+
+        Args:
+            videos: A folder (its videos), a glob pattern, a file, or a list of those.
+            out_dir: Write ``<name>.json`` per video here (detections, tracks and, with
+                ``timeline``, the timeline; plus ``<name>.timeline.csv``).
+            resume: Skip videos whose ``<name>.json`` is already in ``out_dir``.
+            timeline: ``Detections.timeline`` arguments (e.g. ``{"threshold": 0.5}``); needs
+                ``track=True``.
+            **detect_kwargs: As for :meth:`detect` (``track``, ``every``, ``threshold`` ...);
+                ``person_detector`` may be an AVA CSV of many videos (bound per video).
+
+        Returns:
+            :class:`~cofin_sdk._detector_many.ManyResults`: results, failures (path -> one-line
+            reason), skipped videos and files written. A failure does not stop the run.
+
+        Raises:
+            ValueError, FileNotFoundError: Before any video runs: nothing to process (empty
+                folder, pattern matching nothing), clashing names, ``resume`` without
+                ``out_dir``, ``timeline`` without ``track=True``.
+
+        Example:
+            >>> report = detector.detect_many("clips/", out_dir="out", track=True,
+            ...     timeline={"threshold": 0.5})  # doctest: +SKIP
+            >>> report.failed  # doctest: +SKIP
+            {}
+        """
+        paths = expand_videos(videos, "videos=")
+        if resume and out_dir is None:
+            raise ValueError("resume=True skips videos whose results are in out_dir: pass out_dir=")
+        if timeline is not None and not detect_kwargs.get("track"):
+            raise ValueError("timeline= needs track=True (segments belong to tracked people)")
+        if timeline is not None:  # check the rule before the first video
+            Detections.empty(("x",), (1, 1)).timeline(**timeline)
+        return run_many(
+            lambda video: self.detect(video, **detect_kwargs),
+            paths,
+            out_dir=None if out_dir is None else Path(out_dir),
+            resume=resume,
+            timeline=None if timeline is None else dict(timeline),
+            progress=self.progress,
+        )
+
+    # ------------------------------------------------------------------ live streams
+    def stream(
+        self,
+        source: Any,
+        *,
+        every: float = 1.0,
+        keyframe: str = "causal",
+        drop: str = "latest",
+        heads: Sequence[str] | None = None,
+        boxes: Mapping[float, Any] | Any = None,
+        person_detector: Any = None,
+        normalized: bool = False,
+        threshold: float | None = None,
+        fps: float | None = None,
+        timeout_s: float = 10.0,
+        reconnect: int = 0,
+        track: bool = False,
+    ) -> DetectionStream:
+        """Scores a live stream keyframe by keyframe, with bounded latency and memory.
+
+        A reader thread decodes ``source`` into a bounded ring of frames; each iteration
+        waits for the next keyframe's clip (keyframes every ``every`` s of presentation
+        time), scores it (one backbone pass, then ``heads``) and yields a
+        :class:`~cofin_sdk.StreamResult` with ``frame_time``,
+        ``arrival_wall_time``, ``result_wall_time`` and ``dropped``. Inference never blocks
+        the reader (with ``drop="none"`` a full ring makes the source wait).
+
+        Args:
+            source: ``rtsp://``, ``rtmp://``, ``http(s)://``, ``tcp://``, ``udp://``, ``srt://``
+                URL, file path, ``/dev/videoN`` webcam, binary pipe / file object, or an
+                iterable of ``(uint8 RGB frame (H, W, 3), time_s)`` (then ``fps`` is required).
+            every: Keyframe spacing in seconds (keyframes at ``0, every, 2 * every, ...``).
+            keyframe: ``"causal"`` (the clip ends at the keyframe: latency = inference) or
+                ``"centre"`` (the weights' training rule; waits for half a clip).
+            drop: ``"latest"``: when inference falls behind, score the newest complete clip
+                and count the skipped keyframes; ``"none"``: score every keyframe (files).
+            heads: Heads to run (default: all; at most one detection head).
+            boxes, person_detector, normalized, threshold: As for :meth:`detect`.
+            fps: Frame rate of an iterable source (or to override the stream's).
+            timeout_s: A stall longer than this raises ``TimeoutError`` (or reconnects).
+            reconnect: Reopen a URL this many times after a stall or read error (logged).
+            track: Track identities (needs cofin's tracking; ``False`` for now).
+
+        Returns:
+            A :class:`~cofin_sdk.DetectionStream`: iterate it; use it in a
+            ``with`` block or ``close()`` it to stop the reader and release the source. Its
+            iteration ends with the stream.
+
+        Raises:
+            ValueError: Bad ``every``/``keyframe``/``drop``/``heads``/``boxes``, an unsupported
+                URL scheme, no video stream (one line, before any thread starts).
+            ConnectionError, FileNotFoundError: The source cannot be opened.
+            TimeoutError: While iterating: the stream stalled longer than ``timeout_s``.
+
+        Example:
+            >>> with detector.stream("rtsp://camera/live", boxes=[[0, 0, 320, 240]]) as live:  # doctest: +SKIP
+            ...     for result in live:
+            ...         print(result.time, result.latency, result.detections.labels(1))
+        """
+        from cofin_sdk._detector_stream import open_detection_stream
+
+        return open_detection_stream(
+            self,
+            source,
+            every=every,
+            keyframe=keyframe,
+            drop=drop,
+            heads=heads,
+            boxes=boxes,
+            person_detector=person_detector,
+            normalized=normalized,
+            threshold=threshold,
+            fps=fps,
+            timeout_s=timeout_s,
+            reconnect=reconnect,
+            track=track,
         )
 
     # ------------------------------------------------------------------ classification

@@ -1,10 +1,11 @@
 """The ONE preprocessing path shared by training and inference (paper App. A.2).
 
 A clip of RGB ``uint8`` frames ``(T, H, W, 3)`` is resized so its LONGER side
-equals ``image_size`` (bilinear, antialiased, whole clip at once), zero-padded
-on the bottom/right to a square ``image_size x image_size`` and normalised with
-``mean``/``std`` into ``Tensor[3, T, S, S]`` float32. A :class:`Letterbox`
-records the transform and maps boxes between three coordinate systems:
+equals ``image_size`` (antialiased, by the rule the model record names in
+``Preprocessing.resize``), zero-padded on the bottom/right to a square
+``image_size x image_size`` and normalised with ``mean``/``std`` into
+``Tensor[3, T, S, S]`` float32. A :class:`Letterbox` records the transform and
+maps boxes between three coordinate systems:
 
 * **norm**: ``[0, 1]`` fractions of the original frame (AVA CSV convention);
 * **pixels**: pixels of the original frame, continuous edge coordinates
@@ -16,6 +17,21 @@ Padding is PIXEL BLACK: zeros are padded before normalisation, so the padded
 region holds ``(0 - mean) / std`` (``-1`` for the default mean = std = 0.5).
 Training and inference both call :func:`preprocess_clip`, so the padded region
 is identical in both.
+
+Resize rules (``Preprocessing.resize``), one function for all: :func:`letterbox_array`.
+
+* ``"cv2_area"`` (the default since cofin 0.2; numpy + OpenCV, no torch): OpenCV's
+  ``INTER_AREA`` when shrinking (each output pixel is the area-weighted mean of the input
+  pixels it covers: antialiased, no moire) and ``INTER_LINEAR`` when enlarging (where
+  ``INTER_AREA`` would degrade to nearest-neighbour-like blocks), frame by frame, rounded
+  to ``uint8`` by OpenCV for ``uint8`` frames.
+* ``"torch_bilinear_antialias"`` (records written before the field existed say nothing
+  and mean this rule): ``torch.nn.functional.interpolate(mode="bilinear",
+  antialias=True)``. Kept so older weights see the pixels they were trained on; needs
+  torch (``pip install "cofin-sdk[torch]"``).
+
+The two differ by a few grey levels at edges (measured in benchmarks/README.md,
+"Resize rules"), so a record names its rule and every path follows it.
 
 Example:
     >>> import numpy as np
@@ -37,14 +53,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cofin_sdk.boxes import to_normalized, to_pixels, validate_boxes
+from cofin_sdk.formats.boxes import to_normalized, to_pixels, validate_boxes
 
 if TYPE_CHECKING:  # torch is imported where clips are processed: the records stay light
     import torch
 
 __all__ = [
+    "DEFAULT_RESIZE",
+    "LEGACY_RESIZE",
+    "RESIZE_RULES",
+    "KEYFRAME_PLACEMENTS",
+    "check_placement",
     "Letterbox",
     "Preprocessing",
+    "letterbox_array",
     "letterbox_clip",
     "letterbox_frames",
     "normalization",
@@ -52,6 +74,33 @@ __all__ = [
     "preprocess",
     "preprocess_clip",
 ]
+
+#: The resize rules a model record can name (see the module docstring).
+RESIZE_RULES = ("cv2_area", "torch_bilinear_antialias")
+#: The rule of new records (training, ``create_model``).
+DEFAULT_RESIZE = "cv2_area"
+#: The rule of records written before ``Preprocessing.resize`` existed.
+LEGACY_RESIZE = "torch_bilinear_antialias"
+
+
+#: Where the keyframe sits in its clip: the middle (``"centre"``) or the end (``"causal"``);
+#: the rule itself is :func:`cofin_sdk.io.clip_rule.clip_frame_indices`.
+KEYFRAME_PLACEMENTS = ("centre", "causal")
+
+
+def check_placement(placement: object, name: str = "keyframe=") -> str:
+    """``placement`` if it is one of :data:`KEYFRAME_PLACEMENTS`.
+
+    Args:
+        placement: The value to check.
+        name: The argument as the caller's interface spells it (``"--keyframe "`` for a CLI).
+
+    Raises:
+        ValueError: Naming the argument and the choices.
+    """
+    if placement not in KEYFRAME_PLACEMENTS:
+        raise ValueError(f"{name}{placement!r}: choose 'centre' or 'causal'")
+    return str(placement)
 
 
 @dataclasses.dataclass
@@ -66,6 +115,11 @@ class Preprocessing:
         mean: Per-channel RGB mean on the ``[0, 1]`` scale.
         std: Per-channel RGB std on the ``[0, 1]`` scale (0.5/0.5 as for the
             ImageNet-21K ViT checkpoints).
+        resize: The resize rule, one of :data:`RESIZE_RULES` (module docstring); a
+            record without the field is :data:`LEGACY_RESIZE`.
+        keyframe: Where the keyframe sits in its clip, as the weights were trained:
+            ``"centre"`` (the paper's) or ``"causal"`` (the clip ends at the keyframe; see
+            :mod:`cofin_sdk.io.clip_rule`).
 
     Example:
         >>> prep = Preprocessing(image_size=160, num_frames=16)
@@ -78,8 +132,11 @@ class Preprocessing:
     frame_stride: int = 2
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    resize: str = DEFAULT_RESIZE
+    keyframe: str = "centre"
 
     def __post_init__(self) -> None:
+        check_placement(self.keyframe, "Preprocessing.keyframe=")
         for field in ("image_size", "num_frames", "frame_stride"):
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -94,6 +151,11 @@ class Preprocessing:
             setattr(self, field, value)
         if min(self.std) <= 0:
             raise ValueError(f"Preprocessing.std must be > 0, got {self.std}")
+        if self.resize not in RESIZE_RULES:
+            raise ValueError(
+                f"Preprocessing.resize must be one of {list(RESIZE_RULES)}, got {self.resize!r} "
+                "(a newer cofin may be needed)"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly dict (lists for mean/std)."""
@@ -103,7 +165,8 @@ class Preprocessing:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Preprocessing:
-        """Inverse of :meth:`to_dict`.
+        """Inverse of :meth:`to_dict`; without ``resize`` (older records) the rule is
+        :data:`LEGACY_RESIZE`, the one those weights were trained with.
 
         Raises:
             ValueError: On unknown keys (typos must not silently fall back to defaults).
@@ -114,7 +177,8 @@ class Preprocessing:
             raise ValueError(
                 f"unknown preprocessing keys {unknown}; expected a subset of {sorted(known)}"
             )
-        return cls(**{k: (tuple(v) if k in ("mean", "std") else v) for k, v in data.items()})
+        fields = {k: (tuple(v) if k in ("mean", "std") else v) for k, v in data.items()}
+        return cls(**{"resize": LEGACY_RESIZE, **fields})
 
 
 # --------------------------------------------------------------------------- boxes
@@ -185,7 +249,7 @@ class Letterbox:
         )
 
     # The six mappings; all take and return [N, 4] x1,y1,x2,y2 float arrays. Inputs are
-    # checked with THE box rule (cofin_sdk.boxes); nothing is clipped here.
+    # checked with THE box rule (cofin_sdk.formats.boxes); nothing is clipped here.
     def norm_to_pixels(self, boxes: Any) -> np.ndarray:
         """Normalised ``[0, 1]`` boxes -> original-frame pixels."""
         arr = validate_boxes(
@@ -224,32 +288,104 @@ class Letterbox:
 # --------------------------------------------------------------------------- clips
 
 
-def _as_clip(frames: Any) -> torch.Tensor:
-    """``(T, H, W, 3)`` numpy/torch frames -> ``Tensor[T, 3, H, W]`` (a channels-last view).
+def _as_frames(frames: Any) -> np.ndarray:
+    """``(T, H, W, 3)`` numpy/torch frames -> a C-contiguous numpy array (no torch import).
 
-    uint8 stays uint8 (torch's antialiased bilinear resize has a fast uint8
-    channels-last path, ~10x faster than resizing in float); other dtypes become
+    uint8 stays uint8 (resized in uint8, rounded by the resizer); other dtypes become
     float32 on the 0..255 scale.
     """
-    import torch
-
-    if isinstance(frames, np.ndarray):
-        tensor = torch.from_numpy(np.ascontiguousarray(frames))
-    elif isinstance(frames, torch.Tensor):
-        tensor = frames.detach()
-    else:
+    if hasattr(frames, "detach") and hasattr(frames, "numpy"):  # a torch.Tensor
+        frames = frames.detach().cpu().numpy()
+    if not isinstance(frames, np.ndarray):
         raise TypeError(
             f"frames must be a numpy array or Tensor (T,H,W,3), got {type(frames).__name__}"
         )
-    if tensor.ndim != 4 or tensor.shape[-1] != 3 or 0 in tensor.shape:
+    if frames.ndim != 4 or frames.shape[-1] != 3 or 0 in frames.shape:
         raise ValueError(
-            f"frames must be (T, H, W, 3) RGB with T, H, W >= 1, got shape {tuple(tensor.shape)}"
+            f"frames must be (T, H, W, 3) RGB with T, H, W >= 1, got shape {tuple(frames.shape)}"
         )
-    if tensor.dtype != torch.uint8 and not tensor.is_floating_point():
-        raise ValueError(f"frames must be uint8 (or float 0..255), got {tensor.dtype}")
-    if tensor.dtype != torch.uint8:
-        tensor = tensor.float()
-    return tensor.permute(0, 3, 1, 2)  # (T, 3, H, W)
+    if frames.dtype != np.uint8 and not np.issubdtype(frames.dtype, np.floating):
+        raise ValueError(f"frames must be uint8 (or float 0..255), got {frames.dtype}")
+    return np.ascontiguousarray(frames, dtype=None if frames.dtype == np.uint8 else np.float32)
+
+
+def _resize_cv2(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``cv2_area``: INTER_AREA when shrinking, INTER_LINEAR when enlarging, per frame."""
+    import cv2
+
+    width, height = size
+    shrink = width <= frames.shape[2] and height <= frames.shape[1]
+    interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    return np.stack([cv2.resize(f, size, interpolation=interpolation) for f in frames])
+
+
+def _resize_torch(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``torch_bilinear_antialias``: the rule of records written before ``resize`` existed.
+
+    uint8 stays uint8 (torch's antialiased bilinear resize has a fast uint8 channels-last
+    path, ~10x faster than resizing in float).
+    """
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError:
+        raise ImportError(
+            f'this model\'s record says preprocessing.resize="{LEGACY_RESIZE}" (written before '
+            'cofin 0.2), which needs torch: pip install "cofin-sdk[torch]" (or re-export a model '
+            f'trained with resize="{DEFAULT_RESIZE}")'
+        ) from None
+    width, height = size
+    clip = torch.from_numpy(frames).permute(0, 3, 1, 2)  # (T, 3, H, W), a channels-last view
+    clip = F.interpolate(
+        clip, size=(height, width), mode="bilinear", align_corners=False, antialias=True
+    )
+    return clip.permute(0, 2, 3, 1).numpy()  # (T, h, w, 3)
+
+
+_RESIZERS = {"cv2_area": _resize_cv2, "torch_bilinear_antialias": _resize_torch}
+
+
+def letterbox_array(
+    frames: Any,
+    image_size: int,
+    *,
+    scale_factor: float = 1.0,
+    resize: str = DEFAULT_RESIZE,
+) -> tuple[np.ndarray, Letterbox]:
+    """THE letterbox: resize the longer side to ``round(image_size * scale_factor)`` by the
+    rule ``resize`` and zero-pad bottom/right. Every other function here calls this one.
+
+    The canvas is square with side ``max(image_size, round(image_size * scale_factor))``:
+    for ``scale_factor <= 1`` that is ``image_size``; for ``scale_factor > 1``
+    (scale jitter up) the caller random-crops ``image_size`` out of it and updates
+    the letterbox with :meth:`Letterbox.crop`. A frame already at the resized size is
+    copied, not resampled.
+
+    Args:
+        frames: RGB ``(T, H, W, 3)`` uint8 (or float 0..255) numpy array or Tensor.
+        image_size: Model input side S.
+        scale_factor: Multiplier on the longer side (training scale jitter).
+        resize: One of :data:`RESIZE_RULES` (the model record's ``preprocessing.resize``).
+
+    Returns:
+        ``(canvas, letterbox)``: ``(T, S', S', 3)`` numpy, uint8 for uint8 frames (float32
+        0..255 otherwise), pixel-black padding, and the :class:`Letterbox`.
+
+    Raises:
+        TypeError: If ``frames`` is not an array/Tensor.
+        ValueError: If ``frames`` is not ``(T, H, W, 3)``, or an unknown rule.
+        ImportError: ``torch_bilinear_antialias`` without torch (names the extra).
+    """
+    if resize not in _RESIZERS:
+        raise ValueError(f"resize={resize!r}: choose one of {list(RESIZE_RULES)}")
+    arr = _as_frames(frames)
+    T, H, W, _ = arr.shape
+    letterbox = Letterbox.fit(W, H, image_size, scale_factor=scale_factor)
+    rw, rh = letterbox.resized_size
+    side = letterbox.image_size
+    canvas = np.zeros((T, side, side, 3), arr.dtype)
+    canvas[:, :rh, :rw] = arr if (rw, rh) == (W, H) else _RESIZERS[resize](arr, (rw, rh))
+    return canvas, letterbox
 
 
 def letterbox_clip(
@@ -258,13 +394,9 @@ def letterbox_clip(
     *,
     scale_factor: float = 1.0,
     out_dtype: torch.dtype | None = None,
+    resize: str = DEFAULT_RESIZE,
 ) -> tuple[torch.Tensor, Letterbox]:
-    """Resize the longer side to ``round(image_size * scale_factor)`` and zero-pad bottom/right.
-
-    The canvas is square with side ``max(image_size, round(image_size * scale_factor))``:
-    for ``scale_factor <= 1`` that is ``image_size``; for ``scale_factor > 1``
-    (scale jitter up) the caller random-crops ``image_size`` out of it and updates
-    the letterbox with :meth:`Letterbox.crop`.
+    """:func:`letterbox_array` as a channels-first ``Tensor[3, T, S', S']`` (training).
 
     Args:
         frames: RGB ``(T, H, W, 3)`` uint8 (or float 0..255) numpy array or Tensor.
@@ -272,6 +404,7 @@ def letterbox_clip(
         scale_factor: Multiplier on the longer side (training scale jitter).
         out_dtype: ``torch.uint8`` or ``torch.float32`` (values 0..255); default:
             uint8 for uint8 frames (resized in uint8, i.e. rounded), float32 otherwise.
+        resize: The record's resize rule (:data:`RESIZE_RULES`).
 
     Returns:
         ``(clip, letterbox)``: ``Tensor[3, T, S', S']`` (pixel-black padding) and the
@@ -282,19 +415,11 @@ def letterbox_clip(
         ValueError: If ``frames`` is not ``(T, H, W, 3)``.
     """
     import torch
-    import torch.nn.functional as F
 
-    clip = _as_clip(frames)  # (T, 3, H, W)
-    T, _, H, W = clip.shape
-    letterbox = Letterbox.fit(W, H, image_size, scale_factor=scale_factor)
-    rw, rh = letterbox.resized_size
-    if (rw, rh) != (W, H):
-        clip = F.interpolate(
-            clip, size=(rh, rw), mode="bilinear", align_corners=False, antialias=True
-        )  # (T, 3, rh, rw)
-    side = letterbox.image_size
-    clip = F.pad(clip, (0, side - rw, 0, side - rh))  # (T, 3, S', S'), zeros bottom/right
-    clip = clip.permute(1, 0, 2, 3).contiguous()  # (3, T, S', S')
+    canvas, letterbox = letterbox_array(
+        frames, image_size, scale_factor=scale_factor, resize=resize
+    )
+    clip = torch.from_numpy(canvas).permute(3, 0, 1, 2).contiguous()  # (3, T, S', S')
     out_dtype = out_dtype or clip.dtype
     if out_dtype == torch.uint8 and clip.dtype != torch.uint8:
         clip = clip.round_().clamp_(0, 255)
@@ -331,29 +456,27 @@ def normalize(clip: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -
     return out.mul_(scale_t).sub_(offset_t)  # (3, T, H, W)
 
 
-def letterbox_frames(frames: Any, image_size: int) -> tuple[np.ndarray, Letterbox]:
+def letterbox_frames(
+    frames: Any, image_size: int, *, resize: str = DEFAULT_RESIZE
+) -> tuple[np.ndarray, Letterbox]:
     """THE inference input: the letterboxed clip as ``uint8 (T, S, S, 3)`` (channels-last).
 
     The same pixels as training's :func:`preprocess_clip` before normalisation (which the
-    inference graph does inside, see :meth:`cofin_sdk.models.ViViT.features`).
+    inference graph does inside, see :meth:`cofin_sdk.models.ViViT.features`). torch-free
+    for ``resize="cv2_area"``.
 
     Args:
         frames: RGB ``(T, H, W, 3)`` uint8 array or Tensor.
         image_size: Model input side S.
+        resize: The record's resize rule (``preprocessing.resize``).
 
     Returns:
         ``(clip, letterbox)``.
     """
-    clip, letterbox = letterbox_clip(frames, image_size, out_dtype=None)
-    if clip.dtype.is_floating_point:  # float frames: round to pixels as training does
-        clip = clip.round().clamp(0, 255)
-    return clip.permute(1, 2, 3, 0).to(dtype=_uint8()).numpy(), letterbox  # (T, S, S, 3)
-
-
-def _uint8() -> Any:
-    import torch
-
-    return torch.uint8
+    canvas, letterbox = letterbox_array(frames, image_size, resize=resize)
+    if canvas.dtype != np.uint8:  # float frames: round to pixels as training does
+        canvas = np.clip(np.round(canvas), 0, 255).astype(np.uint8)
+    return canvas, letterbox
 
 
 def preprocess_clip(
@@ -363,7 +486,7 @@ def preprocess_clip(
 
     Args:
         frames: RGB ``(T, H, W, 3)`` uint8 numpy array or Tensor (e.g. from
-            :func:`cofin_sdk.video.read_clip`).
+            :func:`cofin_sdk.io.video.read_clip`).
         prep: The model's :class:`Preprocessing`.
         scale_factor: Training scale jitter (see :func:`letterbox_clip`); 1 at inference.
 
@@ -374,7 +497,9 @@ def preprocess_clip(
         TypeError: If ``frames`` is not an array/Tensor.
         ValueError: If ``frames`` is not ``(T, H, W, 3)``.
     """
-    clip, letterbox = letterbox_clip(frames, prep.image_size, scale_factor=scale_factor)
+    clip, letterbox = letterbox_clip(
+        frames, prep.image_size, scale_factor=scale_factor, resize=prep.resize
+    )
     return normalize(clip, prep.mean, prep.std), letterbox
 
 

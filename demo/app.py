@@ -6,10 +6,15 @@ head; the page shows what it returns:
 
 - the annotated video, H.264 ``yuv420p`` mp4 with the index first (``+faststart``), so
   every browser plays it while it downloads (written by ``Detections.save_video``);
-- the detections table (time, box, person score, top actions), downloadable as CSV
-  (``Detections.to_pandas``: every class score) and JSON (``Detections.to_json``);
+- the detections table (time, track, box, person score, top actions), downloadable as CSV
+  (``Detections.to_pandas``: every class score) and JSON (``Detections.to_json``, with the
+  timeline);
 - the top-5 of each classification head (``gr.Label``), averaged over the clips;
-- an action timeline, classes x time heat maps (:mod:`demo.plots`).
+- an action timeline, classes x time heat maps (:mod:`demo.plots`);
+- a per-person timeline: people are tracked (``analyze(track=True)``) and each track's
+  action segments (``Detections.timeline``, THE timeline rule, on threshold = the page's
+  score threshold, gaps up to one keyframe interval filled) are drawn as Gantt bars;
+- a "Live" tab: the browser's webcam through ``Detector.stream`` (:mod:`demo.live`).
 
 Run it with ``cofin demo --model DIR_OR_REPO`` or, as on Hugging Face Spaces,
 ``MODEL=DIR_OR_REPO python demo/app.py`` (optional ``REVISION``, ``BACKEND``,
@@ -51,7 +56,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BACKENDS", "CofinDemo", "detections_table", "load_detector", "main"]
+__all__ = ["BACKENDS", "CofinDemo", "detections_table", "load_detector", "main", "person_timeline"]
 
 BACKENDS = ("torch", "onnx", "triton")
 ANNOTATED_MIN_HEIGHT = 360  # small videos are upscaled so the labels stay readable
@@ -62,7 +67,8 @@ QUEUE_SIZE = 16
 MAX_FILE_SIZE = "200mb"
 KEEP_RUNS_SECONDS = 3600  # served from there (the links in the page), like gradio's cache
 DELETE_CACHE = (600, 3600)  # gradio: every 10 min, delete its cached files older than 1 h
-TABLE_COLUMNS = ["time (s)", "x1", "y1", "x2", "y2", "person score", "top actions"]
+TABLE_COLUMNS = ["time (s)", "track", "x1", "y1", "x2", "y2", "person score", "top actions"]
+TRACK_FPS = 5.0  # people found 5 times a second between keyframes, for tracking
 
 
 # --------------------------------------------------------------------------- loading
@@ -131,11 +137,18 @@ def detections_table(detections: Detections, k: int = TABLE_ACTIONS) -> Any:
     import pandas as pd
 
     boxes = detections.boxes.astype(np.float64).round(1)  # float64 first: 51.3, not 51.2999
-    columns = {"time (s)": detections.timestamps.round(3)}
-    columns.update({name: boxes[:, i] for i, name in enumerate(TABLE_COLUMNS[1:5])})
+    columns = {"time (s)": detections.timestamps.round(3), "track": detections.track_ids}
+    columns.update({name: boxes[:, i] for i, name in enumerate(TABLE_COLUMNS[2:6])})
     columns["person score"] = detections.person_scores.astype(np.float64).round(3)
     columns["top actions"] = detections.labels(k)
     return pd.DataFrame(columns, columns=TABLE_COLUMNS)
+
+
+def person_timeline(detections: Detections, every: float) -> Any:
+    """The page's per-person timeline: on threshold = the page's score threshold (at least
+    0.05, so a threshold of 0 does not light every class), gaps up to one keyframe filled."""
+    tracked = detections[detections.track_ids >= 0]  # boxes the tracker did not confirm: none
+    return tracked.timeline(threshold=max(detections.threshold, 0.05), max_gap_s=every)
 
 
 def _label_value(result: Classifications | None) -> dict[str, float] | None:
@@ -229,7 +242,7 @@ class CofinDemo:
                 logger.exception("demo request failed")
                 message = f"{type(exc).__name__}: {exc}"
             raise gr.Error(message or type(exc).__name__, print_exception=False) from None
-        return self._outputs(analysis, annotated, run_dir / Path(video).stem)
+        return self._outputs(analysis, annotated, run_dir / Path(video).stem, float(every))
 
     def _run(
         self,
@@ -247,6 +260,8 @@ class CofinDemo:
             every=float(every),
             threshold=float(threshold),
             person_detector=self._person_detector(video),
+            track=True,
+            track_fps=TRACK_FPS,
         )
         if progress is not None:
             progress(0.99, desc="drawing the annotated video")
@@ -259,15 +274,18 @@ class CofinDemo:
         )
         return analysis, annotated
 
-    def _outputs(self, analysis: Analysis, annotated: Path, stem: Path) -> tuple[Any, ...]:
+    def _outputs(
+        self, analysis: Analysis, annotated: Path, stem: Path, every: float
+    ) -> tuple[Any, ...]:
         """The page's outputs; downloads are written next to ``stem`` (run folder + name)."""
-        from demo.plots import timeline_figure
+        from demo.plots import person_timeline_figure, timeline_figure
 
         detections = analysis.detections
         assert detections is not None
+        timeline = person_timeline(detections, every)
         csv_path, json_path = f"{stem}_detections.csv", f"{stem}_detections.json"
         detections.to_pandas().to_csv(csv_path, index=False)
-        detections.to_json(json_path, indent=2)
+        detections.to_json(json_path, indent=2, timeline=timeline)
         labels = [_label_value(analysis.classifications.get(h)) for h in self.classification_heads]
         return (
             str(annotated),
@@ -276,6 +294,7 @@ class CofinDemo:
             csv_path,
             json_path,
             timeline_figure(analysis),
+            person_timeline_figure(timeline),
             *labels,
         )
 
@@ -298,59 +317,102 @@ class CofinDemo:
             title="cofin demo", analytics_enabled=False, delete_cache=DELETE_CACHE
         ) as blocks:
             gr.Markdown(self._header())
-            with gr.Row():
-                with gr.Column(scale=2):
-                    video = gr.Video(label="Video", sources=["upload"], elem_id="input-video")
-                    threshold = gr.Slider(0.0, 1.0, value=0.3, step=0.05, label="Score threshold")
-                    every = gr.Slider(0.2, 5.0, value=1.0, step=0.1, label="Keyframe interval (s)")
-                    chosen = gr.CheckboxGroup(heads, value=heads, label="Classification heads")
-                    run = gr.Button("Run", variant="primary", elem_id="run")
-                    if self.examples is not None and self.examples.videos:
-                        gr.Examples(
-                            [[str(path)] for path in self.examples.videos],
-                            inputs=[video],
-                            label="Synthetic example clips",
-                            cache_examples=False,
+            with gr.Tab("Video", id="video"):
+                with gr.Row():
+                    with gr.Column(scale=2):
+                        video = gr.Video(label="Video", sources=["upload"], elem_id="input-video")
+                        threshold = gr.Slider(
+                            0.0, 1.0, value=0.3, step=0.05, label="Score threshold"
                         )
-                with gr.Column(scale=3):
-                    annotated = gr.Video(
-                        label="Annotated video", interactive=False, elem_id="output-video"
-                    )
-                    summary = gr.Markdown(label="Summary", elem_id="summary")
-                    with gr.Row():
-                        labels = [
-                            gr.Label(
-                                num_top_classes=TOP_K, label=f"{h}: top-{TOP_K}", show_heading=False
+                        every = gr.Slider(
+                            0.2, 5.0, value=1.0, step=0.1, label="Keyframe interval (s)"
+                        )
+                        chosen = gr.CheckboxGroup(heads, value=heads, label="Classification heads")
+                        run = gr.Button("Run", variant="primary", elem_id="run")
+                        if self.examples is not None and self.examples.videos:
+                            gr.Examples(
+                                [[str(path)] for path in self.examples.videos],
+                                inputs=[video],
+                                label="Synthetic example clips",
+                                cache_examples=False,
                             )
-                            for h in heads
-                        ]
-            plot = gr.Plot(
-                label="Action timeline (classes x time)", format="png", elem_id="timeline"
-            )
-            table = gr.Dataframe(
-                headers=TABLE_COLUMNS, label="Detections", interactive=False, wrap=True
-            )
-            with gr.Row():
-                csv_file = gr.File(label="Detections CSV")
-                json_file = gr.File(label="Detections JSON")
+                    with gr.Column(scale=3):
+                        annotated = gr.Video(
+                            label="Annotated video", interactive=False, elem_id="output-video"
+                        )
+                        summary = gr.Markdown(label="Summary", elem_id="summary")
+                        with gr.Row():
+                            labels = [
+                                gr.Label(
+                                    num_top_classes=TOP_K,
+                                    label=f"{h}: top-{TOP_K}",
+                                    show_heading=False,
+                                )
+                                for h in heads
+                            ]
+                plot = gr.Plot(
+                    label="Action timeline (classes x time)", format="png", elem_id="timeline"
+                )
+                people = gr.Plot(
+                    label="Per-person timeline (tracks x time)",
+                    format="png",
+                    elem_id="person-timeline",
+                )
+                table = gr.Dataframe(
+                    headers=TABLE_COLUMNS, label="Detections", interactive=False, wrap=True
+                )
+                with gr.Row():
+                    csv_file = gr.File(label="Detections CSV")
+                    json_file = gr.File(label="Detections JSON")
 
-            def run_analysis(
-                video: str | None,
-                threshold: float,
-                every: float,
-                heads: list[str],
-                progress: gr.Progress = gr.Progress(track_tqdm=True),
-            ) -> tuple[Any, ...]:
-                return self.analyze(video, threshold, every, heads, progress)
+                def run_analysis(
+                    video: str | None,
+                    threshold: float,
+                    every: float,
+                    heads: list[str],
+                    progress: gr.Progress = gr.Progress(track_tqdm=True),
+                ) -> tuple[Any, ...]:
+                    return self.analyze(video, threshold, every, heads, progress)
 
-            run.click(
-                run_analysis,
-                inputs=[video, threshold, every, chosen],
-                outputs=[annotated, summary, table, csv_file, json_file, plot, *labels],
-                api_name="analyze",
-            )
+                run.click(
+                    run_analysis,
+                    inputs=[video, threshold, every, chosen],
+                    outputs=[annotated, summary, table, csv_file, json_file, plot, people, *labels],
+                    api_name="analyze",
+                )
+            with gr.Tab("Live", id="live"):
+                self._build_live()
         blocks.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
         return blocks
+
+    def _build_live(self) -> None:
+        """The "Live" tab: webcam frames stream into ``Detector.stream`` (:mod:`demo.live`)."""
+        from demo.live import FRAME_EVERY_S, LiveSession
+
+        gr.Markdown(
+            "Live: your webcam, scored every second on the clip that ends at each keyframe "
+            "(causal), skipping keyframes when the model falls behind."
+        )
+        with gr.Row():
+            webcam = gr.Image(
+                sources=["webcam"], streaming=True, type="numpy", label="Webcam", elem_id="webcam"
+            )
+            shown = gr.Image(label="Latest keyframe", interactive=False, elem_id="live-output")
+        text = gr.Textbox(label="Latest result", interactive=False, elem_id="live-summary")
+        session = gr.State(None, delete_callback=lambda live: live and live.close())
+
+        def push(frame: Any, live: LiveSession | None) -> tuple[Any, str, LiveSession]:
+            live = live or LiveSession(self.detector)
+            image, summary = live.push(frame)
+            return image, summary, live
+
+        webcam.stream(
+            push,
+            inputs=[webcam, session],
+            outputs=[shown, text, session],
+            stream_every=FRAME_EVERY_S,
+            concurrency_limit=None,
+        )
 
     def _header(self) -> str:
         heads = ", ".join(f"`{name}` ({spec.task})" for name, spec in self.detector.heads.items())

@@ -14,8 +14,9 @@ import numpy as np
 
 if TYPE_CHECKING:
     from cofin_sdk import Analysis, Classifications, Detections
+    from cofin_sdk.results.timeline import ActionTimeline
 
-__all__ = ["detection_matrix", "keyframe_times", "timeline_figure"]
+__all__ = ["detection_matrix", "keyframe_times", "person_timeline_figure", "timeline_figure"]
 
 _MAX_DETECTION_ROWS = 12  # more classes than this: only the most active ones are shown
 _TOP_CLASSES = 5
@@ -114,3 +115,53 @@ def _colormap() -> Any:
     import matplotlib
 
     return matplotlib.colormaps["viridis"].with_extremes(bad="#d9d9d9")  # grey: no person
+
+
+def person_timeline_figure(timeline: ActionTimeline, width: float = 9.0) -> Any:
+    """A Gantt chart of an :class:`~cofin_sdk.results.timeline.ActionTimeline`: one row per track
+    (``#id``), one bar per action segment, coloured by action (legend below).
+
+    Args:
+        timeline: Segments of the tracked people.
+        width: Figure width in inches.
+
+    Returns:
+        ``matplotlib.figure.Figure``.
+    """
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    tracks = sorted(set(timeline.track_ids.tolist()))
+    actions = sorted(set(timeline.actions))
+    palette = matplotlib.colormaps["tab20"]
+    colour = {action: palette(i % 20) for i, action in enumerate(actions)}
+    figure = Figure(
+        figsize=(width, 1.2 + 0.45 * max(1, len(tracks))), dpi=100, layout="constrained"
+    )
+    ax = figure.subplots()
+    row = {track: i for i, track in enumerate(tracks)}
+    # several actions of one person at once (multi-label) share the row: thinner stacked bars
+    lanes: dict[int, list[str]] = {
+        t: sorted({s.action for s in timeline if s.track_id == t}) for t in tracks
+    }
+    for segment in timeline:
+        lane = lanes[segment.track_id]
+        height = 0.8 / len(lane)
+        bottom = row[segment.track_id] - 0.4 + lane.index(segment.action) * height
+        ax.broken_barh(
+            [(segment.start_s, segment.end_s - segment.start_s)],
+            (bottom, height),
+            facecolors=colour[segment.action],
+        )
+    ax.set_yticks(range(len(tracks)), [f"#{t}" for t in tracks], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("time (s)")
+    ax.set_title("per-person timeline: action segments of each track", fontsize=9, loc="left")
+    if not len(timeline):
+        ax.text(0.5, 0.5, "no action segments", ha="center", va="center", transform=ax.transAxes)
+    else:
+        handles = [matplotlib.patches.Patch(color=colour[a], label=a) for a in actions]
+        figure.legend(
+            handles=handles, loc="outside lower center", ncols=min(6, len(actions)), fontsize=8
+        )
+    return figure

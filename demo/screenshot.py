@@ -42,6 +42,10 @@ _VIDEO_READY = """() => {
   const video = document.querySelector('#output-video video');
   return video !== null && video.readyState >= 2 && video.duration > 0;
 }"""
+_PERSON_TIMELINE_WIDTH = """() => {
+  const image = document.querySelector('#person-timeline img');
+  return image === null ? 0 : image.naturalWidth;
+}"""
 _VIDEO_STATE = """() => {
   const v = document.querySelector('#output-video video');
   return {readyState: v.readyState, duration: v.duration, width: v.videoWidth,
@@ -110,8 +114,10 @@ def capture(
             page.locator("#run").click()
             page.wait_for_function(_VIDEO_READY, timeout=timeout_ms)
             page.locator("#timeline img").wait_for(state="visible")
+            page.locator("#person-timeline img").wait_for(state="visible")
             page.evaluate(_SEEK_MIDDLE)  # a frame with people on it, for the picture
             state = page.evaluate(_VIDEO_STATE)
+            state["person_timeline_width"] = page.evaluate(_PERSON_TIMELINE_WIDTH)
             page.screenshot(path=str(screenshot), full_page=True)
         finally:
             context.close()

@@ -347,7 +347,7 @@ def steps_per_head(stages: list[TrainConfig], sizes: dict[str, int]) -> dict[str
 
 
 def _final_metrics(out_dir: Path) -> dict[str, Any]:
-    from cofin_sdk.record import read_model_record
+    from cofin_sdk.models.record import read_model_record
 
     return read_model_record(out_dir / "final").metadata.get("metrics", {})
 

@@ -39,7 +39,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cofin_sdk._export_format import sha256_file
+from cofin_sdk.export.format import sha256_file
 from serving.pbtxt import (
     DynamicBatching,
     EnsembleStep,

@@ -12,9 +12,23 @@ The bundled one needs two fixes (ENVIRONMENT.md, "Triton Inference Server"):
   (nvidia-pytriton ships stubs per Python version outside ``backends/python``); it is a
   temporary folder, nothing is written into site-packages.
 
-The server binds loopback by default, runs in its own process group (so the Python
-stubs go with it) and is stopped with SIGTERM (it then waits up to ``exit_timeout_s`` for
-in-flight requests and open HTTP connections), then SIGKILL.
+The server binds loopback by default and is stopped with SIGTERM (it then waits up to
+``exit_timeout_s`` for in-flight requests and open HTTP connections), then SIGKILL.
+
+**It dies with its launcher**, however the launcher ends (SIGKILL from a supervisor, the OOM
+killer, a CI timeout). The launcher cannot clean up after SIGKILL, so something that
+outlives it must: ``tritonserver`` runs under a small guard process (:mod:`serving._guard`,
+standard library only) in a process group of its own. The guard's standard input is a pipe
+whose write end only the launcher holds: end-of-file there means the launcher is gone, and
+the guard sends SIGTERM, SIGKILL ``ORPHAN_GRACE_S`` later (an orphan gets no
+``exit_timeout_s``: nobody owns its answers), waits for the Python-backend stubs (they exit
+within about a second of their server; on Linux the guard is their subreaper) and removes the
+temporary backend folder, which it alone owns. On Linux the server also gets
+``PR_SET_PDEATHSIG`` = SIGKILL, so a SIGKILLed guard takes it along. PDEATHSIG is not used
+between launcher and guard because it fires when the *thread* that forked the child ends: a
+server started from a worker thread would die with that thread. The pipe belongs to the
+process. Simpler designs fall short: PDEATHSIG alone leaves the backend folder behind, and
+removing stale folders at the next start leaves them until someone starts a server again.
 
 Example:
     >>> with TritonServer("repo", http_port=8000, grpc_port=8001) as server:  # doctest: +SKIP
@@ -32,7 +46,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -41,6 +54,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from serving.ports import check_port_free, free_port
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +69,8 @@ __all__ = [
     "free_port",
 ]
 
+ORPHAN_GRACE_S = 2.0  # SIGTERM -> SIGKILL for a server whose launcher is gone
+_GUARD = Path(__file__).with_name("_guard.py")
 _ERROR_LINE = re.compile(r"^E\d{4} ")
 _HARMLESS = ("CudaDriverHelper", "cuda", "CUDA", "GPU metrics", "dcgm", "DCGM", "pinned memory")
 _FILES = {
@@ -131,28 +148,6 @@ def check_repository(repository: str | os.PathLike) -> list[str]:
                         "its graph files?); rebuild it with `cofin serve build`"
                     )
     return models
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port that is free on ``host`` now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def check_port_free(host: str, port: int, flag: str = "port") -> None:
-    """Raises ``OSError`` naming ``flag`` if something listens on ``host:port``."""
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-        raise ValueError(f"{flag} {port!r}: must be a port number 1..65535")
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            raise OSError(
-                f"{flag} {port}: {host}:{port} is already in use ({exc.strerror}); choose "
-                f"another port or stop what listens there"
-            ) from None
 
 
 # --------------------------------------------------------------------------- binary
@@ -326,12 +321,12 @@ class TritonServer:
         env = {**os.environ, **self.binary.env}
         logger.debug("starting %s", " ".join(self.command()))
         self.process = subprocess.Popen(
-            self.command(),
+            self._guarded(self.command()),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,  # the guard's lifeline: end-of-file when this process ends
             env=env,
-            start_new_session=True,  # its own process group: the Python stubs go with it
+            start_new_session=True,  # its own process group: guard, server and stubs
         )
         self._reader = threading.Thread(target=self._read_log, name="tritonserver-log", daemon=True)
         self._reader.start()
@@ -341,6 +336,13 @@ class TritonServer:
             self.stop()
             raise
         return self
+
+    def _guarded(self, command: list[str]) -> list[str]:
+        """``command`` run under the guard (module docstring): it dies with this process."""
+        guard = [sys.executable, "-I", str(_GUARD), f"--grace={ORPHAN_GRACE_S:g}"]  # stdlib only
+        if self._backend_dir is not None:
+            guard.append(f"--backend-dir={self._backend_dir}")
+        return [*guard, "--", *command]
 
     def _read_log(self) -> None:
         assert self.process is not None and self.process.stdout is not None
@@ -424,7 +426,7 @@ class TritonServer:
 
     # ------------------------------------------------------------------ stop
     def send_signal(self, signum: int) -> None:
-        """Sends ``signum`` to the server (its process group: the stubs too)."""
+        """Sends ``signum`` to the server (its process group: guard, server and stubs)."""
         if self.process is not None and self.process.poll() is None:
             self._signal_group(signum)
 
@@ -460,8 +462,10 @@ class TritonServer:
             code = self.process.returncode
             if self._reader is not None:
                 self._reader.join(timeout=5)
-            if self.process.stdout is not None:
-                self.process.stdout.close()
+            for pipe in (self.process.stdout, self.process.stdin):
+                if pipe is not None:
+                    with contextlib.suppress(OSError):  # a broken lifeline is fine now
+                        pipe.close()
         if self._backend_dir is not None:
             shutil.rmtree(self._backend_dir, ignore_errors=True)
             self._backend_dir = None

@@ -5,6 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+#: The heads of the tiny model the Triton tests and the client set serve.
+SERVED_HEADS: dict[str, Any] = {
+    "ava": {
+        "task": "detection",
+        "num_classes": 5,
+        "class_names": ["stand", "sit", "walk", "run", "wave"],
+    },
+    "kinetics": {"task": "classification", "num_classes": 4},
+    "ssv2": {"task": "classification", "num_classes": 3},
+}
+
 
 def tiny_model(
     heads: dict[str, Any],
@@ -54,3 +65,39 @@ def tiny_train_config(synth_root: Path, out_dir: Path, heads=("ava", "kinetics")
         **overrides,
     }
     return apply_overrides(cfg, [f"{k}={v}" for k, v in sets.items()])
+
+
+def build_served_model(
+    root: Path,
+    heads: dict[str, Any],
+    *,
+    num_frames: int = 4,
+    image_size: int = 32,
+    int8: bool = False,
+) -> dict[str, Path]:
+    """``{"model", "export", "repo"}`` under ``root``: a :func:`tiny_model` saved with
+    ``save_pretrained``, its ONNX export, and the repository ``cofin serve build --platform
+    python`` writes for it (through the CLI). Needs torch, onnx and the serving package."""
+    from cofin_sdk.cli.main import main
+    from cofin_sdk.export import export
+
+    paths = {"model": root / "model", "export": root / "export", "repo": root / "repo"}
+    model = tiny_model(heads, num_frames=num_frames, image_size=image_size)
+    model.save_pretrained(paths["model"])
+    export(paths["model"], paths["export"], int8_dynamic=int8, progress=False)
+    command = ["serve", "build", str(paths["export"]), "--out", str(paths["repo"])]
+    assert main([*command, "--platform", "python"]) == 0
+    return paths
+
+
+def moving_block_frames(num: int, height: int, width: int, seed: int = 0):
+    """``uint8 (num, height, width, 3)``: a moving bright block on noise, so every frame
+    differs and a clip sampler's (or a stream's) frame mix-up shows in the scores."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    frames = rng.integers(0, 80, (num, height, width, 3), dtype=np.uint8)
+    for t in range(num):
+        x = (3 * t) % max(1, width - 12)
+        frames[t, height // 4 : height // 4 + 20, x : x + 12] = (230, 120 + 4 * t % 100, 40)
+    return frames

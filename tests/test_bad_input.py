@@ -2,25 +2,27 @@
 user makes, and the CLI must answer it with exit code 1 and ONE line that names the
 problem and the fix in CLI vocabulary, with no traceback and no file written anywhere.
 
-Rows run in-process through ``cofin_sdk._cli.main`` in a fresh working directory; every
+Rows run in-process through ``cofin_sdk.cli.main.main`` in a fresh working directory; every
 file under that directory and under the shared inputs is listed before and after.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 from pathlib import Path
 
 import numpy as np
 import pytest
 from _fixtures import tiny_model
 
-from cofin_sdk._cli import main
-from cofin_sdk.video import write_video
+from cofin_sdk.cli.main import main
+from cofin_sdk.io.video import write_video
 
 
 @pytest.fixture(scope="module")
-def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def inputs(tmp_path_factory: pytest.TempPathFactory, request) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("inputs")
     model = tiny_model(
         num_frames=4,
@@ -49,6 +51,21 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     bad_json.mkdir()
     (bad_json / "config.json").write_text("{oops")
     (bad_json / "model.safetensors").write_bytes(weights)
+    bad_types = root / "typed_model"  # a record whose field has the wrong type
+    bad_types.mkdir()
+    record = json.loads((model_dir / "config.json").read_text())
+    record["model"]["num_heads"] = "three"
+    (bad_types / "config.json").write_text(json.dumps(record))
+    (bad_types / "model.safetensors").write_bytes(weights)
+    bad_range = root / "range_model"
+    bad_range.mkdir()
+    record = json.loads((model_dir / "config.json").read_text())
+    record["preprocessing"]["frame_stride"] = 0
+    (bad_range / "config.json").write_text(json.dumps(record))
+    (bad_range / "model.safetensors").write_bytes(weights)
+    not_a_repo = root / "not_a_repo"
+    not_a_repo.mkdir()
+    (not_a_repo / "notes.txt").write_text("hello")
     bad_weights = root / "detector.pth"
     bad_weights.write_text("not a checkpoint")
     empty = root / "empty.mp4"
@@ -68,7 +85,23 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     bad_dets.write_text("v,902,0.1,0.1,0.5,0.9,1,0.9\nv,902,0.1,0.1,0.5,inf,1,0.9\n")
     fifo = root / "pipe.mp4"
     os.mkfifo(fifo)
+    serve_repo = root / "serve_repo"  # passes the repository check; no server ever starts
+    (serve_repo / "m" / "1").mkdir(parents=True)
+    (serve_repo / "m" / "config.pbtxt").write_text('backend: "python"\n')
+    (serve_repo / "m" / "1" / "model.py").write_text("")
+    busy = socket.socket()  # a port held by someone else (an earlier server, any program)
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    request.addfinalizer(busy.close)
+    classifier = tiny_model(
+        num_frames=4, image_size=32, heads={"kinetics": {"task": "classification", "num_classes": 4}}
+    )
+    classifier_dir = Path(classifier.save_pretrained(str(root / "classifier")))
+    empty_folder = root / "no_videos"
+    empty_folder.mkdir()
     return {
+        "classifier": classifier_dir,
+        "empty_folder": empty_folder,
         "model": model_dir,
         "video": video,
         "other_boxes": other_boxes,
@@ -76,6 +109,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "bad_row": bad_row,
         "corrupt": corrupt,
         "bad_json": bad_json,
+        "bad_types": bad_types,
+        "bad_range": bad_range,
+        "not_a_repo": not_a_repo,
         "bad_weights": bad_weights,
         "empty": empty,
         "text_video": text_video,
@@ -85,6 +121,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "gt": gt,
         "dets": dets,
         "bad_dets": bad_dets,
+        "serve_repo": serve_repo,
+        "busy_port": busy.getsockname()[1],
+        "pid": os.getpid(),  # the holder of busy_port
         "root": root,
     }
 
@@ -92,6 +131,8 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 DETECT = ["detect", "{video}", "--model", "{model}", "--no-progress"]
 CLASSIFY = ["classify", "{video}", "--model", "{model}", "--no-progress"]
 EXPORT = ["export", "{model}", "--out", "new", "--no-progress"]
+DEMO = ["demo", "--model", "{model}", "--no-examples"]
+TYPED = "config.json: model.num_heads must be a positive integer, got 'three'"
 
 # (id, argv, message fragment): every row must exit 1 with that fragment on stderr.
 ROWS = [
@@ -106,9 +147,42 @@ ROWS = [
      "--every 0.05 is shorter than the frame period 0.1 s of this 10-fps video"),
     ("every_negative", [*DETECT, "--every", "-1"], "--every -1.0: must be a positive number"),
     ("threshold_out_of_range", [*DETECT, "--threshold", "1.5"], "--threshold must be in [0, 1]"),
+    ("track_classification_model", ["detect", "{video}", "--model", "{classifier}", "--track"],
+     "--track follows the people a detection head scores; these weights have only classification heads"),
+    ("track_fps_zero", [*DETECT, "--track", "--track-fps", "0"], "--track-fps 0.0: must be a positive number"),
+    ("timeline_threshold_negative", [*DETECT, "--track", "--timeline-threshold", "-0.2"],
+     "--timeline-threshold -0.2: must be a number >= 0 and <= 1"),
+    ("off_threshold_negative", [*DETECT, "--track", "--off-threshold", "-0.1"],
+     "--off-threshold -0.1: must be a number >= 0"),
+    ("off_threshold_above_on", [*DETECT, "--track", "--off-threshold", "0.7"],
+     "--off-threshold 0.7: must be a number >= 0 and <= 0.5 (the on threshold)"),
+    ("min_duration_negative", [*DETECT, "--track", "--min-duration", "-1"],
+     "--min-duration -1.0: must be a number >= 0"),
+    ("max_gap_negative", [*DETECT, "--track", "--max-gap", "-2"], "--max-gap -2.0: must be a number >= 0"),
+    ("timeline_without_track", [*DETECT, "--timeline", "t.csv"], "--timeline needs --track"),
+    ("timeline_bad_suffix", [*DETECT, "--track", "--timeline", "t.txt"],
+     "--timeline t.txt: expected a .csv or .json file name"),
     ("batch_size_zero", [*DETECT, "--batch-size", "0"], "--batch-size must be >= 1"),
+    ("watch_unsupported_scheme", ["watch", "ftp://127.0.0.1/live", "--model", "{model}"],
+     "source 'ftp://127.0.0.1/live': unsupported scheme ftp://"),
+    ("watch_unreachable", ["watch", "tcp://127.0.0.1:9", "--model", "{model}", "--timeout", "2"],
+     "cannot open stream tcp://127.0.0.1:9"),
+    ("watch_every_zero", ["watch", "{video}", "--model", "{model}", "--every", "0"],
+     "--every 0.0: must be a positive number"),
+    ("watch_missing_file", ["watch", "{root}/missing.mp4", "--model", "{model}"], "video file not found"),
+    ("watch_out_not_mp4", ["watch", "{video}", "--model", "{model}", "--out", "live.avi"],
+     "--out live.avi: expected a .mp4 file name"),
+    ("watch_triton_without_url", ["watch", "{video}", "--backend", "triton"],
+     "--backend triton needs --url"),
     ("video_missing", ["detect", "{root}/missing.mp4", "--model", "{model}"], "video not found"),
-    ("video_is_folder", ["detect", "{root}", "--model", "{model}"], "is a folder; pass a video file"),
+    ("video_is_folder", ["detect", "{root}", "--model", "{model}"], "{root} names many videos: pass --out-dir OUT"),
+    ("folder_empty", ["detect", "{empty_folder}", "--model", "{model}", "--out-dir", "out"],
+     "VIDEO {empty_folder}: the folder holds no videos (.mp4, .avi"),
+    ("glob_matches_nothing", ["detect", "{root}/*.mkv", "--model", "{model}", "--out-dir", "out"],
+     "VIDEO '{root}/*.mkv': the pattern matches no files"),
+    ("folder_with_json", ["detect", "{root}/*.mp4", "--model", "{model}", "--out-dir", "out", "--json", "x.json"],
+     "--json is for one video; a folder run writes to --out-dir"),
+    ("resume_single_video", [*DETECT, "--resume"], "--resume skips videos already in --out-dir: it needs a folder run"),
     ("video_empty", ["detect", "{empty}", "--model", "{model}"], "file is empty (0 bytes)"),
     ("video_not_a_video", ["detect", "{text_video}", "--model", "{model}"], "could not open as a video"),
     ("video_fifo", ["detect", "{fifo}", "--model", "{model}"], "not a regular file (a pipe or device)"),
@@ -171,6 +245,29 @@ ROWS = [
     ("export_other_clip_shape", [*EXPORT, "--image-size", "64"],
      "--image-size 64: the exported graphs have a fixed clip shape, the model record's 4 frames x 32x32 px"),
     ("export_missing_model", ["export", "{root}/no_model", "--out", "new"], "model folder not found: {root}/no_model"),
+    # The model record's field types and ranges, through every surface that loads a model.
+    ("record_type_detect", ["detect", "{video}", "--model", "{bad_types}"], TYPED),
+    ("record_type_classify", ["classify", "{video}", "--model", "{bad_types}"], TYPED),
+    ("record_type_export", ["export", "{bad_types}", "--out", "new"], TYPED),
+    ("record_type_push", ["push", "{bad_types}", "org/name"], TYPED),
+    ("record_type_serve_build", ["serve", "build", "{bad_types}", "--out", "repo"], TYPED),
+    ("record_type_demo", ["demo", "--model", "{bad_types}", "--no-examples"], TYPED),
+    ("record_type_eval", ["eval", "{bad_types}"], TYPED),
+    ("record_range_detect", ["detect", "{video}", "--model", "{bad_range}"],
+     "config.json: preprocessing.frame_stride must be a positive integer, got 0"),
+    # Serving and the demo.
+    ("serve_build_missing_model", ["serve", "build", "{root}/no_model", "--out", "repo"], "{root}/no_model"),
+    ("serve_build_out_foreign_folder", ["serve", "build", "{model}", "--out", "{non_empty}"], "holds no cofin repository"),
+    ("serve_build_bad_buckets", ["serve", "build", "{model}", "--out", "repo", "--box-buckets", "8,x"], "--box-buckets '8,x'"),
+    ("serve_start_not_a_repository", ["serve", "start", "{not_a_repo}"],
+     "{not_a_repo} is not a Triton model repository"),
+    ("serve_start_missing_repository", ["serve", "start", "{root}/no_repo"], "model repository not found"),
+    ("serve_port_in_use", ["serve", "start", "{serve_repo}", "--grpc-port", "{busy_port}"],
+     ", pid {pid}); stop the process holding it or pass --grpc-port with a free port"),
+    ("demo_triton_without_url", [*DEMO, "--backend", "triton"], "--backend triton needs --url"),
+    ("demo_url_without_triton", [*DEMO, "--url", "grpc://127.0.0.1:8001"], "--url is only for --backend triton"),
+    ("demo_port_out_of_range", [*DEMO, "--port", "70000"], "--port must be in 1..65535"),
+    ("demo_device_unknown", [*DEMO, "--device", "tpu"], "--device 'tpu' is not a torch device"),
 ]  # fmt: skip
 
 

@@ -3,7 +3,7 @@
 The trainer and the evaluation runner both build through here, so neither reaches into
 the other: the trainer builds the training datasets and the initialised model; the
 runner builds the evaluation datasets and rebuilds a checkpoint's model from the
-:class:`~cofin_sdk.record.ModelRecord` stored with it (no training data needed).
+:class:`~cofin_sdk.models.record.ModelRecord` stored with it (no training data needed).
 
 Example:
     >>> from training.configs.base import load_config
@@ -20,8 +20,8 @@ from torch.utils.data import Dataset
 
 from cofin_sdk import create_model, from_pretrained, init_from_vit
 from cofin_sdk.models import HeadSpec, ViViT
+from cofin_sdk.models.record import ModelRecord
 from cofin_sdk.preprocessing import Preprocessing
-from cofin_sdk.record import ModelRecord
 from training.configs.base import TrainConfig
 
 __all__ = [
@@ -44,6 +44,8 @@ def preprocessing_of(train_cfg: TrainConfig) -> Preprocessing:
         frame_stride=train_cfg.run.frame_stride,
         mean=tuple(train_cfg.run.mean),
         std=tuple(train_cfg.run.std),
+        resize=train_cfg.run.resize,
+        keyframe=train_cfg.run.keyframe,
     )
 
 

@@ -66,7 +66,7 @@ def run_quickstart(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run the five steps; returns what was made (paths and metrics)."""
-    from cofin_sdk.record import read_model_record
+    from cofin_sdk.models.record import read_model_record
     from training.synth import generate
     from training.trainer import train
 

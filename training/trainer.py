@@ -21,9 +21,9 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from cofin_sdk._cli_checks import check_output_folder
+from cofin_sdk.io.paths import check_output_folder
 from cofin_sdk.models import ViViT
-from cofin_sdk.record import ModelRecord
+from cofin_sdk.models.record import ModelRecord
 from training.batching import MicroBatches, Samples, collate_micro_batch
 from training.builders import build_datasets, build_model, preprocessing_of
 from training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint

@@ -1,6 +1,9 @@
 """Inference backends: the numpy boundary between the :class:`~cofin_sdk.Detector` and a
 network (torch, onnxruntime, ...). See :mod:`cofin_sdk.backends.base` for the contract.
 
+May import: models, export (the ONNX backend reads an export, or makes one from a model
+folder) and everything below them; never the Hub, the Detector or the CLI.
+
 Names resolve lazily (PEP 562): ``cofin_sdk.backends.Backend`` imports no torch, and
 ``OnnxBackend`` needs only onnxruntime.
 """

@@ -22,7 +22,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from cofin_sdk.boxes import validate_boxes
+from cofin_sdk.formats.boxes import validate_boxes
 from cofin_sdk.models.config import HeadSpec
 from cofin_sdk.preprocessing import Preprocessing
 

@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from cofin_sdk._export_format import EXPORT_FILE, META_GRAPH, META_RECORD, read_export, sha256_file
-from cofin_sdk.hub_cache import looks_like_repo_id, snapshot
+from cofin_sdk.export.format import EXPORT_FILE, META_GRAPH, META_RECORD, read_export, sha256_file
 from cofin_sdk.models.config import HeadSpec
+from cofin_sdk.models.hub_cache import looks_like_repo_id, snapshot
+from cofin_sdk.models.record import CONFIG_NAME, WEIGHTS_NAME, ModelRecord
 from cofin_sdk.preprocessing import Preprocessing
-from cofin_sdk.record import CONFIG_NAME, WEIGHTS_NAME, ModelRecord
 
 from .base import check_frames, check_head_inputs
 

@@ -44,8 +44,8 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from cofin_sdk.models.config import HeadSpec
+from cofin_sdk.models.record import ModelRecord
 from cofin_sdk.preprocessing import Preprocessing
-from cofin_sdk.record import ModelRecord
 
 from .base import check_frames, check_head_inputs
 

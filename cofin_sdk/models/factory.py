@@ -1,15 +1,21 @@
-"""The model registry and the one factory used by training, export and every backend."""
+"""The model registry and the one factory used by training, export and every backend:
+:func:`create_model` builds a new model, :func:`from_pretrained` loads a saved one."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 from .config import VARIANTS as _VARIANTS
 from .config import HeadSpec, ViViTConfig
+from .hub import load_pretrained
 from .vivit import ViViT
 
-__all__ = ["create_model", "list_models", "model_config"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["create_model", "from_pretrained", "list_models", "model_config"]
 
 
 def list_models() -> list[str]:
@@ -58,3 +64,25 @@ def create_model(name: str, heads: dict[str, Any] | None = None, **overrides: An
         ['k400']
     """
     return ViViT(model_config(name, heads, **overrides), name=name)
+
+
+def from_pretrained(
+    name_or_path: str | os.PathLike,
+    *,
+    revision: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    map_location: str | torch.device = "cpu",
+    model_cls: type[ViViT] = ViViT,
+) -> ViViT:
+    """Load a model saved with ``save_pretrained`` from a folder or a Hub repo id.
+
+    :func:`cofin_sdk.models.hub.load_pretrained` with :class:`ViViT` as the default class
+    (arguments, checks and errors: see there).
+    """
+    return load_pretrained(
+        name_or_path,
+        revision=revision,
+        cache_dir=cache_dir,
+        map_location=map_location,
+        model_cls=model_cls,
+    )

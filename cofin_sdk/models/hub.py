@@ -2,6 +2,12 @@
 
 Layout follows huggingface_hub's ``PyTorchModelHubMixin`` so a folder can be pushed to
 the Hub as is. Loading is strict and never unpickles.
+
+Design: the model class calls this module (``ViViT.save_pretrained`` and
+``ViViT.from_pretrained``), never the reverse: here the class is an argument
+(:func:`load_pretrained`'s ``model_cls``) and :class:`ViViT` is named for type checkers
+only; :func:`cofin_sdk.models.from_pretrained` (in ``factory.py``) supplies the default.
+Publishing is not here either: :func:`cofin_sdk.hub.push_to_hub` takes a model or folder.
 """
 
 from __future__ import annotations
@@ -10,21 +16,22 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from cofin_sdk.hub_cache import hub_offline, looks_like_repo_id, resolve_pretrained_dir
-from cofin_sdk.model_card import CARD_NAME, model_card
-from cofin_sdk.record import CONFIG_NAME, WEIGHTS_NAME, ModelRecord, read_model_record
+from cofin_sdk.models.card import CARD_NAME, model_card
+from cofin_sdk.models.hub_cache import hub_offline, looks_like_repo_id, resolve_pretrained_dir
+from cofin_sdk.models.record import CONFIG_NAME, WEIGHTS_NAME, ModelRecord, read_model_record
 
-from .vivit import ViViT
+if TYPE_CHECKING:
+    from .vivit import ViViT
 
 __all__ = [
     "save_pretrained",
-    "from_pretrained",
+    "load_pretrained",
     "resolve_pretrained_dir",
     "looks_like_repo_id",
     "hub_offline",
@@ -52,7 +59,7 @@ def save_pretrained(
 ) -> Path:
     """Write ``model.safetensors``, ``config.json`` and ``README.md`` to a folder.
 
-    The card (``README.md``) is :func:`cofin_sdk.model_card.model_card` of the record.
+    The card (``README.md``) is :func:`cofin_sdk.models.card.model_card` of the record.
 
     Args:
         model: the model to save.
@@ -74,17 +81,17 @@ def save_pretrained(
     return out
 
 
-def from_pretrained(
+def load_pretrained(
     name_or_path: str | os.PathLike,
     *,
     revision: str | None = None,
     cache_dir: str | os.PathLike | None = None,
     map_location: str | torch.device = "cpu",
-    model_cls: type[ViViT] = ViViT,
+    model_cls: type[ViViT],
 ) -> ViViT:
     """Load a model saved with :func:`save_pretrained` from a folder or a Hub repo id.
 
-    The folder's :class:`~cofin_sdk.record.ModelRecord` is read and checked against the
+    The folder's :class:`~cofin_sdk.models.record.ModelRecord` is read and checked against the
     weights before they are loaded (architecture, image size, frames, heads).
 
     Args:

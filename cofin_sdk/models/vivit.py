@@ -362,44 +362,6 @@ class ViViT(nn.Module):
 
         return save_pretrained(self, save_directory, metadata)
 
-    def push_to_hub(
-        self,
-        repo_id: str,
-        *,
-        metadata: dict[str, Any] | None = None,
-        private: bool | None = None,
-        revision: str | None = None,
-        with_export: bool = False,
-        commit_message: str | None = None,
-        token: str | None = None,
-    ) -> str:
-        """Save to a temporary folder and upload it to the Hub in one commit.
-
-        The ``PyTorchModelHubMixin`` shape: ``save_pretrained`` into a temp dir, then
-        :func:`cofin_sdk.publish.push_to_hub` on it (same arguments; see there for the
-        checks made before anything is uploaded). ``metadata`` goes into ``config.json``
-        and the card (training config, metrics) as with ``save_pretrained``.
-
-        Returns:
-            The commit URL.
-        """
-        import tempfile
-
-        from cofin_sdk.publish import check_repo_id, push_to_hub
-
-        check_repo_id(repo_id)  # before the weights are written
-        with tempfile.TemporaryDirectory(prefix="cofin-save-") as folder:
-            self.save_pretrained(folder, metadata)
-            return push_to_hub(
-                folder,
-                repo_id,
-                private=private,
-                revision=revision,
-                with_export=with_export,
-                commit_message=commit_message,
-                token=token,
-            )
-
     @classmethod
     def from_pretrained(cls, name_or_path: str, **kwargs: Any) -> ViViT:
         """Load from a ``save_pretrained`` folder or a Hugging Face Hub repo id.
@@ -407,9 +369,9 @@ class ViViT(nn.Module):
         Builds ``cls(config)`` (subclasses get their own type, as with
         ``PyTorchModelHubMixin``); keyword arguments as :func:`cofin_sdk.from_pretrained`.
         """
-        from .hub import from_pretrained
+        from .hub import load_pretrained
 
-        return from_pretrained(name_or_path, model_cls=cls, **kwargs)
+        return load_pretrained(name_or_path, model_cls=cls, **kwargs)
 
     def extra_repr(self) -> str:
         return f"name={self.name}, grid={self.grid_size}, heads={self.head_names}"

@@ -13,6 +13,8 @@ it does not find people itself. A person detector is any object with a ``name`` 
 :func:`get_person_detector` turns a name, CSV path, detector or plain callable into one.
 Every detector returns ``float32 [N, 4]`` ``x1, y1, x2, y2`` boxes in pixels of the frame
 it was given (clipped to it) and ``float32 [N]`` scores in [0, 1], best first.
+
+May import: formats and io (box rule, AVA CSVs); never models or anything above.
 """
 
 from __future__ import annotations

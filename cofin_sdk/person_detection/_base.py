@@ -1,5 +1,5 @@
 """The person-detector contract: :class:`PersonBoxes`, :class:`PersonDetector`, and the
-output checks every detector shares (THE box rule of :mod:`cofin_sdk.boxes`)."""
+output checks every detector shares (THE box rule of :mod:`cofin_sdk.formats.boxes`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
-from cofin_sdk.boxes import clip_boxes, validate_boxes
+from cofin_sdk.formats.boxes import clip_boxes, validate_boxes
 
 __all__ = [
     "PersonBoxes",
@@ -15,6 +15,7 @@ __all__ = [
     "check_image",
     "empty_person_boxes",
     "finalize_boxes",
+    "finalize_order",
     "nms",
 ]
 
@@ -54,6 +55,14 @@ def finalize_boxes(boxes: Any, scores: Any, frame_shape: tuple[int, ...]) -> Per
     Raises:
         ValueError: On wrong shapes, non-finite values or scores outside [0, 1].
     """
+    return finalize_order(boxes, scores, frame_shape)[0]
+
+
+def finalize_order(
+    boxes: Any, scores: Any, frame_shape: tuple[int, ...]
+) -> tuple[PersonBoxes, np.ndarray]:
+    """:func:`finalize_boxes`, plus ``int64 [M]``: the input row of each output box (so
+    anything else given per box, e.g. person ids, follows the boxes)."""
     boxes = validate_boxes(
         np.asarray(boxes, dtype=np.float32), clip=False, what="person detector output"
     )
@@ -70,30 +79,34 @@ def finalize_boxes(boxes: Any, scores: Any, frame_shape: tuple[int, ...]) -> Per
     height, width = frame_shape[:2]
     boxes = clip_boxes(boxes, (width, height))  # detectors may reach past the border
     keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])  # zero-area: no person
-    boxes, scores = boxes[keep], scores[keep]
-    order = np.argsort(-scores, kind="stable")
-    return PersonBoxes(boxes[order], scores[order])
+    rows = np.flatnonzero(keep)
+    order = np.argsort(-scores[keep], kind="stable")
+    return PersonBoxes(boxes[rows[order]], scores[rows[order]]), rows[order]
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Indices of boxes kept by non-maximum suppression, best first (``torchvision.ops.nms``).
+    """Indices of boxes kept by non-maximum suppression, best first.
+
+    OpenCV's ``cv2.dnn.NMSBoxes`` (torch-free; the same kept indices as
+    ``torchvision.ops.nms`` on continuous ``x1, y1, x2, y2`` boxes).
 
     Args:
         boxes: ``float [N, 4]`` ``x1, y1, x2, y2``.
         scores: ``float [N]``.
         iou_threshold: Boxes overlapping a better one with IoU above this are dropped.
     """
-    import torch
-    from torchvision.ops import nms as tv_nms
+    import cv2
 
     if len(boxes) == 0:
         return np.zeros(0, dtype=np.int64)
-    keep = tv_nms(
-        torch.as_tensor(boxes, dtype=torch.float32),
-        torch.as_tensor(scores, dtype=torch.float32),
-        float(iou_threshold),
-    )
-    return keep.numpy()
+    boxes = np.asarray(boxes, dtype=np.float64)
+    xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
+    # NMSBoxes drops scores <= its score threshold (which must be >= 0): shift every score
+    # above 0, keeping their order, so that NMS alone decides.
+    ranked = np.asarray(scores, dtype=np.float64)
+    ranked = ranked - ranked.min() + 1.0
+    keep = cv2.dnn.NMSBoxes(xywh.tolist(), ranked.tolist(), 0.0, float(iou_threshold))
+    return np.asarray(keep, dtype=np.int64).reshape(-1)
 
 
 def empty_person_boxes() -> PersonBoxes:

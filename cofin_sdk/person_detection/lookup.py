@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from cofin_sdk.ava_format import AVA_TIME_OFFSET, read_person_boxes_csv
-from cofin_sdk.boxes import to_pixels, validate_boxes
+from cofin_sdk.formats.ava import AVA_TIME_OFFSET, read_person_boxes_csv
+from cofin_sdk.formats.boxes import to_pixels, validate_boxes
 
-from ._base import PersonBoxes, check_image, empty_person_boxes, finalize_boxes
+from ._base import PersonBoxes, check_image, empty_person_boxes, finalize_boxes, finalize_order
 
 logger = logging.getLogger(__name__)
 
@@ -37,10 +37,13 @@ class GivenBoxes:
             within this many seconds.
         missing: ``"error"`` (default) raises for a timestamp with no entry within
             ``tolerance``; ``"empty"`` returns no boxes.
+        ids: Same layout as ``boxes`` with ``[N]`` person ids (>= 0), e.g. AVA column 8.
+            ``Detector.detect(..., person_detector=GivenBoxes(..., ids=...), track=True)``
+            keeps them as the track ids instead of running the tracker (:meth:`identities`).
 
     Raises:
         ValueError: On malformed boxes or scores (checked at construction, by THE box
-            rule of :mod:`cofin_sdk.boxes`), and at call time for pixel boxes outside the
+            rule of :mod:`cofin_sdk.formats.boxes`), and at call time for pixel boxes outside the
             frame or a missing timestamp.
 
     Example:
@@ -61,6 +64,7 @@ class GivenBoxes:
         normalized: bool = False,
         tolerance: float = 1e-3,
         missing: str = "error",
+        ids: Mapping[float, Any] | Any = None,
     ) -> None:
         if missing not in ("error", "empty"):
             raise ValueError(f"missing must be 'error' or 'empty', got {missing!r}")
@@ -98,6 +102,36 @@ class GivenBoxes:
                 )
             self._entries[None if key is None else float(key)] = PersonBoxes(array, score)
         self._times = np.array(sorted(k for k in self._entries if k is not None), dtype=np.float64)
+        self._ids = self._check_ids(ids)
+        self._last_ids: tuple[float | None, np.ndarray] | None = None
+
+    def _check_ids(self, ids: Any) -> dict[float | None, np.ndarray] | None:
+        if ids is None:
+            return None
+        if isinstance(ids, Mapping) != self.per_timestamp:
+            raise ValueError("ids must be a mapping exactly when boxes is a mapping")
+        id_map = dict(ids) if self.per_timestamp else {None: ids}
+        checked = {}
+        for key, entry in self._entries.items():
+            value = np.asarray(id_map.get(key))
+            if (
+                value.dtype.kind not in "iu"
+                or value.shape != (len(entry.boxes),)
+                or (len(value) and value.min() < 0)
+            ):
+                where = "ids" if key is None else f"ids at t={key}"
+                raise ValueError(
+                    f"{where}: must be {len(entry.boxes)} integer person ids >= 0, one per box"
+                )
+            checked[key] = value.astype(np.int64)
+        return checked
+
+    def identities(self, timestamp: float | None = None) -> np.ndarray | None:
+        """The given ids of the boxes the last call at ``timestamp`` returned, in their order
+        (``None`` without ``ids=``)."""
+        if self._last_ids is None or self._last_ids[0] != timestamp:
+            return None
+        return self._last_ids[1]
 
     @property
     def timestamps(self) -> list[float]:
@@ -118,7 +152,7 @@ class GivenBoxes:
         if timestamp is None:
             raise ValueError("GivenBoxes with per-timestamp boxes needs the keyframe timestamp")
         if self.has(timestamp):
-            return self._entries[float(self._times[np.argmin(np.abs(self._times - timestamp))])]
+            return self._entries[self._key(timestamp)]
         if self.missing == "error":
             raise ValueError(
                 f"no boxes given for t={timestamp} s (boxes are given for {self.timestamps} s)"
@@ -153,7 +187,14 @@ class GivenBoxes:
             if self.normalized
             else "boxes are pixels of the frame; pass normalized=True for [0, 1] fractions",
         )
-        return finalize_boxes(boxes, entry.scores, frame.shape)
+        found, rows = finalize_order(boxes, entry.scores, frame.shape)
+        if self._ids is not None:
+            key = None if not self.per_timestamp else self._key(timestamp)
+            self._last_ids = (timestamp, self._ids[key][rows])
+        return found
+
+    def _key(self, timestamp: float | None) -> float:
+        return float(self._times[np.argmin(np.abs(self._times - timestamp))])
 
     def __repr__(self) -> str:
         where = f"{len(self._times)} timestamps" if self.per_timestamp else "every frame"
@@ -172,7 +213,7 @@ class AvaCsvBoxes:
 
     Rows are ``video_id, timestamp, x1, y1, x2, y2, action_id, score`` with normalised
     boxes, the action column possibly empty and column 8 the detector score (the
-    PySlowFast layout), read by :func:`cofin_sdk.ava_format.read_person_boxes_csv` (the
+    PySlowFast layout), read by :func:`cofin_sdk.formats.ava.read_person_boxes_csv` (the
     one AVA person-box reader; rules and errors as documented there). A box repeated on
     several rows (one per action) is kept once, with its highest score.
 

@@ -1,4 +1,4 @@
-"""cofin_sdk.ava_format: one table of CSV rows, accepted or rejected the same way by every
+"""cofin_sdk.formats.ava: one table of CSV rows, accepted or rejected the same way by every
 reader of the same kind of file (evaluator, training, SDK); writer round trips."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cofin_sdk.ava_format import (
+from cofin_sdk.formats.ava import (
     AvaRows,
     format_timestamp,
     keyframe_micros,
@@ -366,7 +366,7 @@ def test_format_timestamp_rejects(bad: float) -> None:
 
 def test_module_imports_neither_torch_nor_pandas() -> None:
     code = (
-        "import sys, cofin_sdk.ava_format as f; "
+        "import sys, cofin_sdk.formats.ava as f; "
         "print(sorted(m for m in ('torch', 'pandas') if m in sys.modules))"
     )
     result = subprocess.run(

@@ -1,4 +1,4 @@
-"""``cofin detect`` / ``cofin classify`` round trips through ``cofin_sdk._cli.main``."""
+"""``cofin detect`` / ``cofin classify`` round trips through ``cofin_sdk.cli.main.main``."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from _fixtures import tiny_model
 
-from cofin_sdk._cli import main
+from cofin_sdk.cli.main import main
+from cofin_sdk.io.video import probe, write_video
 from cofin_sdk.results import Classifications, Detections
-from cofin_sdk.video import probe, write_video
 
 ACTIONS = ["stand", "sit", "walk"]
 
@@ -128,3 +128,31 @@ def test_person_detector_csv_path_equals_boxes(model_dir, video, tmp_path):
         assert main([*argv, "--json", str(path), "--no-progress"]) == 0
         outputs.append(Detections.from_json(path))
     assert outputs[0] == outputs[1] and len(outputs[0]) == 1
+
+
+def test_detect_track_writes_a_timeline(model_dir, video, tmp_path, capsys):
+    """--track with AVA boxes: one person drifting right, tracked at the boxes' keyframes."""
+    boxes = tmp_path / "boxes.csv"
+    boxes.write_text(
+        "".join(
+            f"clip01,{900 + t},{0.1 + 0.02 * t},0.1,{0.5 + 0.02 * t},0.9,,0.95\n" for t in range(4)
+        )
+    )
+    timeline_csv, json_path, annotated = tmp_path / "t.csv", tmp_path / "d.json", tmp_path / "a.mp4"
+    code = main(
+        ["detect", str(video), "--model", str(model_dir), "--boxes", str(boxes),
+         "--time-offset", "900", "--no-progress", "--track", "--timeline", str(timeline_csv),
+         "--timeline-threshold", "0.0", "--json", str(json_path), "--out", str(annotated)]
+    )  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "1 track(s), 3 action segment(s) on the timeline" in printed
+    rows = list(csv.DictReader(timeline_csv.open()))
+    # threshold 0: every action is "on" at every keyframe -> one segment per action, 4 keyframes
+    assert [(r["track_id"], r["action"], r["start_s"], r["end_s"]) for r in rows] == [
+        ("1", action, "0.000", "3.500") for action in sorted(ACTIONS)
+    ]
+    result = Detections.from_json(json_path)
+    assert result.track_ids.tolist() == [1, 1, 1, 1]
+    assert json.loads(json_path.read_text())["timeline"]["segments"][0]["track_id"] == 1
+    assert probe(annotated).num_frames == 40

@@ -8,6 +8,7 @@ the whole video in steps finer than a frame, including the first and the last ha
 
 from __future__ import annotations
 
+import dataclasses
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,9 +19,15 @@ import pytest
 import torch
 
 from cofin_sdk import Detector
+from cofin_sdk.io.video import (
+    clip_frame_indices,
+    clip_indices_at,
+    keyframe_index,
+    probe,
+    read_clip,
+)
 from cofin_sdk.models import HeadSpec
 from cofin_sdk.preprocessing import Preprocessing, letterbox_frames, normalize, preprocess_clip
-from cofin_sdk.video import clip_indices_at, keyframe_index, probe, read_clip
 from training.data.ava import FrameFolder, read_frame_folder_clip
 from training.data.classification import VideoClassificationDataset
 
@@ -82,8 +89,9 @@ class RecordingBackend:
     preprocessing = PREP
     heads = {"ava": HeadSpec("detection", 2), "k": HeadSpec("classification", 3)}
 
-    def __init__(self) -> None:
+    def __init__(self, preprocessing: Preprocessing = PREP) -> None:
         self.clips: list[np.ndarray] = []
+        self.preprocessing = preprocessing
 
     def features(self, frames: np.ndarray) -> np.ndarray:
         self.clips += list(frames)
@@ -103,16 +111,17 @@ def _sweep_times(info) -> np.ndarray:
     return np.unique(np.concatenate([fine, edges, [last + 0.49 * period]]))
 
 
-def test_detector_backend_sees_read_clip_frames(video):
+@pytest.mark.parametrize("placement", ["centre", "causal"])
+def test_detector_backend_sees_read_clip_frames(video, placement):
     name, path = video
     info = probe(path)
     times = _sweep_times(info)
-    backend = RecordingBackend()
+    backend = RecordingBackend(dataclasses.replace(PREP, keyframe=placement))
     detector = Detector(backend, batch_size=5, progress=False)
     detector.detect(path, timestamps=times, boxes=[[0, 0, 8, 8]])
     assert len(backend.clips) == len(times)
     for time, seen in zip(times, backend.clips, strict=True):
-        frames = read_clip(path, time, PREP.num_frames, PREP.frame_stride)
+        frames = read_clip(path, time, PREP.num_frames, PREP.frame_stride, placement=placement)
         expected, _ = letterbox_frames(frames, SIZE)
         np.testing.assert_array_equal(seen, expected, err_msg=f"{name} t={time}")
         # ... and once normalised (inside the graph) it is exactly training's input.
@@ -121,18 +130,25 @@ def test_detector_backend_sees_read_clip_frames(video):
         torch.testing.assert_close(inside, trained, rtol=0, atol=0)
 
 
-def test_read_clip_follows_the_rule(video):
+@pytest.mark.parametrize("placement", ["centre", "causal"])
+def test_read_clip_follows_the_rule(video, placement):
     """Constant-rate videos: the clip holds exactly the rule's frames; VFR: the frames
-    nearest the rule's nominal-grid times."""
+    nearest the rule's nominal-grid times. Causal clips end at the keyframe."""
     name, path = video
     info = probe(path)
     pts, time_base, _ = VIDEOS[name]
     stamps = (np.array(pts) - pts[0]) * float(time_base)  # presentation times from the start
     for time in _sweep_times(info):
-        got = _frame_numbers(read_clip(path, time, PREP.num_frames, PREP.frame_stride))
+        clip = read_clip(path, time, PREP.num_frames, PREP.frame_stride, placement=placement)
+        got = _frame_numbers(clip)
         indices = clip_indices_at(
-            time, info.fps, info.num_frames, PREP.num_frames, PREP.frame_stride
+            time, info.fps, info.num_frames, PREP.num_frames, PREP.frame_stride, placement
         )
+        key = keyframe_index(time, info.fps, info.num_frames)
+        if placement == "causal":  # nothing after the keyframe
+            assert indices[-1] == key and (np.diff(indices) >= 0).all()
+        else:
+            assert indices[PREP.num_frames // 2] == key
         targets = indices / info.fps
         # Nearest decoded frame to each nominal time (ties: the earlier frame).
         want = [int(np.argmin(np.abs(stamps - t) + 1e-9 * (stamps > t))) for t in targets]
@@ -188,3 +204,23 @@ def test_keyframe_index_table(time, fps, frames, index):
 def test_keyframe_index_rejects_non_finite(bad):
     with pytest.raises(ValueError, match="finite"):
         keyframe_index(bad, 25, 10)
+
+
+@pytest.mark.parametrize(
+    ("key", "placement", "indices"),
+    [
+        (5, "centre", [1, 3, 5, 7]),
+        (5, "causal", [0, 1, 3, 5]),  # the clip ends at the keyframe; clamped at the start
+        (9, "causal", [3, 5, 7, 9]),
+    ],
+)
+def test_clip_frame_indices_placement_table(key, placement, indices):
+    assert clip_frame_indices(key, 4, 2, 10, placement).tolist() == indices
+
+
+@pytest.mark.parametrize("bad", ["center", "end", None])
+def test_unknown_placement_is_one_line_error(bad):
+    with pytest.raises(ValueError, match="choose 'centre' or 'causal'"):
+        clip_frame_indices(5, 4, 2, 10, bad)
+    with pytest.raises(ValueError, match="Preprocessing.keyframe="):
+        Preprocessing(keyframe=bad)

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from _fixtures import tiny_model
+from _fixtures import moving_block_frames, tiny_model
 
 from cofin_sdk.backends import Backend, TorchBackend
 from cofin_sdk.detector import Detector
+from cofin_sdk.io.video import iter_frames, read_clip, write_video
 from cofin_sdk.models import from_pretrained
 from cofin_sdk.preprocessing import Preprocessing, preprocess_clip
 from cofin_sdk.results import Classifications, Detections
-from cofin_sdk.video import iter_frames, read_clip, write_video
 
 NUM_FRAMES, STRIDE, SIZE, FPS = 4, 2, 64, 10
 ACTIONS = ["stand", "sit", "walk"]
@@ -25,12 +25,7 @@ LABELS = ["dance", "run", "jump", "swim", "cook"]
 
 def _frames(num: int, height: int, width: int, seed: int = 0) -> np.ndarray:
     """A moving bright block on noise: frames differ so the clip sampler matters."""
-    rng = np.random.default_rng(seed)
-    frames = rng.integers(0, 80, (num, height, width, 3), dtype=np.uint8)
-    for t in range(num):
-        x = (3 * t) % max(1, width - 12)
-        frames[t, height // 4 : height // 4 + 20, x : x + 12] = (230, 120 + 4 * t % 100, 40)
-    return frames
+    return moving_block_frames(num, height, width, seed)
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ from cofin_sdk.backends import OnnxBackend, TorchBackend
 from cofin_sdk.backends.onnx_backend import default_providers, providers_for_device
 from cofin_sdk.detector import Detector
 from cofin_sdk.export import (
+    DEFAULT_OPSET,
     EXPORT_FILE,
     META_GRAPH,
     META_RECORD,
@@ -39,8 +40,8 @@ from cofin_sdk.export import (
     weights_sha256,
 )
 from cofin_sdk.models import create_model, from_pretrained
+from cofin_sdk.models.record import ModelRecord, read_model_record
 from cofin_sdk.preprocessing import Preprocessing
-from cofin_sdk.record import ModelRecord, read_model_record
 
 T, S, D = 4, 32, 192
 HEADS = {
@@ -525,3 +526,27 @@ def test_tensorrt_engines_are_built_with_metadata_beside_them(tmp_path, model_di
         assert plan.stat().st_size > 0 and sha256_file(plan) == entry["tensorrt"]["sha256"]
         side = json.loads((out / entry["tensorrt"]["metadata"]).read_text())
         assert side["record"] == manifest["record"] and side["tensorrt"]["fp16"]
+
+
+# ------------------------------------------------------------------ fused attention
+def test_fused_attention_backbone_is_one_attention_node_per_block(export_dir, model_dir, tmp_path):
+    manifest = read_export(export_dir)
+    assert (manifest["opset"], manifest["backbone_opset"]) == (DEFAULT_OPSET, 23)
+
+    def ops(folder: Path, name: str) -> tuple[int, list[str]]:
+        proto = onnx.load(folder / name)
+        opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+        return opset, [n.op_type for n in proto.graph.node]
+
+    fused_opset, fused = ops(export_dir, "backbone.onnx")
+    assert fused_opset == 23 and fused.count("Attention") == 2  # 1 spatial + 1 temporal block
+    assert "Softmax" not in fused
+    head_opset, _ = ops(export_dir, "head_ava.onnx")
+    assert head_opset == DEFAULT_OPSET  # RoiAlign stays where onnxruntime runs it
+    plain_dir = export(model_dir, tmp_path / "plain", fused_attention=False, progress=False)
+    plain_opset, plain = ops(plain_dir, "backbone.onnx")
+    assert plain_opset == DEFAULT_OPSET and "Attention" not in plain and "Softmax" in plain
+    clips = _clips(3, seed=7)  # not the traced batch
+    np.testing.assert_allclose(
+        OnnxBackend(export_dir).features(clips), OnnxBackend(plain_dir).features(clips), atol=1e-5
+    )

@@ -23,10 +23,10 @@ from huggingface_hub import HfApi, ModelCard, scan_cache_dir
 from huggingface_hub import constants as hf_constants
 
 from cofin_sdk import Detector
-from cofin_sdk._cli import main
-from cofin_sdk.model_card import TAGS
+from cofin_sdk.cli.main import main
+from cofin_sdk.hub.publish import push_to_hub
 from cofin_sdk.models import create_model, from_pretrained
-from cofin_sdk.publish import push_to_hub
+from cofin_sdk.models.card import TAGS
 
 HEADS = {
     "ava": {
@@ -260,7 +260,7 @@ def test_cofin_push_hands_the_hub_one_commit(
 
 def test_model_push_to_hub_saves_then_pushes(hub):
     model = tiny_model()
-    model.push_to_hub("org/cofin-tiny", metadata=METADATA, revision="main")
+    push_to_hub(model, "org/cofin-tiny", metadata=METADATA, revision="main")
     assert [name for name, _ in hub.calls] == ["create_repo", "upload_folder"]
     assert hub.files == STAGED
     assert ModelCard.load(hub.copy_to / "README.md").data.eval_results
@@ -282,6 +282,8 @@ def test_push_errors_come_before_any_upload(model_dir, hub, tmp_path, monkeypatc
         push_to_hub(model_dir, "cofin-tiny")
     with pytest.raises(FileNotFoundError, match="model folder not found"):
         push_to_hub(tmp_path / "nope", "org/cofin-tiny")
+    with pytest.raises(ValueError, match="metadata= is for a model object"):
+        push_to_hub(model_dir, "org/cofin-tiny", metadata=METADATA)
     no_weights = tmp_path / "no_weights"
     no_weights.mkdir()
     shutil.copy(model_dir / "config.json", no_weights)
@@ -392,7 +394,7 @@ def test_uncached_repo_or_revision_is_one_clear_line(hub_cache):
 def test_cli_takes_a_repo_id_revision_and_cache_dir(hub_cache, tmp_path, capsys):
     import numpy as np
 
-    from cofin_sdk.video import write_video
+    from cofin_sdk.io.video import write_video
 
     video = tmp_path / "clip.mp4"
     write_video(video, np.random.default_rng(0).integers(0, 255, (20, 32, 48, 3), np.uint8), fps=10)

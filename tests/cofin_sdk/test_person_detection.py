@@ -202,6 +202,21 @@ def test_nms_on_crafted_boxes():
     assert nms(np.zeros((0, 4)), np.zeros(0), 0.5).tolist() == []
 
 
+def test_nms_keeps_what_torchvision_keeps():
+    torch = pytest.importorskip("torch")
+    from torchvision.ops import nms as tv_nms
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        n = int(rng.integers(1, 40))
+        xy, wh = rng.uniform(0, 300, (n, 2)), rng.uniform(5, 150, (n, 2))
+        boxes = np.concatenate([xy, xy + wh], 1).astype(np.float32)
+        scores = rng.uniform(0, 1, n).astype(np.float32)
+        threshold = float(rng.uniform(0.2, 0.8))
+        expected = tv_nms(torch.from_numpy(boxes), torch.from_numpy(scores), threshold)
+        assert nms(boxes, scores, threshold).tolist() == expected.tolist()
+
+
 # ------------------------------------------------------------------ HOG
 def draw_stick_figure(image: np.ndarray, x: int, y: int, height: int) -> None:
     """A dark upright stick figure ``height`` px tall with its top-left near (x, y)."""
@@ -517,3 +532,21 @@ def test_plain_callable_is_wrapped_and_validated():
 def test_callable_bad_outputs(output, error):
     with pytest.raises(ValueError, match=re.escape(error)):
         CallablePersonDetector(lambda frame: output)(FRAME)
+
+
+def test_hog_remembers_frames_it_has_seen():
+    from cofin_sdk.person_detection import HogPersonDetector
+
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (240, 320, 3), dtype=np.uint8) for _ in range(3)]
+    detector, uncached = HogPersonDetector(cache_size=2), HogPersonDetector(cache_size=0)
+    first = detector(frames[0])
+    first.boxes[:] = -1  # the caller's copy: the cache keeps its own
+    again = detector(frames[0].copy())  # the same pixels, another array
+    assert np.array_equal(again.boxes, uncached(frames[0]).boxes)
+    assert len(detector._cache) == 1 and not uncached._cache
+    for frame in frames[1:]:
+        detector(frame)
+    assert len(detector._cache) == 2  # least recently used (frames[0]) evicted
+    with pytest.raises(ValueError, match="cache_size must be >= 0"):
+        HogPersonDetector(cache_size=-1)

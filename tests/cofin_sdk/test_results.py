@@ -16,7 +16,7 @@ import pytest
 
 from cofin_sdk.results import Classifications, Detections
 
-RESULTS_PY = Path(__file__).resolve().parents[2] / "cofin_sdk" / "results.py"
+RESULTS_PY = Path(__file__).resolve().parents[2] / "cofin_sdk" / "results" / "detections.py"
 CLASSES = ("stand", "sit", "talk")
 FRAME = (333, 251)  # odd (W, H) on purpose
 
@@ -363,9 +363,11 @@ def test_to_pandas():
         "y2",
         "person_score",
         "person_id",
+        "track_id",
         *CLASSES,
     ]
     assert len(frame) == 3
+    assert frame["track_id"].tolist() == [-1, -1, -1]  # untracked
     assert frame["sit"].tolist() == pytest.approx([0.05, 0.75, 0.3])
 
 
@@ -376,7 +378,7 @@ def test_to_pandas_missing_pandas_names_extra(monkeypatch):
 
 
 # ------------------------------------------------------------------ no torch needed
-@pytest.mark.parametrize("module", ["results.py", "classifications.py", "_results_common.py"])
+@pytest.mark.parametrize("module", ["detections.py", "classifications.py", "_common.py"])
 def test_results_module_has_no_torch_import_statically(module):
     tree = ast.parse((RESULTS_PY.parent / module).read_text())
     imported = {
@@ -398,7 +400,7 @@ def test_results_module_works_without_torch_in_a_fresh_interpreter():
     code = textwrap.dedent(f"""
         import importlib, sys, types
         package = types.ModuleType("cofin_sdk")  # bare package: submodules only
-        package.__path__ = [{str(RESULTS_PY.parent)!r}]
+        package.__path__ = [{str(RESULTS_PY.parents[1])!r}]
         sys.modules["cofin_sdk"] = package
         module = importlib.import_module("cofin_sdk.results")
         d = module.Detections([[0, 0, 5, 5]], [1.0], [[0.5]], ("a",), (10, 10), [0.0], video_id="v")
@@ -473,7 +475,7 @@ def video_detections():
 
 
 def test_save_video_from_array(tmp_path, video_detections):
-    video = pytest.importorskip("cofin_sdk.video")
+    video = pytest.importorskip("cofin_sdk.io.video")
     frames = np.full((12, 48, 64, 3), 90, np.uint8)
     out = video_detections.save_video(tmp_path / "out.mp4", frames, fps=4.0)
     decoded = [frame for _, frame in video.iter_frames(out)]
@@ -485,7 +487,7 @@ def test_save_video_from_array(tmp_path, video_detections):
 
 
 def test_save_video_from_file_reads_fps(tmp_path, video_detections):
-    video = pytest.importorskip("cofin_sdk.video")
+    video = pytest.importorskip("cofin_sdk.io.video")
     source = tmp_path / "src.mp4"
     video.write_video(source, np.full((10, 48, 64, 3), 90, np.uint8), fps=5.0)
     out = video_detections.save_video(tmp_path / "out.mp4", source)
@@ -567,7 +569,7 @@ def test_classifications_top_k_json_repr():
 
 
 def test_save_video_upscales_small_frames_for_readable_labels(tmp_path):
-    from cofin_sdk.video import probe
+    from cofin_sdk.io.video import probe
 
     frames = np.full((6, 48, 64, 3), 30, np.uint8)
     det = Detections(

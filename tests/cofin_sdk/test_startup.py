@@ -15,7 +15,7 @@ import textwrap
 import pytest
 
 import cofin_sdk
-from cofin_sdk._cli import _command_name, _run, build_parser
+from cofin_sdk.cli.main import _command_name, _run, build_parser
 
 HELP_COLUMNS = "100"  # argparse wraps to $COLUMNS: the same width here and in the child
 
@@ -37,13 +37,13 @@ def run_python(code: str, cwd: os.PathLike[str] | str | None = None) -> subproce
     "code",
     [
         "import cofin_sdk.results",
-        "import cofin_sdk.classifications",
-        "import cofin_sdk.video",
+        "import cofin_sdk.results.classifications",
+        "import cofin_sdk.io.video",
         "import cofin_sdk; cofin_sdk.Detections; cofin_sdk.Classifications; cofin_sdk.probe",
         "from cofin_sdk import Detections, VideoInfo, read_clip",
-        "import cofin_sdk.boxes",
-        "import cofin_sdk.ava_format",
-        "import cofin_sdk.record; cofin_sdk.record.read_model_record",
+        "import cofin_sdk.formats.boxes",
+        "import cofin_sdk.formats.ava",
+        "import cofin_sdk.models.record; cofin_sdk.models.record.read_model_record",
         "import cofin_sdk.preprocessing; cofin_sdk.preprocessing.Letterbox",
         "import cofin_sdk.person_detection; cofin_sdk.person_detection.AvaCsvBoxes",
         "from cofin_sdk import Preprocessing, Letterbox, GivenBoxes, AvaCsvBoxes, HeadSpec",
@@ -87,7 +87,7 @@ COMMANDS = ["detect", "classify", "eval-ava", "eval", "train", "synth", "quickst
 def test_cli_help_is_the_full_help_without_torch(argv, monkeypatch):
     result = run_python(f"""
         import sys
-        from cofin_sdk._cli import main
+        from cofin_sdk.cli.main import main
         try:
             main({argv!r})
         except SystemExit as exc:
@@ -128,7 +128,7 @@ DETECT_MISSING = ["detect", "missing.mp4", "--model", "/nonexistent"]
 )
 def test_cli_error_is_one_line_and_debug_adds_the_traceback(tmp_path, argv, traceback):
     result = run_python(
-        f"import sys; from cofin_sdk._cli import main; sys.exit(main({argv!r}))", cwd=tmp_path
+        f"import sys; from cofin_sdk.cli.main import main; sys.exit(main({argv!r}))", cwd=tmp_path
     )
     assert result.returncode == 1, result.stderr
     assert result.stderr.splitlines()[-1].startswith("cofin detect: error: ")

@@ -1,4 +1,4 @@
-"""Tests for cofin_sdk.video: sampling, decoding by time, rotation, writer, error table."""
+"""Tests for cofin_sdk.io.video: sampling, decoding by time, rotation, writer, error table."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from cofin_sdk.video import (
+from cofin_sdk.io.video import (
     VideoInfo,
     clip_frame_indices,
     iter_frames,

@@ -15,10 +15,17 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from cofin_sdk._cli import main
 from cofin_sdk.person_detection import AVA_TIME_OFFSET, AvaCsvBoxes
 from cofin_sdk.results import Detections
-from demo.app import ANNOTATED_MIN_HEIGHT, TABLE_COLUMNS, CofinDemo, load_detector
+from cofin_sdk.results.timeline import ActionTimeline
+from demo.app import (
+    ANNOTATED_MIN_HEIGHT,
+    TABLE_COLUMNS,
+    TRACK_FPS,
+    CofinDemo,
+    load_detector,
+    person_timeline,
+)
 
 THRESHOLD, EVERY = 0.3, 1.0
 
@@ -32,7 +39,13 @@ def _expected(server, video: Path, heads: list[str]):
     """What the SDK itself says for the same inputs (the demo uses the example box file)."""
     boxes = AvaCsvBoxes(server.examples.boxes_csv, time_offset=AVA_TIME_OFFSET)
     return server.detector.analyze(
-        video, heads=["ava", *heads], every=EVERY, threshold=THRESHOLD, person_detector=boxes
+        video,
+        heads=["ava", *heads],
+        every=EVERY,
+        threshold=THRESHOLD,
+        person_detector=boxes,
+        track=True,
+        track_fps=TRACK_FPS,
     )
 
 
@@ -53,7 +66,7 @@ def test_round_trip_matches_the_sdk(server, client, tmp_path):
     outputs = client.predict(
         handle_file(str(video)), THRESHOLD, EVERY, ["kinetics"], api_name="/analyze"
     )
-    annotated, summary, table, csv_path, json_path, plot, label = outputs
+    annotated, summary, table, csv_path, json_path, plot, people, label = outputs
     expected = _expected(server, video, ["kinetics"])
     detections = expected.detections
     assert len(detections) > 3  # the example's box file found people
@@ -71,11 +84,15 @@ def test_round_trip_matches_the_sdk(server, client, tmp_path):
     rows = pd.DataFrame(table["data"], columns=table["headers"])
     assert len(rows) == len(detections)
     np.testing.assert_allclose(rows["time (s)"], detections.timestamps, atol=1e-3)
+    assert rows["track"].tolist() == detections.track_ids.tolist()
+    assert (detections.track_ids > 0).any()  # the example's people are tracked
     np.testing.assert_allclose(rows[["x1", "y1", "x2", "y2"]], detections.boxes, atol=0.051)
     assert rows["top actions"].tolist() == detections.labels(3)
 
     # Downloads: the JSON is the SDK's Detections exactly, the CSV its to_pandas rows.
     assert Detections.from_json(json_path) == detections
+    timeline = person_timeline(detections, EVERY)
+    assert ActionTimeline.from_json(json_path) == timeline  # the per-person timeline travels too
     frame = pd.read_csv(csv_path)
     assert len(frame) == len(detections)
     np.testing.assert_allclose(frame[list(detections.class_names)], detections.action_scores)
@@ -84,12 +101,13 @@ def test_round_trip_matches_the_sdk(server, client, tmp_path):
     top5 = expected.classifications["kinetics"].top_k(5)
     assert [(c["label"], c["confidence"]) for c in label["confidences"]] == top5
     assert plot["type"] == "matplotlib" and plot["plot"].startswith("data:image/png;base64,")
+    assert people["type"] == "matplotlib" and people["plot"].startswith("data:image/png;base64,")
     assert f"{len(detections)} person boxes" in summary
 
 
 def test_unticked_heads_are_not_run(server, client):
     video = server.examples.videos[-1]
-    *_, json_path, _plot, label = client.predict(
+    *_, json_path, _plot, _people, label = client.predict(
         handle_file(str(video)), THRESHOLD, EVERY, [], api_name="/analyze"
     )
     assert not label  # the head's gr.Label is cleared
@@ -189,25 +207,13 @@ def test_triton_backend_without_detector_from_triton_is_not_available(model_dir,
         load_detector(model_dir, backend="triton", url="grpc://127.0.0.1:1")
 
 
-@pytest.mark.parametrize(
-    "argv, message",
-    [
-        (["--backend", "triton"], "--backend triton needs --url"),
-        (["--url", "grpc://127.0.0.1:8001"], "--url is only for --backend triton"),
-        (["--port", "70000"], "--port must be in 1..65535"),
-        (["--device", "tpu"], "--device 'tpu' is not a torch device"),
-    ],
-)
-def test_cli_bad_input_is_one_line(model_dir, capsys, argv, message):
-    assert main(["demo", "--model", str(model_dir), "--no-examples", *argv]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith(f"cofin demo: error: {message}") and err.count("\n") == 1
+# The CLI's bad input (flags) is in tests/test_bad_input.py's table.
 
 
 def test_cli_help_loads_neither_gradio_nor_torch():
     code = textwrap.dedent("""
         import sys
-        from cofin_sdk._cli import main
+        from cofin_sdk.cli.main import main
         try:
             main(["demo", "--help"])
         except SystemExit:

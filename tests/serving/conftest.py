@@ -12,18 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _fixtures import SERVED_HEADS, build_served_model
 
 from serving.server import TritonServer, TritonStartError, find_tritonserver, free_port
 
-HEADS = {
-    "ava": {
-        "task": "detection",
-        "num_classes": 5,
-        "class_names": ["stand", "sit", "walk", "run", "wave"],
-    },
-    "kinetics": {"task": "classification", "num_classes": 4},
-    "ssv2": {"task": "classification", "num_classes": 3},
-}
+HEADS = SERVED_HEADS
 SIZE, FRAMES = 32, 4
 
 
@@ -51,44 +44,12 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         base = base.parent
     root = base / "cofin_serving"
     root.mkdir(exist_ok=True)
-    paths = {"model": root / "model", "export": root / "export", "repo": root / "repo"}
     with FileLock(str(root / ".lock")):
-        if not (root / "done.json").is_file():
-            _build(paths)
-            (root / "done.json").write_text(json.dumps({k: str(v) for k, v in paths.items()}))
-    return paths
-
-
-def _build(paths: dict[str, Path]) -> None:
-    import torch
-
-    from cofin_sdk import create_model
-    from cofin_sdk._cli import main
-    from cofin_sdk.export import export
-
-    torch.manual_seed(0)
-    model = create_model(
-        "vivit_ti16_fe",
-        spatial_depth=1,
-        temporal_depth=1,
-        num_frames=FRAMES,
-        image_size=SIZE,
-        heads=HEADS,
-    )
-    model.save_pretrained(paths["model"])
-    export(paths["model"], paths["export"], progress=False)
-    code = main(
-        [
-            "serve",
-            "build",
-            str(paths["export"]),
-            "--out",
-            str(paths["repo"]),
-            "--platform",
-            "python",
-        ]
-    )
-    assert code == 0
+        done = root / "done.json"
+        if not done.is_file():
+            paths = build_served_model(root, HEADS, num_frames=FRAMES, image_size=SIZE)
+            done.write_text(json.dumps({k: str(v) for k, v in paths.items()}))
+    return {k: Path(v) for k, v in json.loads(done.read_text()).items()}
 
 
 def start_server(repo: Path, ports: tuple[int, int, int] | None = None, **kwargs) -> TritonServer:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from cofin_sdk.backends.triton_backend import bucket_size, pad_boxes
-from cofin_sdk.record import ModelRecord
+from cofin_sdk.models.record import ModelRecord
 from serving.pbtxt import DynamicBatching, InstanceGroup, TensorSpec, Warmup, model_config, quote
 from serving.python_model import group_by_shape
 from serving.repository import build_repository, check_repository_out

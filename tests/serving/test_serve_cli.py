@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from cofin_sdk._cli import main
+from cofin_sdk.cli.main import main
 from serving.server import check_repository, free_port
 
 
@@ -27,24 +27,23 @@ def ports() -> list[str]:
     return [f"--{name}-port={free_port()}" for name in ("http", "grpc", "metrics")]
 
 
-def test_start_refuses_a_folder_that_is_not_a_repository(tmp_path, capsys):
-    (tmp_path / "notes.txt").write_text("hello")
-    code, _, err = run(["serve", "start", str(tmp_path), *ports()], capsys)
-    assert code == 1
-    assert err.startswith(f"cofin serve: error: {tmp_path} is not a Triton model repository")
-    assert "cofin serve build" in err and "Traceback" not in err
-    code, _, err = run(["serve", "start", str(tmp_path / "nope"), *ports()], capsys)
-    assert code == 1 and "model repository not found" in err
-
-
 def test_start_refuses_a_busy_port(built, capsys):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
         code, _, err = run(["serve", "start", str(built["repo"]), f"--grpc-port={port}"], capsys)
-    assert code == 1
-    assert f"--grpc-port {port}: 127.0.0.1:{port} is already in use" in err
+    assert code == 1 and err.count("\n") == 1, err
+    assert err.startswith(f"cofin serve: error: port {port} is in use (")
+    assert f", pid {os.getpid()}); stop the process holding it or pass --grpc-port" in err
+
+
+def test_start_on_the_port_of_a_running_server_names_it(built, server, capsys):
+    port = server.ports["--http-port"]
+    code, _, err = run(["serve", "start", str(built["repo"]), f"--http-port={port}"], capsys)
+    assert code == 1 and err.count("\n") == 1, err
+    assert f"port {port} is in use (tritonserver, pid " in err
+    assert "or pass --http-port with a free port" in err
 
 
 def test_start_refuses_missing_onnx_files(built, tmp_path, capsys):
@@ -97,28 +96,14 @@ def test_an_onnxruntime_repository_on_the_bundled_server_gets_a_hint(built, tmp_
     assert "--platform python" in err
 
 
-def test_build_errors_are_one_line(tmp_path, capsys):
-    code, _, err = run(
-        ["serve", "build", str(tmp_path / "nope"), "--out", str(tmp_path / "r")], capsys
-    )
-    assert code == 1 and err.count("\n") == 1 and "cofin serve: error:" in err
-    (tmp_path / "foreign").mkdir()
-    (tmp_path / "foreign" / "x").write_text("x")
-    code, _, err = run(
-        ["serve", "build", str(tmp_path), "--out", str(tmp_path / "foreign")], capsys
-    )
-    assert code == 1 and "holds no cofin repository" in err
-    code, _, err = run(
-        ["serve", "build", str(tmp_path), "--out", str(tmp_path / "r"), "--box-buckets", "8,x"],
-        capsys,
-    )
-    assert code == 1 and "--box-buckets '8,x'" in err
+# Bad input that needs no server (a folder that is no repository, bad build flags) is in
+# tests/test_bad_input.py's table.
 
 
 def test_start_prints_urls_and_stops_on_sigint(built):
     http, grpc, metrics = free_port(), free_port(), free_port()
     code = (
-        "import sys; from cofin_sdk._cli import main; "
+        "import sys; from cofin_sdk.cli.main import main; "
         f"sys.exit(main(['serve', 'start', {str(built['repo'])!r}, '--http-port={http}', "
         f"'--grpc-port={grpc}', '--metrics-port={metrics}']))"
     )

@@ -12,7 +12,7 @@ import pytest
 from cofin_sdk import Detector
 from cofin_sdk.backends import TritonBackend
 from cofin_sdk.backends.triton_backend import TritonClips, TritonRequestError
-from cofin_sdk.video import write_video
+from cofin_sdk.io.video import write_video
 
 TOL = 1e-4
 PROTOCOLS = ["grpc", "http"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 
 from training.evaluation.plots import GROUP_COLOURS
 
@@ -24,12 +24,14 @@ def read_bars(path: Path) -> tuple[tuple[int, int], list[tuple[str, int]]]:
     bars = []
     for group, colour in GROUP_COLOURS.items():
         rgb = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
-        labels, _ = ndimage.label((image == rgb).all(axis=2))
-        for rows, columns in ndimage.find_objects(labels):
-            height = rows.stop - rows.start
-            if black_rows & set(range(rows.stop, rows.stop + 3)):  # stands on the line
-                bars.append((columns.start, group, height))
-            elif black_rows & set(range(rows.start - 3, rows.start)):  # hangs below it
-                bars.append((columns.start, group, -height))
+        mask = (image == rgb).all(axis=2).astype(np.uint8)
+        # 4-connected regions, as a bar is a filled rectangle; row 0 is the background.
+        _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=4)
+        for left, top, _, height, _ in stats[1:].tolist():
+            bottom = top + height
+            if black_rows & set(range(bottom, bottom + 3)):  # stands on the line
+                bars.append((left, group, height))
+            elif black_rows & set(range(top - 3, top)):  # hangs below it
+                bars.append((left, group, -height))
     image_height, image_width = image.shape[:2]
     return (image_width, image_height), [(group, height) for _, group, height in sorted(bars)]

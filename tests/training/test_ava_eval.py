@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from _plot_reading import read_bars
 
-from cofin_sdk._cli import main as cofin_main
+from cofin_sdk.cli.main import main as cofin_main
 from training.evaluation._ava_core import iou_pairs, match_detections
 from training.evaluation.ava import (
     AvaRows,
@@ -415,7 +415,7 @@ def test_eval_ava_command_imports_neither_torch_nor_pandas(tmp_path: Path) -> No
     (tmp_path / "det.csv").write_text("v,902,0,0,1,1,1,0.9\n")
     (tmp_path / "map.pbtxt").write_text('item { name: "one" id: 1 }\n')
     code = (
-        "import sys; from cofin_sdk._cli import main; "
+        "import sys; from cofin_sdk.cli.main import main; "
         "code = main(['eval-ava', '--groundtruth', 'gt.csv', '--detections', 'det.csv', "
         "'--labelmap', 'map.pbtxt']); "
         "print(code, sorted(m for m in ('torch', 'pandas') if m in sys.modules))"

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
+from cofin_sdk.io.video import write_video
 from cofin_sdk.preprocessing import Preprocessing
-from cofin_sdk.video import write_video
 from training.data import KineticsDataset, MomentsInTimeDataset, SSv2Dataset, build_dataset
 from training.data.classification import clip_center_index
 

@@ -116,7 +116,7 @@ def _ava_root(run: Path) -> Path:
 
 
 def test_checkpoint_carries_the_model_record_of_the_final_folder(tiny_run):
-    from cofin_sdk.record import ModelRecord, read_model_record
+    from cofin_sdk.models.record import ModelRecord, read_model_record
     from training.checkpoint import read_checkpoint
 
     extra = read_checkpoint(_step_checkpoint(tiny_run))["extra"]
@@ -132,7 +132,7 @@ def test_checkpoint_carries_the_model_record_of_the_final_folder(tiny_run):
 
 
 def test_run_config_and_model_record_are_told_apart(tiny_run):
-    from cofin_sdk.record import read_model_record
+    from cofin_sdk.models.record import read_model_record
     from training.evaluation.runner import _saved_config
 
     with pytest.raises(ValueError, match="training config.*not a model record"):

@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 from cofin_sdk import AvaCsvBoxes, Detections, Detector, probe
-from cofin_sdk._cli import main as cofin
+from cofin_sdk.cli.main import main as cofin
 from training.evaluation.ava import evaluate_ava_files
 
 

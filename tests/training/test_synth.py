@@ -263,7 +263,7 @@ def test_generate_rejects_bad_arguments(tmp_path: Path, kwargs: dict, message: s
 
 
 def test_cli_registers_synth(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from cofin_sdk._cli import main
+    from cofin_sdk.cli.main import main
 
     assert main(["synth", "--preset", "huge", "--out", str(tmp_path)]) == 1
     assert "--preset huge: unknown; choose one of tiny, bench" in capsys.readouterr().err

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cofin_sdk.preprocessing import DEFAULT_RESIZE, check_placement
+
 __all__ = [
     "AugmentConfig",
     "DatasetConfig",
@@ -114,10 +116,15 @@ class RunConfig:
     image_size: int = 224
     num_frames: int = 32
     frame_stride: int = 2
+    # Keyframe placement in its clip (cofin_sdk.clip_rule): "centre" (the paper's) or "causal"
+    # (the clip ends at the keyframe: live streams need no future frames). Saved with the model.
+    keyframe: str = "centre"
     # Input normalisation on the [0, 1] scale; 0.5/0.5 is what the ImageNet-21K ViT
     # checkpoints of the paper were trained with. Saved with the model (its record).
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    # The letterbox resize rule (cofin_sdk.preprocessing.RESIZE_RULES); saved with the model.
+    resize: str = DEFAULT_RESIZE
     num_workers: int = 2
     device: str = "auto"  # "auto" = cuda if available else cpu
     bf16: bool = False  # bf16 autocast (GPU; works on CPU too but slowly)
@@ -162,6 +169,7 @@ class TrainConfig:
             raise ValueError(
                 f"sampler.kind must be weighted|alternating|sequential, got {self.sampler.kind!r}"
             )
+        check_placement(self.run.keyframe, "run.keyframe=")
         if self.run.micro_batch_size and self.run.global_batch_size % self.run.micro_batch_size:
             raise ValueError("run.global_batch_size must be a multiple of run.micro_batch_size")
 

@@ -53,9 +53,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from cofin_sdk.ava_format import AVA_TIME_OFFSET, read_label_map
+from cofin_sdk.formats.ava import AVA_TIME_OFFSET, read_label_map
+from cofin_sdk.io.video import VideoInfo, clip_indices_at, probe, read_clip
 from cofin_sdk.preprocessing import Preprocessing, letterbox_frames
-from cofin_sdk.video import VideoInfo, clip_indices_at, probe, read_clip
 from training.data._common import handle_missing, index_videos, no_samples, require_file
 from training.data.ava_annotations import (
     BOX_SOURCES,
@@ -100,7 +100,11 @@ def _count_frames(folder: Path) -> int:
 
 
 def read_frame_folder_clip(
-    folder: FrameFolder, center_time: float, num_frames: int, frame_stride: int
+    folder: FrameFolder,
+    center_time: float,
+    num_frames: int,
+    frame_stride: int,
+    placement: str = "centre",
 ) -> np.ndarray:
     """Read a clip from a folder of extracted frames with the shared clip sampler.
 
@@ -109,6 +113,7 @@ def read_frame_folder_clip(
         center_time: Centre time (s) of the clip in the (cut) video.
         num_frames: Clip length T.
         frame_stride: Step between frames.
+        placement: Keyframe placement, ``"centre"`` or ``"causal"`` (:mod:`cofin_sdk.clip_rule`).
 
     Returns:
         RGB ``uint8`` ``(T, H, W, 3)``.
@@ -119,7 +124,7 @@ def read_frame_folder_clip(
     count = _count_frames(folder.path)
     if count == 0:
         raise FileNotFoundError(f"no .jpg frames in {folder.path}")
-    indices = clip_indices_at(center_time, folder.fps, count, num_frames, frame_stride)
+    indices = clip_indices_at(center_time, folder.fps, count, num_frames, frame_stride, placement)
     decoded: dict[int, np.ndarray] = {}
     for index in dict.fromkeys(indices.tolist()):
         path = folder.path / f"{folder.path.name}_{index + 1:06d}.jpg"
@@ -242,11 +247,18 @@ class DetectionDataset(Dataset):
         source, center_time = self.clip_source(index)
         prep = self.preprocessing
         if isinstance(source, FrameFolder):
-            return read_frame_folder_clip(source, center_time, prep.num_frames, prep.frame_stride)
+            return read_frame_folder_clip(
+                source, center_time, prep.num_frames, prep.frame_stride, prep.keyframe
+            )
         if source not in self._infos:  # probe once per video and worker
             self._infos[source] = probe(source)
         return read_clip(
-            source, center_time, prep.num_frames, prep.frame_stride, info=self._infos[source]
+            source,
+            center_time,
+            prep.num_frames,
+            prep.frame_stride,
+            info=self._infos[source],
+            placement=prep.keyframe,
         )
 
     def __getitem__(self, index: int) -> dict[str, Any]:
@@ -265,7 +277,8 @@ class DetectionDataset(Dataset):
             "timestamp": frame.timestamp,
         }
         if not self.train:  # the evaluation runner feeds a Backend the inference input
-            frames, _ = letterbox_frames(raw, self.preprocessing.image_size)
+            prep = self.preprocessing
+            frames, _ = letterbox_frames(raw, prep.image_size, resize=prep.resize)
             sample["frames"] = torch.from_numpy(frames)  # (T, S, S, 3) uint8
         return sample
 

@@ -2,9 +2,9 @@
 built from them (see ../shared/AVA_PROTOCOL.md for the formats).
 
 All boxes here are normalised ``x1, y1, x2, y2`` in [0, 1] of the original frame.
-The CSV rules live in :mod:`cofin_sdk.ava_format` (one reader for training, evaluation and
-the SDK), the box rule in :mod:`cofin_sdk.boxes`; the label map is read by
-:func:`cofin_sdk.ava_format.read_label_map` (both pbtxt forms).
+The CSV rules live in :mod:`cofin_sdk.formats.ava` (one reader for training, evaluation and
+the SDK), the box rule in :mod:`cofin_sdk.formats.boxes`; the label map is read by
+:func:`cofin_sdk.formats.ava.read_label_map` (both pbtxt forms).
 
 Example:
     >>> gt = read_ground_truth("ava_val_v2.2.csv")                      # doctest: +SKIP
@@ -22,13 +22,13 @@ from typing import Literal
 
 import numpy as np
 
-from cofin_sdk.ava_format import (
+from cofin_sdk.formats.ava import (
     read_ava_csv,
     read_exclusions,
     read_person_boxes_csv,
     timestamp_key,
 )
-from cofin_sdk.boxes import box_iou, clip_boxes
+from cofin_sdk.formats.boxes import box_iou, clip_boxes
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def read_ground_truth(path: str | os.PathLike[str]) -> dict[KeyframeKey, list[Gr
     per (person, action); rows sharing a keyframe, box (to 4 decimals) and person id are
     merged into one person. A row with only ``video_id, timestamp`` (2020 form) marks a
     keyframe without actions. Rules and errors are those of
-    :func:`cofin_sdk.ava_format.read_ava_csv`; boxes are clipped to [0, 1].
+    :func:`cofin_sdk.formats.ava.read_ava_csv`; boxes are clipped to [0, 1].
 
     Args:
         path: The CSV file (no header).
@@ -140,7 +140,7 @@ def read_person_boxes(
 ) -> dict[KeyframeKey, tuple[np.ndarray, np.ndarray]]:
     """Read a person-detector CSV: ``video_id, timestamp, x1, y1, x2, y2, [action], score``.
 
-    :func:`cofin_sdk.ava_format.read_person_boxes_csv` (one box per repeated box, with
+    :func:`cofin_sdk.formats.ava.read_person_boxes_csv` (one box per repeated box, with
     its highest score; clipped; zero-area boxes dropped), minus empty keyframes.
 
     Args:

@@ -6,7 +6,7 @@ letterboxed and channels-last (:func:`cofin_sdk.preprocessing.letterbox_frames`)
 is centred in the video for evaluation (single view, as in the paper) and placed
 at a uniformly random position (fully inside the video when it is long enough)
 for training; both go through the shared clip sampler
-(:func:`cofin_sdk.video.read_clip`) and preprocessing.
+(:func:`cofin_sdk.io.video.read_clip`) and preprocessing.
 
 Example:
     >>> from cofin_sdk.preprocessing import Preprocessing
@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from cofin_sdk.io.video import VideoInfo, probe, read_clip, spread_centre_indices
 from cofin_sdk.preprocessing import Preprocessing, letterbox_frames
-from cofin_sdk.video import VideoInfo, probe, read_clip, spread_centre_indices
 from training.data._common import (
     VIDEO_EXTENSIONS,
     handle_missing,
@@ -144,7 +144,8 @@ class VideoClassificationDataset(Dataset):
             "label": torch.tensor(self.labels[index], dtype=torch.long),
         }
         if not self.train:  # the evaluation runner feeds a Backend the inference input
-            frames, _ = letterbox_frames(raw, self.preprocessing.image_size)
+            prep = self.preprocessing
+            frames, _ = letterbox_frames(raw, prep.image_size, resize=prep.resize)
             sample["frames"] = torch.from_numpy(frames)  # (T, S, S, 3) uint8
         return sample
 

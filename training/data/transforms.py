@@ -198,7 +198,7 @@ def prepare_clip(
     """Frames + normalised boxes → model input, augmented when ``augmentation`` is given.
 
     Args:
-        frames: RGB ``uint8`` ``(T, H, W, 3)`` from :func:`cofin_sdk.video.read_clip`.
+        frames: RGB ``uint8`` ``(T, H, W, 3)`` from :func:`cofin_sdk.io.video.read_clip`.
         prep: The model's preprocessing.
         boxes_norm: ``[N, 4]`` boxes normalised to the original frame (``None``: no boxes).
         augmentation: Training augmentation, ``None`` for evaluation (plain letterbox).

@@ -1,7 +1,7 @@
-"""Kept importable: the AVA readers live in :mod:`cofin_sdk.ava_format` (one copy of the rules)."""
+"""Kept importable: the AVA readers live in :mod:`cofin_sdk.formats.ava` (one copy of the rules)."""
 
 from __future__ import annotations
 
-from cofin_sdk.ava_format import AvaRows, read_ava_csv, read_exclusions, read_label_map
+from cofin_sdk.formats.ava import AvaRows, read_ava_csv, read_exclusions, read_label_map
 
 __all__ = ["AvaRows", "read_label_map", "read_ava_csv", "read_exclusions"]

@@ -12,7 +12,7 @@ ties are reproduced). Choices worth knowing:
 * Detections with ``x1 == x2`` or ``y1 == y2`` (zero area) count towards the cap and are
   then discarded (neither TP nor FP), as in the TF OD API's per-image evaluation.
 * Input validation is stricter than the official tool (the rules of
-  :mod:`cofin_sdk.ava_format`): malformed rows, boxes breaking THE box rule (inverted,
+  :mod:`cofin_sdk.formats.ava`): malformed rows, boxes breaking THE box rule (inverted,
   or outside [0, 1] by more than 1 %), action ids outside ``1..max label-map id`` and
   detections without a finite score raise ``ValueError`` naming file and line instead
   of being read silently. Tolerated overshoot is NOT clipped (the official tool does not
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cofin_sdk.ava_format import (
+from cofin_sdk.formats.ava import (
     AvaRows,
     keyframe_micros,
     read_ava_csv,

@@ -42,7 +42,7 @@ def run_eval_ava(args: argparse.Namespace) -> int:
     """Runs ``cofin eval-ava``; prints the mAP line and the per-class table."""
     from pathlib import Path
 
-    from cofin_sdk._cli_checks import check_output_path
+    from cofin_sdk.io.paths import check_output_path
 
     from .ava import evaluate_ava_files
 
@@ -130,7 +130,19 @@ def register_eval(subparsers: argparse._SubParsersAction) -> None:
         help="--backend onnx: the int8 graphs (dynamic quantisation, CPU)",
     )
     parser.add_argument(
+        "--keyframe",
+        choices=["centre", "causal"],
+        help="keyframe placement of the AVA clips: centre (clip centred on the keyframe) or "
+        "causal (clip ends at it, as a live stream sees it); default: the model's training config",
+    )
+    parser.add_argument(
         "--max-batches", type=int, default=None, help="evaluate only this many batches"
+    )
+    parser.add_argument(
+        "--track",
+        action="store_true",
+        help="also track the detection boxes: IDF1/HOTA against the AVA person ids and "
+        "timeline segment precision/recall, next to frame-mAP",
     )
     parser.add_argument(
         "--compare",

@@ -8,6 +8,7 @@ eval --backend``), fed the letterboxed ``uint8`` clips the Detector feeds it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -102,9 +103,9 @@ def write_detections_csv(
 ) -> None:
     """AVA submission format: one row per (box, class): video, ts, x1, y1, x2, y2, action id, score.
 
-    Written by :func:`cofin_sdk.ava_format.write_ava_csv` (6 decimals, boxes clipped).
+    Written by :func:`cofin_sdk.formats.ava.write_ava_csv` (6 decimals, boxes clipped).
     """
-    from cofin_sdk.ava_format import write_ava_csv
+    from cofin_sdk.formats.ava import write_ava_csv
 
     write_ava_csv(path, video_ids, [float(t) for t in timestamps], boxes_norm, class_ids, scores)
 
@@ -127,6 +128,7 @@ def _evaluate_detection(
     out: dict[str, Any],
     out_dir: Path,
     compare: Path | None = None,
+    track: bool = False,
 ) -> dict[str, Any]:
     from training.evaluation.ava import evaluate_ava_files
 
@@ -162,7 +164,27 @@ def _evaluate_detection(
         **{f"mAP_{g}": _clean(v) for g, v in result.group_mAP.items()},
     }
     summary["per_class_ap"] = {n: _clean(a) for n, a in zip(result.class_names, result.ap)}
+    if track:
+        summary["tracking"] = _evaluate_tracking(
+            annotations / f"ava_{split}_v2.2.csv", ds, out, boxes, scores
+        )
     return summary
+
+
+def _evaluate_tracking(
+    gt_csv: Path, ds: Any, out: dict[str, Any], boxes: np.ndarray, scores: np.ndarray
+) -> dict[str, Any]:
+    """``cofin eval --track``: IDF1/HOTA and segment P/R of the keyframe boxes, tracked."""
+    from cofin_sdk.formats.ava import read_ava_csv
+    from cofin_sdk.results.timeline import TimelineRule
+    from training.evaluation.tracking import evaluate_tracks
+
+    rule = TimelineRule(threshold=0.5, off_threshold=0.35, max_gap_s=1.0)
+    metrics = evaluate_tracks(
+        out["video_id"], np.asarray(out["timestamp"], np.float64), boxes, scores,
+        ds.class_names, ds.class_ids, read_ava_csv(gt_csv, kind="groundtruth"), rule,
+    )  # fmt: skip
+    return {name: _clean(value) for name, value in metrics.items()} | {"rule": rule.to_dict()}
 
 
 def _plot(result: Any, path: Path, title: str) -> None:
@@ -204,6 +226,7 @@ def evaluate_model(
     batch_size: int | None = None,
     progress: bool = True,
     compare: str | Path | None = None,
+    track: bool = False,
 ) -> dict[str, Any]:
     """Evaluate every head on its dataset's validation split; writes CSV/JSON/PNG to ``out_dir``.
 
@@ -224,6 +247,9 @@ def evaluate_model(
         progress: Progress bars.
         compare: Another evaluation folder (or its ``<head>_ava_metrics.json``): also plot
             the per-class AP difference this run minus that one (paper Fig. 1).
+        track: Also track the detection heads' keyframe boxes (one tracker per video) and
+            report IDF1 / HOTA against the AVA person ids and timeline segment precision /
+            recall (``metrics[head]["tracking"]``, :mod:`training.evaluation.tracking`).
 
     Returns:
         ``{head: {"mAP", "mAP_head", "mAP_mid", "mAP_tail", "per_class_ap"}}`` for detection
@@ -240,7 +266,7 @@ def evaluate_model(
     backend = TorchBackend(model, device) if model is not None else model_or_backend
     try:
         metrics = _evaluate_datasets(
-            backend, train_cfg, out_dir, max_batches, batch_size, progress, compare
+            backend, train_cfg, out_dir, max_batches, batch_size, progress, compare, track
         )
     finally:
         if model is not None:
@@ -257,12 +283,17 @@ def _evaluate_datasets(
     batch_size: int | None,
     progress: bool,
     compare: str | Path | None,
+    track: bool = False,
 ) -> dict[str, Any]:
     from training.builders import build_datasets
     from training.data import collate_classification, collate_detection
     from training.evaluation.clip_metrics import top_k_accuracy
 
     metrics: dict[str, Any] = {}
+    # Clips are letterboxed by the rule the weights carry in their record, whatever the
+    # training config says (older records: torch_bilinear_antialias).
+    run = dataclasses.replace(train_cfg.run, resize=backend.preprocessing.resize)
+    train_cfg = dataclasses.replace(train_cfg, run=run)
     for dcfg, ds in zip(train_cfg.datasets, build_datasets(train_cfg, "eval")):
         detection = _check_head(backend, dcfg.name, ds.num_classes)
         loader = DataLoader(
@@ -275,7 +306,7 @@ def _evaluate_datasets(
         out = _predict(backend, dcfg.name, loader, max_batches, detection, progress)
         if detection:
             metrics[dcfg.name] = _evaluate_detection(
-                dcfg, train_cfg, ds, out, out_dir, Path(compare) if compare else None
+                dcfg, train_cfg, ds, out, out_dir, Path(compare) if compare else None, track
             )
         else:
             accuracy = top_k_accuracy(
@@ -312,7 +343,7 @@ def _saved_config(path: Path) -> TrainConfig | None:
     A run folder's own ``config.json`` IS the training config; a ``save_pretrained``
     folder's ``config.json`` is a model record holding it as ``metadata.train_config``.
     """
-    from cofin_sdk.record import CONFIG_NAME, WEIGHTS_NAME, read_model_record
+    from cofin_sdk.models.record import CONFIG_NAME, WEIGHTS_NAME, read_model_record
     from training.checkpoint import read_checkpoint
     from training.configs.base import load_config
 
@@ -351,7 +382,7 @@ def _load_for_eval(path: Path, train_cfg: TrainConfig) -> ViViT:
 def _checkpoint_model(ckpt: Path, extra: dict[str, Any], train_cfg: TrainConfig) -> ViViT:
     """The untrained model of a checkpoint: from its model record, else (older checkpoints)
     from the heads of the training config's datasets."""
-    from cofin_sdk.record import ModelRecord
+    from cofin_sdk.models.record import ModelRecord
     from training.builders import build_datasets, head_specs, model_from_record, new_model
 
     if "model_record" in extra:
@@ -448,7 +479,7 @@ def _onnx_backend(path: Path, train_cfg: TrainConfig, device: str, int8: bool) -
 
 def _model_folder(path: Path) -> Path | None:
     """The ``save_pretrained`` folder of an eval target (itself, or a run's ``final/``)."""
-    from cofin_sdk.record import WEIGHTS_NAME
+    from cofin_sdk.models.record import WEIGHTS_NAME
 
     for folder in (path / "final", path):
         if (folder / WEIGHTS_NAME).is_file():
@@ -480,15 +511,22 @@ def evaluate_checkpoint(
     backend: str = "torch",
     url: str | None = None,
     int8: bool = False,
+    track: bool = False,
+    keyframe: str | None = None,
 ) -> dict[str, Any]:
     """``cofin eval CHECKPOINT_OR_DIR [CONFIG]``: a ``save_pretrained`` folder, a Hub repo id
     (resolved through the Hub cache at ``revision``, written to ``./eval/<org>--<name>`` by
     default), a run folder or a ``step_*.pt`` checkpoint; CONFIG defaults to the training
-    config saved with it. ``backend``, ``url``, ``int8``: see :func:`build_backend`."""
+    config saved with it. ``backend``, ``url``, ``int8``: see :func:`build_backend`.
+    ``keyframe``: clip placement of the validation clips (``"centre"`` / ``"causal"``,
+    :mod:`cofin_sdk.io.clip_rule`) instead of the config's ``run.keyframe``."""
     from cofin_sdk.models.hub import looks_like_repo_id, resolve_pretrained_dir
+    from cofin_sdk.preprocessing import check_placement
     from training.configs.base import apply_overrides, load_config
 
     check_backend_options(backend, url, int8)  # before anything is loaded
+    if keyframe is not None:
+        check_placement(keyframe, "--keyframe ")
     path = Path(checkpoint)
     if not path.exists() and looks_like_repo_id(checkpoint):
         path = resolve_pretrained_dir(checkpoint, revision, cache_dir)
@@ -504,9 +542,13 @@ def evaluate_checkpoint(
                 f"no training config stored with {path}: pass CONFIG (a preset or config.json)"
             )
         train_cfg = apply_overrides(saved, overrides or [])
+    if keyframe is not None:
+        train_cfg.run.keyframe = keyframe
     runner = build_backend(backend, path, train_cfg, device=device, url=url, int8=int8)
     out_dir = Path(out) if out else (path if path.is_dir() else path.parent) / "eval"
-    return evaluate_model(runner, train_cfg, out_dir, max_batches=max_batches, compare=compare)
+    return evaluate_model(
+        runner, train_cfg, out_dir, max_batches=max_batches, compare=compare, track=track
+    )
 
 
 def main(args: Any) -> int:
@@ -524,12 +566,21 @@ def main(args: Any) -> int:
         backend=getattr(args, "backend", "torch"),
         url=getattr(args, "url", None),
         int8=getattr(args, "int8", False),
+        track=getattr(args, "track", False),
+        keyframe=getattr(args, "keyframe", None),
     )
     for head, values in metrics.items():
         shown = {
             k: (round(v, 4) if isinstance(v, float) else v)
             for k, v in values.items()
-            if k != "per_class_ap"
+            if k not in ("per_class_ap", "tracking")
         }
         print(f"{head}: {shown}")
+        if "tracking" in values:
+            tracking = values["tracking"]
+            print(
+                f"{head} tracks: IDF1 {tracking['IDF1']:.4f}, HOTA {tracking['HOTA']:.4f}; "
+                f"timeline segments (tIoU >= 0.5): precision {tracking['segment_precision']:.4f}, "
+                f"recall {tracking['segment_recall']:.4f}"
+            )
     return 0

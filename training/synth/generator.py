@@ -140,7 +140,7 @@ def _dispatch(fn: Callable, jobs: list, workers: int, desc: str, progress: bool)
         # (cofin_sdk pulls in torch) once, instead of each worker importing them again;
         # plain fork is unsafe once the parent has used OpenCV/OpenMP thread pools.
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["training.synth.generator", "cofin_sdk.video"])
+        context.set_forkserver_preload(["training.synth.generator", "cofin_sdk.io.video"])
         with context.Pool(workers, initializer=_init_worker) as pool:
             for out in pool.imap(fn, jobs, chunksize=max(1, min(8, len(jobs) // (4 * workers)))):
                 yield out

@@ -20,14 +20,14 @@ __all__ = [
 
 
 def write_mp4(path: Path, frames: np.ndarray, fps: int, crf: int = 23) -> None:
-    """Write RGB frames ``(T, H, W, 3)`` uint8 as an H.264 mp4 (via ``cofin_sdk.video``).
+    """Write RGB frames ``(T, H, W, 3)`` uint8 as an H.264 mp4 (via ``cofin_sdk.io.video``).
 
     Note: libx264 through PyAV 18 is not bit-exact across runs here (same input,
     occasionally slightly different pixels, also with ``threads=1`` and yuv420p
     input), so determinism is guaranteed for annotations and rendered frames,
     and only up to small encoder noise for decoded frames.
     """
-    from cofin_sdk.video import write_video
+    from cofin_sdk.io.video import write_video
 
     write_video(path, frames, fps, crf=crf)
 
