@@ -69,8 +69,37 @@ DEFAULT_DATA = "/work/exp_runs/synth_bench2"
 DEFAULT_OUT = "/work/exp_runs/bench2"
 DEFAULT_IMAGES = "/work/exp_runs/synth_images"
 DEFAULT_VIT = "/work/exp_runs/image_vit"
-#: ``--init`` choices: arm-key suffix and table-name suffix of each initialisation
-INITS = {"random": "", "image": "_imgvit"}
+#: ``--init`` choices and the arm-key suffix of each initialisation
+INITS = {"random": "", "image": "_imgvit", "image_shape": "_imgshape"}
+#: table-name suffix of each initialisation
+INIT_TABLES = {"random": "", "image": "_pretrained", "image_shape": "_pretrained_shape"}
+INIT_TITLES = {
+    "random": "random init",
+    "image": "image init (colour)",
+    "image_shape": "image init (shape)",
+}
+
+
+@dataclass(frozen=True)
+class VitInit:
+    """An image-pretrained initialisation: its checkpoint folder, recipe and summary name.
+
+    ``recipe`` overrides :class:`training.image_pretrain.PretrainConfig`.
+    """
+
+    folder: str
+    recipe: dict
+    summary: str
+
+
+VIT_INITS = {
+    # the first stand-in: 56 kind × colour classes, 600 steps; it learned colour, not shape
+    "image": VitInit(
+        DEFAULT_VIT, {"target": "class", "colour_jitter": False, "steps": 600}, "pretrain_image_vit"
+    ),
+    # kind only (colour independent of it), hue jitter + greyscale, 1200 steps
+    "image_shape": VitInit("/work/exp_runs/image_vit_shape", {}, "pretrain_image_vit_shape"),
+}
 DEFAULT_STEPS = 700
 SMOKE_STEPS = 2
 BATCH = 16
@@ -142,13 +171,15 @@ def parse_args(
         "--init",
         choices=sorted(INITS),
         default="random",
-        help="random: random init; image: the image-pretrained spatial encoder (--vit, "
-        "pretrained first if missing: experiments/pretrain_image_vit.py)",
+        help="random: random init; image / image_shape: the spatial encoder pretrained on "
+        "the synthetic images for kind x colour / for shape (--vit, pretrained first if "
+        "missing: experiments/pretrain_image_vit.py)",
     )
     p.add_argument(
         "--vit",
-        default=DEFAULT_VIT,
-        help="folder of the image-pretrained ViT (model.safetensors) for --init image",
+        default=None,
+        help="folder of the image-pretrained ViT (model.safetensors) for --init image* "
+        f"(default: {', '.join(f'{k}: {v.folder}' for k, v in VIT_INITS.items())})",
     )
     p.add_argument(
         "--smoke",
@@ -178,28 +209,30 @@ def parse_args(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     ensure_data(args.data, "tiny" if args.smoke else DATA_PRESET)
-    if args.init == "image":
+    if args.init in VIT_INITS:
         if args.smoke:
-            args.vit = str(tmp / "image_vit")
-        ensure_vit(args.vit, smoke=args.smoke, commit=args.commit)
+            args.vit = str(tmp / f"image_vit{INITS[args.init]}")
+        args.vit = args.vit or VIT_INITS[args.init].folder
+        ensure_vit(args.vit, args.init, smoke=args.smoke, commit=args.commit)
         args.overrides = [*args.overrides, f"model.vit_init={Path(args.vit) / 'model.safetensors'}"]
     return args
 
 
-def ensure_vit(folder: str, smoke: bool = False, commit: bool = False) -> None:
-    """Pretrain the image ViT into ``folder`` unless its ``model.safetensors`` exists."""
+def ensure_vit(folder: str, init: str, smoke: bool = False, commit: bool = False) -> None:
+    """Pretrain ``init``'s image ViT into ``folder`` unless its ``model.safetensors`` exists."""
     if (Path(folder) / "model.safetensors").is_file():
         return
     from pretrain_image_vit import record, run_pretraining
 
     logger.info("no image-pretrained ViT in %s: pretraining it first", folder)
-    record(run_pretraining(folder, smoke=smoke), folder, commit)
+    record(run_pretraining(folder, init=init, smoke=smoke), folder, init, commit)
 
 
 def table_name(base: str, args: argparse.Namespace) -> str:
-    """``base`` (e.g. ``table1``), ``_steps<N>`` off the default length, ``_pretrained`` for --init image."""
+    """``base`` (e.g. ``table1``), ``_steps<N>`` off the default length, the init's suffix
+    (``_pretrained`` for --init image, ``_pretrained_shape`` for image_shape)."""
     name = base if args.steps in (DEFAULT_STEPS, SMOKE_STEPS) else f"{base}_steps{args.steps}"
-    return name + ("_pretrained" if args.init == "image" else "")
+    return name + INIT_TABLES[args.init]
 
 
 def ensure_data(root: str, preset: str = DATA_PRESET) -> None:
@@ -224,7 +257,7 @@ class Arm:
         seed: ``run.seed``.
         steps: Total optimiser steps.
         sampler: ``sampler.kind`` of a co-finetuning run.
-        init: ``"random"`` or ``"image"`` (spatial encoder from the image-pretrained ViT).
+        init: a key of :data:`INITS` (``"image*"``: spatial encoder from an image-pretrained ViT).
     """
 
     method: str
@@ -521,8 +554,8 @@ def settings_text(steps: int, init: str = "random") -> str:
         + (
             "random init, "
             if init == "random"
-            else "spatial encoder from the image-pretrained ViT "
-            "(central-frame inflation; experiments/pretrain_image_vit.py), "
+            else f"spatial encoder from the image-pretrained ViT ({INIT_TITLES[init]}; "
+            "central-frame inflation; experiments/pretrain_image_vit.py), "
         )
         + "weighted sampling with exact quotas unless stated, 1 CPU thread"
     )

@@ -3,7 +3,8 @@
 At equal total steps the arms of Tables 1, 3 and 4 give AVA different shares of the
 steps (exact-quota weighted: ∝ dataset size; alternating: equal; transfer: the AVA
 stage), so this figure separates "fewer AVA steps" from "more upstream data". One panel
-per initialisation (random; the image-pretrained spatial encoder of ``--init image``).
+per initialisation (random; the image-pretrained spatial encoders of ``--init image`` and
+``--init image_shape``).
 Reads only the committed arm JSONs (``results/*/*.json``); trains nothing.
 
     python experiments/plot_ava_steps.py [--results DIR]   # -> figures/ava_map_vs_ava_steps.png
@@ -30,9 +31,6 @@ def arm_kind(record: dict) -> str:
             record["sampler"],
         )
     )
-
-
-INIT_TITLES = {"random": "random init", "image": "image-pretrained init"}
 
 
 def load_points(results: Path) -> list[dict]:
@@ -102,9 +100,10 @@ def main() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
+    import _common as C
     import matplotlib.pyplot as plt
 
-    inits = [i for i in INIT_TITLES if any(q["init"] == i for q in points)]
+    inits = [i for i in C.INIT_TITLES if any(q["init"] == i for q in points)]
     fig, axes = plt.subplots(
         1, len(inits), figsize=(7 * len(inits), 4.5), sharex=True, sharey=True, squeeze=False
     )
@@ -114,7 +113,7 @@ def main() -> None:
     prior = json.loads(learn.read_text()).get("prior_baseline", {}) if learn.is_file() else {}
     for ax, init in zip(axes[0], inits, strict=True):
         _panel(ax, [q for q in points if q["init"] == init], kinds, markers, prior)
-        ax.set_title(f"AVA mAP vs AVA steps, {INIT_TITLES[init]} (bench2)")
+        ax.set_title(f"AVA mAP vs AVA steps, {C.INIT_TITLES[init]} (bench2)")
     axes[0][0].set_ylabel("AVA-like val mAP (%)")
     out = args.results / "figures" / "ava_map_vs_ava_steps.png"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -132,7 +131,7 @@ def main() -> None:
                 if sel:
                     mean = sum(q["mAP"] for q in sel) / len(sel)
                     print(
-                        f"{INIT_TITLES[init]:22s} {kind:36s} {steps:5d} steps: AVA steps "
+                        f"{C.INIT_TITLES[init]:22s} {kind:36s} {steps:5d} steps: AVA steps "
                         f"{sel[0]['ava_steps']:4d}, mAP {100 * mean:.1f} over {len(sel)} seed(s)"
                     )
 

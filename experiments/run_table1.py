@@ -10,9 +10,11 @@ paper's "co-finetuning also helps the upstream task" comparison. ``--steps 1400`
 
 The third arm is the control: an AVA-only model with the AVA steps of the transfer
 baseline's AVA stage (474 at 700 steps), nothing else. ``--init image`` runs the table
-from the image-pretrained spatial encoder (``results/table1_pretrained/``).
+from the image-pretrained spatial encoder (``results/table1_pretrained/``: the first,
+colour-learning stand-in; ``--init image_shape``: the shape-learning one,
+``results/table1_pretrained_shape/``).
 
-    python experiments/run_table1.py [--seeds 0 1 2] [--steps 700] [--init image] [--commit] [--smoke]
+    python experiments/run_table1.py [--seeds 0 1 2] [--steps 700] [--init image_shape] [--commit] [--smoke]
 """
 
 from __future__ import annotations
@@ -43,29 +45,32 @@ def landed(arms: dict[str, list[C.Arm]], init: str) -> dict[str, list[dict]]:
 
 
 def side_by_side(arms: dict[str, list[C.Arm]], ava_steps: int) -> list[str]:
-    """Markdown: every arm and paired comparison under both initialisations, side by side."""
+    """Markdown: every arm and paired comparison under every initialisation with landed
+    arms, side by side ([] unless at least two have)."""
     recs = {init: landed(arms, init) for init in C.INITS}
-    if not all(any(r for rs in by.values() for r in rs) for by in recs.values()):
+    inits = [i for i, by in recs.items() if any(r for rs in by.values() for r in rs)]
+    if len(inits) < 2:
         return []
     names = {**LABELS, "ava_only": f"AVA only, {ava_steps} steps (control)"}
+    titles = " | ".join(C.INIT_TITLES[i] for i in inits)
+    rule = "|---|---|" + "---|" * len(inits)
     lines = [
-        "Random vs image-pretrained initialisation (mean ± std over seeds; paired differences "
-        "per seed, 95% t interval, paired t-test p):",
+        "By initialisation (mean ± std over seeds; paired differences per seed, 95% t "
+        "interval, paired t-test p):",
         "",
-        "| Arm | metric | random init | image-pretrained init |",
-        "|---|---|---|---|",
+        f"| Arm | metric | {titles} |",
+        rule,
     ]
     metrics = (("mAP", "AVA mAP"), ("mAP_head", "head"), ("mAP_mid", "mid"), ("mAP_tail", "tail"))
     for m, label in names.items():
         for key, mname in (*metrics, ("kinetics_top1", "K top-1")):
-            cells = [C.fmt_ms([r["row"].get(key) for r in recs[i][m] if r]) for i in C.INITS]
+            cells = [C.fmt_ms([r["row"].get(key) for r in recs[i][m] if r]) for i in inits]
             if any(c != "–" for c in cells):
                 lines.append(f"| {label} | {mname} | " + " | ".join(cells) + " |")
-    lines += ["", "| Comparison (B − A, points) | metric | random init | image-pretrained init |"]
-    lines.append("|---|---|---|---|")
+    lines += ["", f"| Comparison (B − A, points) | metric | {titles} |", rule]
     for label, a, b in COMPARISONS:
         for key, mname in metrics:
-            cells = [fmt_paired(C.paired(recs[i][a], recs[i][b], key)) for i in C.INITS]
+            cells = [fmt_paired(C.paired(recs[i][a], recs[i][b], key)) for i in inits]
             lines.append(f"| {label} | {mname} | " + " | ".join(cells) + " |")
     return lines
 

@@ -5,7 +5,13 @@ depth, heads and patch size, but one frame and 1×ph×pw "tubelets", no temporal
 An image goes through the same letterbox and normalisation as a video frame
 (:func:`training.data.transforms.prepare_clip` with T = 1); its class is predicted by a
 linear layer on the mean of the spatial encoder's patch tokens (after the spatial norm,
-the token map the temporal encoder reads). The result is written as a timm-named image-ViT
+the token map the temporal encoder reads).
+
+What it learns (``PretrainConfig.target``): ``"kind"`` (default) predicts the main
+subject's kind only (6 object shapes or a person) under full-range hue jitter and random
+greyscale, so colour cannot carry the label and the encoder has to learn shape;
+``"class"`` predicts kind × colour (the first stand-in, which learned colour but not
+shape: experiments/README.md). The result is written as a timm-named image-ViT
 state dict (``model.safetensors``) that :func:`cofin_sdk.init_from_vit` loads like any
 ImageNet checkpoint (central-frame inflation of the 2-D patch kernel):
 
@@ -38,6 +44,7 @@ from cofin_sdk.models import ViViT
 from cofin_sdk.preprocessing import Preprocessing
 from training.data.transforms import AugmentationConfig, TrainAugmentation, prepare_clip
 from training.optim import lr_at, param_groups
+from training.synth.images import kind_of
 
 __all__ = [
     "ImageFolderClips",
@@ -65,13 +72,15 @@ class PretrainConfig:
     image_size: int = 96
     drop_path_rate: float = 0.1
     batch_size: int = 64
-    steps: int = 600
+    steps: int = 1200
     lr: float = 1e-3  # AdamW, as DeiT/AugReg image ViTs are trained
     weight_decay: float = 0.05
     warmup_fraction: float = 0.1
     label_smoothing: float = 0.1
     grad_clip_norm: float = 1.0
     scale_range: tuple[float, float] = (0.875, 1.333)  # the video recipe's scale jitter
+    target: str = "kind"  # "kind": main-subject kind only; "class": kind × colour
+    colour_jitter: bool = True  # full-range hue jitter + random greyscale on training images
     seed: int = 0
     log_every: int = 100
 
@@ -81,7 +90,10 @@ class ImageFolderClips(Dataset):
 
     Decoding is torchvision's ``ImageFolder`` loader; pixels go through the video path
     (:func:`~training.data.transforms.prepare_clip`): letterbox, then with ``train`` scale
-    jitter and horizontal flip.
+    jitter and horizontal flip. ``target="kind"`` labels an image by its class's kind
+    (``classes`` are then the sorted kinds); ``colour_jitter`` (training only) shifts the
+    hue over the full circle and turns 20 % of the images grey (torchvision's
+    ``ColorJitter`` and ``RandomGrayscale``) before the video path.
     """
 
     def __init__(
@@ -91,8 +103,14 @@ class ImageFolderClips(Dataset):
         prep: Preprocessing,
         train: bool,
         scale_range: tuple[float, float] = (0.875, 1.333),
+        target: str = "class",
+        colour_jitter: bool = False,
     ) -> None:
+        from torchvision import transforms
         from torchvision.datasets import ImageFolder
+
+        if target not in ("class", "kind"):
+            raise ValueError(f"target must be 'class' or 'kind', not {target!r}")
 
         folder = Path(root) / split
         if not folder.is_dir():
@@ -101,18 +119,33 @@ class ImageFolderClips(Dataset):
                 "(python -m training.synth.images --out ROOT)"
             )
         self.folder = ImageFolder(str(folder))
-        self.classes = list(self.folder.classes)
+        self.image_classes = list(self.folder.classes)
+        self.kinds = [kind_of(c) for c in self.image_classes]
+        self.classes = sorted(set(self.kinds)) if target == "kind" else self.image_classes
+        self.labels = [self.classes.index(k) for k in self.kinds] if target == "kind" else None
+        kinds = sorted(set(self.kinds))
+        #: the kind (index into the sorted kinds) of every label
+        self.label_kind = [kinds.index(kind_of(c)) for c in self.classes]
         self.prep = prep
         self.aug = TrainAugmentation(AugmentationConfig(scale_range, 0.0, True)) if train else None
+        self.colour = (
+            transforms.Compose(
+                [transforms.ColorJitter(0.3, 0.3, 0.3, 0.5), transforms.RandomGrayscale(0.2)]
+            )
+            if train and colour_jitter
+            else None
+        )
 
     def __len__(self) -> int:
         return len(self.folder)
 
     def __getitem__(self, index: int) -> tuple[Tensor, int]:
         path, label = self.folder.samples[index]
-        image = np.array(self.folder.loader(path).convert("RGB"))  # writable: torch wants it
-        clip = prepare_clip(image[None], self.prep, None, self.aug)
-        return clip.video, label
+        image = self.folder.loader(path).convert("RGB")
+        if self.colour is not None:
+            image = self.colour(image)
+        clip = prepare_clip(np.array(image)[None], self.prep, None, self.aug)  # np.array: writable
+        return clip.video, label if self.labels is None else self.labels[label]
 
 
 class ImageViT(nn.Module):
@@ -184,15 +217,20 @@ def save_vit_checkpoint(model: ImageViT, folder: str | Path, meta: dict[str, Any
 
 
 @torch.no_grad()
-def evaluate(model: ImageViT, loader: DataLoader) -> float:
-    """Top-1 accuracy (0..1)."""
+def evaluate(model: ImageViT, loader: DataLoader) -> tuple[float, float]:
+    """Top-1 accuracy and main-subject kind accuracy (both 0..1) on ``loader``'s
+    :class:`ImageFolderClips` (equal when the target is the kind)."""
+    dataset: ImageFolderClips = loader.dataset  # type: ignore[assignment]
+    to_kind = torch.tensor(dataset.label_kind)
     model.eval()
-    right = total = 0
+    right = right_kind = total = 0
     for clips, labels in loader:
-        right += int((model(clips).argmax(1) == labels).sum())
+        pred = model(clips).argmax(1)
+        right += int((pred == labels).sum())
+        right_kind += int((to_kind[pred] == to_kind[labels]).sum())
         total += len(labels)
     model.train()
-    return right / max(1, total)
+    return right / max(1, total), right_kind / max(1, total)
 
 
 def pretrain(data_root: str | Path, out_dir: str | Path, cfg: PretrainConfig) -> dict[str, Any]:
@@ -203,8 +241,10 @@ def pretrain(data_root: str | Path, out_dir: str | Path, cfg: PretrainConfig) ->
     """
     torch.manual_seed(cfg.seed)
     prep = Preprocessing(image_size=cfg.image_size, num_frames=1)
-    train_set = ImageFolderClips(data_root, "train", prep, True, cfg.scale_range)
-    val_set = ImageFolderClips(data_root, "val", prep, False)
+    train_set = ImageFolderClips(
+        data_root, "train", prep, True, cfg.scale_range, cfg.target, cfg.colour_jitter
+    )
+    val_set = ImageFolderClips(data_root, "val", prep, False, target=cfg.target)
     if train_set.classes != val_set.classes:
         raise ValueError(f"{data_root}: train and val class folders differ")
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -238,10 +278,12 @@ def pretrain(data_root: str | Path, out_dir: str | Path, cfg: PretrainConfig) ->
             if step >= cfg.steps:
                 break
     train_s = time.perf_counter() - t0
-    top1 = evaluate(model, val_loader)
+    top1, kind_acc = evaluate(model, val_loader)
     summary = {
         "val_top1": top1,
         "chance": 1.0 / len(train_set.classes),
+        "val_kind_accuracy": kind_acc,
+        "kind_chance": 1.0 / len(set(train_set.kinds)),
         "train_images": len(train_set),
         "val_images": len(val_set),
         "epochs": cfg.steps * cfg.batch_size / len(train_set),
@@ -251,6 +293,10 @@ def pretrain(data_root: str | Path, out_dir: str | Path, cfg: PretrainConfig) ->
     }
     save_vit_checkpoint(model, out_dir, summary)
     logger.info(
-        "val top-1 %.1f%% (chance %.1f%%), %.0f s", 100 * top1, 100 * summary["chance"], train_s
+        "val top-1 %.1f%% (chance %.1f%%), kind accuracy %.1f%%, %.0f s",
+        100 * top1,
+        100 * summary["chance"],
+        100 * kind_acc,
+        train_s,
     )
     return summary

@@ -5,6 +5,7 @@ Tiny sizes: 1-2 images per class, a 2-layer encoder at 48 px, 2 optimiser steps.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -13,7 +14,15 @@ import torch
 
 from cofin_sdk import create_model, init_from_vit
 from training.image_pretrain import ImageViT, PretrainConfig, pretrain, timm_state_dict
-from training.synth.images import CLASSES, HEIGHT, KINDS, WIDTH, generate_images, render_image
+from training.synth.images import (
+    CLASSES,
+    HEIGHT,
+    KINDS,
+    WIDTH,
+    generate_images,
+    kind_of,
+    render_image,
+)
 from training.synth.scenes import ACTOR_PALETTE
 
 TINY = PretrainConfig(spatial_depth=2, image_size=48, batch_size=8, steps=2, drop_path_rate=0.0)
@@ -65,12 +74,47 @@ def test_images_show_their_class_colour_and_are_reproducible():
         assert near.sum() >= 15, f"{CLASSES[label]}: the main subject's colour is missing"
 
 
+def test_kind_target_labels_by_kind_and_jitters_colour(image_root):
+    from cofin_sdk.preprocessing import Preprocessing
+    from training.image_pretrain import ImageFolderClips
+
+    prep = Preprocessing(image_size=48, num_frames=1)
+    plain = ImageFolderClips(image_root, "train", prep, train=False, target="kind")
+    assert plain.classes == sorted(KINDS) and len(plain) == 2 * len(CLASSES)
+    for index in (0, 17, len(plain) - 1):
+        folder = plain.image_classes[plain.folder.samples[index][1]]
+        assert plain.classes[plain[index][1]] == kind_of(folder)
+    by_class = ImageFolderClips(image_root, "val", prep, train=False)
+    assert [by_class.classes[i].rsplit("_", 1)[0] for i in range(len(by_class.classes))] == [
+        sorted(KINDS)[k] for k in by_class.label_kind
+    ]
+    with pytest.raises(ValueError, match="'class' or 'kind'"):
+        ImageFolderClips(image_root, "train", prep, train=False, target="colour")
+    with pytest.raises(ValueError, match="not an image class"):
+        kind_of("dog_1")
+    # colour jitter changes the colours of a training image, never its label
+    jittered = ImageFolderClips(
+        image_root, "train", prep, train=True, target="kind", colour_jitter=True
+    )
+    jittered.aug = None  # isolate the colour part (letterbox only)
+    torch.manual_seed(0)
+    draws = [jittered[5] for _ in range(6)]
+    assert {label for _, label in draws} == {plain[5][1]}
+    assert any(not torch.allclose(clip, plain[5][0], atol=0.05) for clip, _ in draws)
+
+
 def test_pretrained_checkpoint_loads_through_init_from_vit(image_root, tmp_path):
-    summary = pretrain(image_root, tmp_path / "vit", TINY)
-    assert 0.0 <= summary["val_top1"] <= 1.0 and summary["chance"] == pytest.approx(1 / 56)
+    summary = pretrain(image_root, tmp_path / "vit", TINY)  # the default target: the kind
+    assert 0.0 <= summary["val_top1"] <= 1.0 and summary["chance"] == pytest.approx(1 / 7)
+    assert summary["val_kind_accuracy"] == summary["val_top1"]  # the kind is the label
+    assert summary["classes"] == sorted(KINDS)
+    by_class = pretrain(image_root, tmp_path / "vit56", dataclasses.replace(TINY, target="class"))
+    assert by_class["chance"] == pytest.approx(1 / 56)
+    assert by_class["val_kind_accuracy"] >= by_class["val_top1"]  # right class ⇒ right kind
     from safetensors.torch import load_file
 
     state = load_file(str(tmp_path / "vit" / "model.safetensors"))
+    assert state["head.weight"].shape == (7, 192)
     assert state["patch_embed.proj.weight"].shape == (192, 3, 12, 12)
     assert state["pos_embed"].shape == (1, 16, 192) and "blocks.1.attn.qkv.weight" in state
 

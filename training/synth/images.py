@@ -15,6 +15,10 @@ landmarks appear with probability 0.5 with a random kind, all independently of t
 class. A single frame has no motion, so the motion that defines every AVA-, Kinetics-,
 Moments- and SSv2-like label is absent. Distractors never wear the main subject's colour.
 
+The folders keep kind × colour; a pretraining run may learn the kind alone, with colour
+drawn independently of it (every kind comes in every colour equally often): the
+``target="kind"`` recipe of :mod:`training.image_pretrain`.
+
 Layout written (torchvision ``ImageFolder``, JPEG quality 80 as ImageNet's JPEGs)::
 
     root/train/<class>/<index>.jpg   root/val/<class>/<index>.jpg   root/images_meta.json
@@ -46,7 +50,7 @@ from training.synth.layout import sample_solo_addons, solo_actor
 from training.synth.scenes import ACTOR_PALETTE, Shot, draw_shape, make_backdrop, render_frame
 from training.synth.taxonomy import ADDONS, LANDMARKS, POSE_WEIGHTS
 
-__all__ = ["CLASSES", "KINDS", "generate_images", "render_image"]
+__all__ = ["CLASSES", "KINDS", "generate_images", "kind_of", "render_image"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +61,14 @@ WIDTH, HEIGHT = 96, 72  # the bench2 frame size
 JPEG_QUALITY = 80
 _SPLITS = {"train": 0, "val": 1}
 _SOLO_ADDONS = tuple(a for a, spec in ADDONS.items() if not spec.pair)
+
+
+def kind_of(class_name: str) -> str:
+    """The main-subject kind of an image class (``"bottle_3"`` → ``"bottle"``)."""
+    kind = class_name.rsplit("_", 1)[0]
+    if kind not in KINDS:
+        raise ValueError(f"{class_name!r} is not an image class (kinds: {', '.join(KINDS)})")
+    return kind
 
 
 def _jitter(rng: np.random.Generator, color: tuple[int, int, int]) -> tuple[int, int, int]:
