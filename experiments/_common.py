@@ -95,9 +95,11 @@ class VitInit:
 VIT_INITS = {
     # the first stand-in: 56 kind × colour classes, 600 steps; it learned colour, not shape
     "image": VitInit(
-        DEFAULT_VIT, {"target": "class", "colour_jitter": False, "steps": 600}, "pretrain_image_vit"
+        DEFAULT_VIT,
+        {"target": "class", "colour_jitter": False, "steps": 600, "lr": 1e-3},
+        "pretrain_image_vit",
     ),
-    # kind only (colour independent of it), hue jitter + greyscale, 1200 steps
+    # kind only (every kind in every colour equally often), AdamW 3e-4, 1200 steps
     "image_shape": VitInit("/work/exp_runs/image_vit_shape", {}, "pretrain_image_vit_shape"),
 }
 DEFAULT_STEPS = 700
