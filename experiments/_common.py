@@ -96,10 +96,10 @@ VIT_INITS = {
     # the first stand-in: 56 kind × colour classes, 600 steps; it learned colour, not shape
     "image": VitInit(
         DEFAULT_VIT,
-        {"target": "class", "colour_jitter": False, "steps": 600, "lr": 1e-3},
+        {"target": "class", "steps": 600, "lr": 1e-3, "pool": "avg", "head_init_std": 0.0},
         "pretrain_image_vit",
     ),
-    # kind only (every kind in every colour equally often), AdamW 3e-4, 1200 steps
+    # kind only (every kind in every colour equally often), max pool, AdamW 3e-4, 1200 steps
     "image_shape": VitInit("/work/exp_runs/image_vit_shape", {}, "pretrain_image_vit_shape"),
 }
 DEFAULT_STEPS = 700

@@ -4,7 +4,7 @@ The image model IS the study's spatial encoder: a ViViT built with the study's w
 depth, heads and patch size, but one frame and 1×ph×pw "tubelets", no temporal blocks.
 An image goes through the same letterbox and normalisation as a video frame
 (:func:`training.data.transforms.prepare_clip` with T = 1); its class is predicted by a
-linear layer on the mean of the spatial encoder's patch tokens (after the spatial norm,
+linear layer on the max (or mean) of the spatial encoder's patch tokens (after the spatial norm,
 the token map the temporal encoder reads).
 
 What it learns (``PretrainConfig.target``): ``"kind"`` (default) predicts the main
@@ -22,7 +22,7 @@ ImageNet checkpoint (central-frame inflation of the 2-D patch kernel):
   blocks share), ``head.*`` (the image classifier, unused by ``init_from_vit``).
 
 The same tensors load into ``timm.models.vision_transformer.VisionTransformer(
-no_embed_class=True, global_pool="avg", fc_norm=False, ...)`` and give the same logits.
+no_embed_class=True, global_pool=<cfg.pool>, fc_norm=False, ...)`` and give the same logits.
 """
 
 from __future__ import annotations
@@ -81,6 +81,8 @@ class PretrainConfig:
     scale_range: tuple[float, float] = (0.875, 1.333)  # the video recipe's scale jitter
     target: str = "kind"  # "kind": main-subject kind only; "class": kind × colour
     colour_jitter: bool = False  # full-range hue jitter + random greyscale on training images
+    pool: str = "max"  # patch-token pooling of the classifier: "max" or "avg" (timm global_pool)
+    head_init_std: float = 0.02  # 0: zero head, no gradient reaches the encoder at first
     seed: int = 0
     log_every: int = 50
 
@@ -149,7 +151,11 @@ class ImageFolderClips(Dataset):
 
 
 class ImageViT(nn.Module):
-    """The spatial encoder of a one-frame ViViT plus a linear classifier on mean patch tokens."""
+    """The spatial encoder of a one-frame ViViT plus a linear classifier on pooled patch tokens.
+
+    ``cfg.pool``: ``"max"`` (a small object anywhere in the frame decides the class; every
+    patch token has to say what it shows) or ``"avg"`` (mean over the patch tokens).
+    """
 
     def __init__(self, cfg: PretrainConfig, num_classes: int) -> None:
         super().__init__()
@@ -162,8 +168,14 @@ class ImageViT(nn.Module):
             tubelet_size=(1, cfg.patch_size, cfg.patch_size),
             drop_path_rate=cfg.drop_path_rate,
         )
+        if cfg.pool not in ("max", "avg"):
+            raise ValueError(f"pool must be 'max' or 'avg', not {cfg.pool!r}")
+        self.pool = cfg.pool
         self.head = nn.Linear(self.encoder.config.embed_dim, num_classes)
-        nn.init.zeros_(self.head.weight)
+        if cfg.head_init_std > 0:
+            nn.init.trunc_normal_(self.head.weight, std=cfg.head_init_std)
+        else:
+            nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
     def forward(self, clip: Tensor) -> Tensor:
@@ -171,7 +183,7 @@ class ImageViT(nn.Module):
         tokens = self.encoder.forward_spatial(clip)  # (B, 1 + N, D) after the spatial norm
         if self.encoder.cls_token is not None:
             tokens = tokens[:, 1:]
-        return self.head(tokens.mean(dim=1))
+        return self.head(tokens.amax(dim=1) if self.pool == "max" else tokens.mean(dim=1))
 
 
 def timm_state_dict(model: ImageViT) -> dict[str, Tensor]:
@@ -203,7 +215,8 @@ def save_vit_checkpoint(model: ImageViT, folder: str | Path, meta: dict[str, Any
     save_file(timm_state_dict(model), str(path), metadata={"format": "pt"})
     enc = model.encoder.config
     config = {
-        "architecture": "vit (timm VisionTransformer layout, no_embed_class, global_pool=avg, fc_norm=False)",
+        "architecture": f"vit (timm VisionTransformer layout, no_embed_class, "
+        f"global_pool={model.pool}, fc_norm=False)",
         "img_size": enc.image_size,
         "patch_size": enc.tubelet_size[1],
         "embed_dim": enc.embed_dim,

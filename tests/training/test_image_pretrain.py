@@ -165,12 +165,13 @@ def _encoder_part(state: dict) -> dict:
     return out
 
 
-def test_checkpoint_is_a_timm_vision_transformer():
+@pytest.mark.parametrize("pool", ["max", "avg"])
+def test_checkpoint_is_a_timm_vision_transformer(pool):
     timm_vit = pytest.importorskip("timm.models.vision_transformer")
     torch.manual_seed(0)
-    model = ImageViT(TINY, 7).eval()
+    model = ImageViT(dataclasses.replace(TINY, pool=pool), 7).eval()
     with torch.no_grad():
-        for p in model.parameters():  # non-trivial weights everywhere (the head starts at zero)
+        for p in model.parameters():  # non-trivial weights everywhere (the head bias starts at 0)
             p.add_(0.02 * torch.randn_like(p))
     vit = timm_vit.VisionTransformer(
         img_size=48,
@@ -180,10 +181,22 @@ def test_checkpoint_is_a_timm_vision_transformer():
         num_heads=3,
         num_classes=7,
         no_embed_class=True,
-        global_pool="avg",
+        global_pool=pool,
         fc_norm=False,
     ).eval()
     vit.load_state_dict(timm_state_dict(model), strict=True)
     x = torch.randn(2, 3, 48, 48)
     with torch.no_grad():
         torch.testing.assert_close(vit(x), model(x[:, :, None]), atol=1e-5, rtol=1e-5)
+
+
+def test_encoder_gets_a_gradient_from_the_first_step():
+    """A zero head passes no gradient to the encoder (the first recipe's slow start)."""
+    torch.manual_seed(0)
+    clips, labels = torch.randn(4, 3, 1, 48, 48), torch.tensor([0, 1, 2, 3])
+    for std, moves in ((0.02, True), (0.0, False)):
+        model = ImageViT(dataclasses.replace(TINY, head_init_std=std), 7)
+        torch.nn.functional.cross_entropy(model(clips), labels).backward()
+        assert bool(model.encoder.patch_embed.weight.grad.abs().sum() > 0) is moves
+    with pytest.raises(ValueError, match="'max' or 'avg'"):
+        ImageViT(dataclasses.replace(TINY, pool="token"), 7)
