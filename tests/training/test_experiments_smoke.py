@@ -17,14 +17,15 @@ from pathlib import Path
 import pytest
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
-# (script, extra flags); the last run is Table 1 from the image-pretrained init (issue 22),
-# which first pretrains a smoke image ViT
+# (script, extra flags); the last runs are Table 1 from the two image-pretrained inits
+# (issue 22), each of which first pretrains its smoke image ViT
 RUNS = (
     ("run_learnability", []),
     ("run_table1", []),
     ("run_table3", []),
     ("run_table4", []),
     ("run_table1", ["--init", "image"]),
+    ("run_table1", ["--init", "image_shape"]),
 )
 
 
@@ -45,7 +46,14 @@ def smoke_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize(
     "table, arms",
-    [("learnability", 4), ("table1", 3), ("table3", 2), ("table4", 1), ("table1_pretrained", 3)],
+    [
+        ("learnability", 4),
+        ("table1", 3),
+        ("table3", 2),
+        ("table4", 1),
+        ("table1_pretrained", 3),
+        ("table1_pretrained_shape", 3),
+    ],
 )
 def test_every_arm_lands_and_is_summarised(smoke_results: Path, table: str, arms: int) -> None:
     summary = json.loads((smoke_results / f"{table}.json").read_text())
@@ -60,10 +68,17 @@ def test_every_arm_lands_and_is_summarised(smoke_results: Path, table: str, arms
     record = json.loads(landed[0].read_text())
     assert record["steps"] == 2 and sum(record["steps_per_head"].values()) == 2
     assert summary["records"]
-    if table == "table1_pretrained":  # its arms are keyed by the init, and both inits compared
+    if table == "table1_pretrained":  # its arms are keyed by the init, and the inits compared
         assert all("_imgvit_" in p.name for p in landed)
-        assert "| Arm | metric | random init | image-pretrained init |" in markdown
+        assert "| Arm | metric | random init | image init (colour) |" in markdown
         assert (smoke_results / "pretrain_image_vit.json").is_file()
+    if table == "table1_pretrained_shape":
+        assert all("_imgshape_" in p.name for p in landed)
+        assert (
+            "| Arm | metric | random init | image init (colour) | image init (shape) |" in markdown
+        )
+        pretrained = json.loads((smoke_results / "pretrain_image_vit_shape.json").read_text())
+        assert pretrained["recipe"]["target"] == "kind" and pretrained["chance"] == 1 / 7
 
 
 def test_rerun_reuses_landed_arms(smoke_results: Path) -> None:
@@ -145,9 +160,14 @@ def test_ava_steps_figure_reads_the_landed_arms(
     assert f"({len(with_ava)} arms)" in out and len(with_ava) >= 5
     # one summary line per kind of arm and initialisation, each with its seed count
     kinds = {
-        (p.parent.name != "learnability", p.name.split("_steps")[0], "_imgvit_" in p.name)
+        (
+            p.parent.name != "learnability",
+            p.name.split("_steps")[0],
+            "_imgvit_" in p.name,
+            "_imgshape_" in p.name,
+        )
         for p in with_ava
     }
-    assert "random init" in out and "image-pretrained init" in out
+    assert all(f"{t} " in out for t in ("random init", "image init (colour)", "image init (shape)"))
     assert out.count(" over 1 seed(s)") == len(kinds)
     assert (smoke_results.parent / "figures" / "ava_map_vs_ava_steps.png").stat().st_size > 10_000
