@@ -14,6 +14,7 @@ import runpy
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
@@ -171,3 +172,22 @@ def test_ava_steps_figure_reads_the_landed_arms(
     assert all(f"{t} " in out for t in ("random init", "image init (colour)", "image init (shape)"))
     assert out.count(" over 1 seed(s)") == len(kinds)
     assert (smoke_results.parent / "figures" / "ava_map_vs_ava_steps.png").stat().st_size > 10_000
+
+
+def test_probe_separates_informative_from_noise_features() -> None:
+    """``probe_init.probe``: labels encoded in the features probe near 1, noise near the
+    constant score; isotropic noise spans all its directions."""
+    sys.path.insert(0, str(EXPERIMENTS))
+    try:
+        from probe_init import probe
+    finally:
+        sys.path.remove(str(EXPERIMENTS))
+    rng = np.random.default_rng(0)
+    labels = [rng.random((n, 3)) < 0.3 for n in (600, 300)]
+    noise = [rng.normal(size=(len(y), 8)) for y in labels]
+    informative = [np.c_[2.0 * y + 0.3 * e[:, :3], e[:, 3:]] for y, e in zip(labels, noise)]
+    good = probe((informative[0], labels[0]), (informative[1], labels[1]))
+    bad = probe((noise[0], labels[0]), (noise[1], labels[1]))
+    assert good["probe_mAP"] > 0.95 and good["classes"] == 3
+    assert bad["probe_mAP"] < 0.5 and abs(bad["constant_mAP"] - 0.3) < 0.05
+    assert 6.5 < bad["participation_ratio"] <= 8.0 and good["boxes"] == [600, 300]
