@@ -72,6 +72,20 @@ def side_by_side(arms: dict[str, list[C.Arm]], ava_steps: int) -> list[str]:
         for key, mname in metrics:
             cells = [fmt_paired(C.paired(recs[i][a], recs[i][b], key)) for i in inits]
             lines.append(f"| {label} | {mname} | " + " | ".join(cells) + " |")
+    others = [i for i in inits if i != "random"]
+    if "random" in inits and others:  # the init's own effect, arm by arm, paired by seed
+        lines += [
+            "",
+            "| Init − random init (points, paired by seed) | metric | "
+            + " | ".join(C.INIT_TITLES[i] for i in others)
+            + " |",
+            "|---|---|" + "---|" * len(others),
+        ]
+        for m, label in names.items():
+            for key, mname in (("mAP", "AVA mAP"), ("kinetics_top1", "K top-1")):
+                cells = [fmt_paired(C.paired(recs["random"][m], recs[i][m], key)) for i in others]
+                if any(c != "–" for c in cells):
+                    lines.append(f"| {label} | {mname} | " + " | ".join(cells) + " |")
     return lines
 
 
