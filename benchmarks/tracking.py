@@ -36,9 +36,12 @@ from cofin_sdk.tracking.video_pass import track_people
 from training.evaluation.tracking import Frames, ground_truth_frames, tracking_metrics
 
 
-def _track(video: Path, person: object, keyframes: np.ndarray) -> dict[float, tuple]:
+def _track(
+    video: Path, person: object, keyframes: np.ndarray, reid: bool
+) -> dict[float, tuple]:
     source = FileVideo(video, None)
-    found = track_people(source, person, keyframes, track_fps=1.0)
+    options = {} if reid else {"reid_distance": None}
+    found = track_people(source, person, keyframes, track_fps=1.0, tracker_options=options)
     size = (source.meta.width, source.meta.height)
     out = {}
     for t in keyframes:
@@ -82,10 +85,12 @@ def main() -> None:
         path = videos / f"{video_id}.mp4"
         times = np.array(sorted(keyframes))
         given = GivenBoxes({t: keyframes[t][1] for t in times}, normalized=True)
-        for name, person in (("gt boxes", given), ("detected boxes", detected.for_video(video_id))):
-            start = time.perf_counter()
-            predictions[name][video_id] = _track(path, person, times)
-            seconds[name] += time.perf_counter() - start
+        for boxes, person in (("gt boxes", given), ("detected boxes", detected.for_video(video_id))):
+            for reid in (False, True):
+                name = f"{boxes}, ByteTrack" + (" + colour re-id" if reid else " only")
+                start = time.perf_counter()
+                predictions[name][video_id] = _track(path, person, times, reid)
+                seconds[name] += time.perf_counter() - start
     predictions["overlap oracle"] = {v: overlap_oracle(k) for v, k in gt.items()}
     keyframes = sum(len(k) for k in gt.values())
     print(

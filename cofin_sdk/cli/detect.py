@@ -65,6 +65,12 @@ def register_detect(subparsers: Any) -> None:
         "keyframes default to its timestamps",
     )
     parser.add_argument(
+        "--boxes-person-ids",
+        action="store_true",
+        help="--boxes is AVA ground truth (column 8 = person id, e.g. ava_val_v2.2.csv): every "
+        "box is used and, with --track, keeps its person id as its track id",
+    )
+    parser.add_argument(
         "--video-id",
         help="video_id for --boxes rows and --csv output "
         "(default: the video file name without extension)",
@@ -154,6 +160,8 @@ def _timeline_rule(args: argparse.Namespace) -> dict[str, Any]:
     check_track_fps(args.track_fps, "--track-fps ")
     if args.timeline is not None and not args.track:
         raise ValueError("--timeline needs --track (segments belong to tracked people)")
+    if getattr(args, "boxes_person_ids", False) and args.boxes is None:
+        raise ValueError("--boxes-person-ids needs --boxes GROUND_TRUTH.csv")
     return values
 
 
@@ -242,6 +250,8 @@ def _person_source(args: argparse.Namespace, video_id: str | None) -> Any:
         csv_path, flag = Path(choice), "--person-detector"
     if csv_path is not None:
         try:
+            if getattr(args, "boxes_person_ids", False):
+                kwargs = {"person_ids": True}
             boxes = AvaCsvBoxes(csv_path, time_offset=args.time_offset, **kwargs)
             return boxes if video_id is None else boxes.for_video(video_id)
         except (ValueError, FileNotFoundError) as exc:

@@ -8,7 +8,9 @@ found on the keyframes, and their track ids, are kept; the boxes in between serv
 association only and are never scored.
 
 Look-up person sources (caller-given boxes per timestamp, AVA CSVs) have boxes only at
-their own timestamps: they are tracked at the keyframes, without decoding anything. A source
+their own timestamps: they are tracked at the keyframes (decoded only for appearance
+re-identification, when the tracker does it). Every tracked frame's pixels go to the tracker,
+which re-identifies people who come back (:mod:`.reid`). A source
 that gives ids with its boxes (``GivenBoxes(..., ids=...)``: its ``identities(time)``)
 keeps them: the tracker is not consulted for those boxes.
 Frames are decoded in chunks (``_CHUNK`` frames), so memory does not grow with the video.
@@ -116,15 +118,17 @@ def track_people(
         times = tracking_times(keyframes, meta.last_time, track_fps)
         rate = track_fps
     tracker = PersonTracker(rate, **(tracker_options or {}))
+    pixels = not lookup or tracker.reidentifies
     is_keyframe = np.isin(times, keyframes)
     found = TrackedKeyframes(getattr(person, "name", "custom"))
     for start in range(0, len(times), _CHUNK):
         chunk = times[start : start + _CHUNK]
-        frames = _frames(source, chunk, meta, lookup)
+        frames = _frames(source, chunk, meta, pixels)
         for offset, time in enumerate(chunk):
             boxes, scores = person(frames[offset], float(time))
             given = person.identities(float(time)) if hasattr(person, "identities") else None
-            ids = tracker.update(float(time), boxes, scores, ids=given)  # given ids are kept
+            frame = frames[offset] if pixels else None
+            ids = tracker.update(float(time), boxes, scores, ids=given, frame=frame)
             if is_keyframe[start + offset]:
                 found.add(time, boxes, scores, ids)
     logger.info(
@@ -137,8 +141,8 @@ def track_people(
     return found
 
 
-def _frames(source: Any, times: np.ndarray, meta: Any, lookup: bool) -> list[np.ndarray]:
-    if lookup:  # look-ups only need the frame size
+def _frames(source: Any, times: np.ndarray, meta: Any, pixels: bool) -> list[np.ndarray]:
+    if not pixels:  # look-ups without re-identification only need the frame size
         return [np.zeros((meta.height, meta.width, 3), np.uint8)] * len(times)
     indices = [keyframe_index(float(t), meta.fps, meta.num_frames) for t in times]
     decoded = source.frames_at(np.unique(indices))
