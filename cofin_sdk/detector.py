@@ -60,7 +60,7 @@ from cofin_sdk.models.config import HeadSpec
 from cofin_sdk.person_detection import GivenBoxes, PersonDetector, get_person_detector
 from cofin_sdk.preprocessing import Preprocessing
 from cofin_sdk.results import Classifications, Detections
-from cofin_sdk.tracking import check_track_fps
+from cofin_sdk.tracking import PersonTracker, check_track_fps
 from cofin_sdk.tracking.video_pass import track_people
 
 if TYPE_CHECKING:
@@ -362,6 +362,7 @@ class Detector:
         normalized: bool = False,
         track: bool = False,
         track_fps: float = DEFAULT_TRACK_FPS,
+        reid: bool = True,
     ) -> Detections:
         """Detects people on keyframes and scores their actions (multi-label, sigmoid).
 
@@ -389,6 +390,9 @@ class Detector:
                 only; actions are still scored at the keyframes alone.
             track_fps: Rate of the tracking pass in frames per second (given boxes and AVA
                 CSVs are tracked at their own timestamps).
+            reid: Re-identify people who come back (after leaving, or a shot cut) by the
+                colours of their clothes (:mod:`cofin_sdk.tracking.reid`); ``False``:
+                ByteTrack's ids alone (a returning person gets a new id).
 
         Returns:
             :class:`~cofin_sdk.results.Detections` with boxes in original-frame pixels.
@@ -410,6 +414,7 @@ class Detector:
             normalized=normalized,
             track=track,
             track_fps=track_fps,
+            reid=reid,
         )
         assert analysis.detections is not None  # a detection head was asked for
         return analysis.detections
@@ -428,6 +433,7 @@ class Detector:
         normalized: bool = False,
         track: bool = False,
         track_fps: float = DEFAULT_TRACK_FPS,
+        reid: bool = True,
     ) -> Analysis:
         """Detection and classification of the same keyframe clips, ONE backbone pass each.
 
@@ -439,7 +445,7 @@ class Detector:
             video: As for :meth:`detect`.
             heads: Heads to run (default: all); at most one detection head.
             every, timestamps, boxes, threshold, fps, person_detector, normalized, track,
-                track_fps: As for :meth:`detect` (person boxes are only looked for, and
+                track_fps, reid: As for :meth:`detect` (person boxes are only looked for, and
                 tracked, when a detection head runs).
 
         Returns:
@@ -451,14 +457,8 @@ class Detector:
         """
         head, classification = self._split_heads(heads)
         detection = [head] if head else []
-        if track:
-            check_track_fps(track_fps)
-            if not detection:
-                names = list(self.backend.heads) if heads is None else list(heads)
-                raise ValueError(
-                    "track=True tracks people, which needs a detection head; "
-                    f"{'these weights have none' if heads is None else f'heads={names} has none'}"
-                )
+        self._tracker(track, track_fps, head, heads)  # checks before anything is decoded
+        tracker_options = {} if reid else {"reid_distance": None}
         person = self._person_detector(boxes, person_detector, normalized) if detection else None
         with open_video(video, fps) as source:
             meta = source.meta
@@ -469,7 +469,7 @@ class Detector:
                 check_given(person, times, meta)
             tracked = None
             if track:
-                tracked = track_people(source, person, times, track_fps)
+                tracked = track_people(source, person, times, track_fps, tracker_options)
                 person = tracked  # the scoring pass reuses the keyframe boxes it tracked
             template = None
             if detection:
@@ -639,6 +639,30 @@ class Detector:
             progress=self.progress,
         )
 
+    def _tracker(
+        self,
+        track: bool,
+        track_fps: Any,
+        head: str | None,
+        heads: Sequence[str] | None,
+        reid: bool = True,
+    ) -> PersonTracker | None:
+        """A new tracker for ``track=True`` (``None`` otherwise), after checking it can run.
+
+        Raises:
+            ValueError: No detection head among ``heads``, or a bad ``track_fps``.
+        """
+        if not track:
+            return None
+        fps = check_track_fps(track_fps)
+        if head is None:
+            names = list(self.backend.heads) if heads is None else list(heads)
+            raise ValueError(
+                "track=True tracks people, which needs a detection head; "
+                f"{'these weights have none' if heads is None else f'heads={names} has none'}"
+            )
+        return PersonTracker(fps) if reid else PersonTracker(fps, reid_distance=None)
+
     # ------------------------------------------------------------------ live streams
     def stream(
         self,
@@ -656,6 +680,8 @@ class Detector:
         timeout_s: float = 10.0,
         reconnect: int = 0,
         track: bool = False,
+        track_fps: float = DEFAULT_TRACK_FPS,
+        reid: bool = True,
     ) -> DetectionStream:
         """Scores a live stream keyframe by keyframe, with bounded latency and memory.
 
@@ -680,7 +706,12 @@ class Detector:
             fps: Frame rate of an iterable source (or to override the stream's).
             timeout_s: A stall longer than this raises ``TimeoutError`` (or reconnects).
             reconnect: Reopen a URL this many times after a stall or read error (logged).
-            track: Track identities (needs cofin's tracking; ``False`` for now).
+            track: Track people: one tracker for the whole stream, people found at
+                ``track_fps`` on the frames between keyframes (from the ring) for
+                association, boxes scored at keyframes only; ``detections.track_ids`` of
+                each result (needs a detection head and the ``track`` extra).
+            track_fps: Rate of the tracking pass (look-up boxes: the keyframes).
+            reid: As for :meth:`detect`.
 
         Returns:
             A :class:`~cofin_sdk.DetectionStream`: iterate it; use it in a
@@ -715,6 +746,8 @@ class Detector:
             timeout_s=timeout_s,
             reconnect=reconnect,
             track=track,
+            track_fps=track_fps,
+            reid=reid,
         )
 
     # ------------------------------------------------------------------ classification

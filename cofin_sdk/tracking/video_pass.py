@@ -28,7 +28,7 @@ from cofin_sdk.io.clip_rule import keyframe_index
 
 from .bytetrack import PersonTracker, check_track_fps
 
-__all__ = ["TrackedKeyframes", "track_people"]
+__all__ = ["TrackedKeyframes", "track_frame", "track_people", "tracking_times"]
 
 logger = logging.getLogger(__name__)
 
@@ -125,12 +125,9 @@ def track_people(
         chunk = times[start : start + _CHUNK]
         frames = _frames(source, chunk, meta, pixels)
         for offset, time in enumerate(chunk):
-            boxes, scores = person(frames[offset], float(time))
-            given = person.identities(float(time)) if hasattr(person, "identities") else None
-            frame = frames[offset] if pixels else None
-            ids = tracker.update(float(time), boxes, scores, ids=given, frame=frame)
+            people, ids = track_frame(tracker, person, frames[offset], time, pixels)
             if is_keyframe[start + offset]:
-                found.add(time, boxes, scores, ids)
+                found.add(time, people.boxes, people.scores, ids)
     logger.info(
         "tracking pass: %d frames at %.3g fps, %d keyframes, %s",
         len(times),
@@ -139,6 +136,29 @@ def track_people(
         "look-up boxes" if lookup else "boxes found on decoded frames",
     )
     return found
+
+
+def track_frame(
+    tracker: PersonTracker, person: Callable[..., Any], frame: np.ndarray, time: float, pixels: bool
+) -> tuple[Any, np.ndarray]:
+    """One tracked frame, for files and streams alike: people found, then associated.
+
+    Args:
+        tracker: The video's (or stream's) tracker.
+        person: The person detector; a source that gives ids (``identities(time)``) keeps them.
+        frame: ``uint8 [H, W, 3]`` RGB frame (a blank of the frame's size for look-ups).
+        time: The frame's time in seconds.
+        pixels: Whether ``frame`` holds the real pixels (then people are re-identified).
+
+    Returns:
+        ``(people, int64 ids [N])``: the boxes and scores ``person`` found (``.boxes``,
+        ``.scores``) and the track id of each box.
+    """
+    boxes, scores = person(frame, float(time))
+    people = _Boxes(np.asarray(boxes), np.asarray(scores))
+    given = person.identities(float(time)) if hasattr(person, "identities") else None
+    frame = frame if pixels else None
+    return people, tracker.update(float(time), *people, ids=given, frame=frame)
 
 
 def _frames(source: Any, times: np.ndarray, meta: Any, pixels: bool) -> list[np.ndarray]:
