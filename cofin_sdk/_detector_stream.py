@@ -418,7 +418,7 @@ def open_detection_stream(
     reconnect: int,
     track: bool,
     track_fps: float,
-    reid: bool = True,
+    reid: bool = False,
 ) -> DetectionStream:
     """Checks every argument, opens the source, then starts the reader (see ``Detector.stream``)."""
     from cofin_sdk._detector_inputs import check_every

@@ -61,6 +61,7 @@ from cofin_sdk.person_detection import GivenBoxes, PersonDetector, get_person_de
 from cofin_sdk.preprocessing import Preprocessing
 from cofin_sdk.results import Classifications, Detections
 from cofin_sdk.tracking import PersonTracker, check_track_fps
+from cofin_sdk.tracking.reid import REID_DISTANCE
 from cofin_sdk.tracking.video_pass import track_people
 
 if TYPE_CHECKING:
@@ -362,7 +363,7 @@ class Detector:
         normalized: bool = False,
         track: bool = False,
         track_fps: float = DEFAULT_TRACK_FPS,
-        reid: bool = True,
+        reid: bool = False,
     ) -> Detections:
         """Detects people on keyframes and scores their actions (multi-label, sigmoid).
 
@@ -390,9 +391,11 @@ class Detector:
                 only; actions are still scored at the keyframes alone.
             track_fps: Rate of the tracking pass in frames per second (given boxes and AVA
                 CSVs are tracked at their own timestamps).
-            reid: Re-identify people who come back (after leaving, or a shot cut) by the
-                colours of their clothes (:mod:`cofin_sdk.tracking.reid`); ``False``:
-                ByteTrack's ids alone (a returning person gets a new id).
+            reid: Also re-identify people who come back (after leaving, or a shot cut) by
+                the colours of their clothes (:mod:`cofin_sdk.tracking.reid`). Off by
+                default: ByteTrack's ids alone, a returning person gets a new id. Colour
+                helps where clothes are distinct (films with cuts) and merges different
+                people where they are not (street footage of dark coats).
 
         Returns:
             :class:`~cofin_sdk.results.Detections` with boxes in original-frame pixels.
@@ -433,7 +436,7 @@ class Detector:
         normalized: bool = False,
         track: bool = False,
         track_fps: float = DEFAULT_TRACK_FPS,
-        reid: bool = True,
+        reid: bool = False,
     ) -> Analysis:
         """Detection and classification of the same keyframe clips, ONE backbone pass each.
 
@@ -458,7 +461,7 @@ class Detector:
         head, classification = self._split_heads(heads)
         detection = [head] if head else []
         self._tracker(track, track_fps, head, heads)  # checks before anything is decoded
-        tracker_options = {} if reid else {"reid_distance": None}
+        tracker_options = {"reid_distance": REID_DISTANCE if reid else None}
         person = self._person_detector(boxes, person_detector, normalized) if detection else None
         with open_video(video, fps) as source:
             meta = source.meta
@@ -645,7 +648,7 @@ class Detector:
         track_fps: Any,
         head: str | None,
         heads: Sequence[str] | None,
-        reid: bool = True,
+        reid: bool = False,
     ) -> PersonTracker | None:
         """A new tracker for ``track=True`` (``None`` otherwise), after checking it can run.
 
@@ -661,7 +664,7 @@ class Detector:
                 "track=True tracks people, which needs a detection head; "
                 f"{'these weights have none' if heads is None else f'heads={names} has none'}"
             )
-        return PersonTracker(fps) if reid else PersonTracker(fps, reid_distance=None)
+        return PersonTracker(fps, reid_distance=REID_DISTANCE if reid else None)
 
     # ------------------------------------------------------------------ live streams
     def stream(
@@ -681,7 +684,7 @@ class Detector:
         reconnect: int = 0,
         track: bool = False,
         track_fps: float = DEFAULT_TRACK_FPS,
-        reid: bool = True,
+        reid: bool = False,
     ) -> DetectionStream:
         """Scores a live stream keyframe by keyframe, with bounded latency and memory.
 

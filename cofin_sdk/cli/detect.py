@@ -119,11 +119,10 @@ def add_tracking(parser: argparse.ArgumentParser) -> None:
         help="rate at which people are found between keyframes for tracking (default 5)",
     )
     group.add_argument(
-        "--no-reid",
-        dest="reid",
-        action="store_false",
-        help="no re-identification by clothing colour: a person who comes back (or is moved "
-        "by a shot cut) gets a new track id",
+        "--reid",
+        action="store_true",
+        help="also re-identify people who come back (or whom a shot cut moves) by their "
+        "clothes' colours; helps with distinct clothes, merges look-alikes",
     )
     group.add_argument(
         "--timeline", type=Path, help="write per-person action segments here (.csv or .json)"

@@ -18,7 +18,8 @@ What the library defines and we keep as is:
 What we add (ByteTrack has no appearance model): when :meth:`PersonTracker.update` is given
 the frame's pixels, :class:`~cofin_sdk.tracking.reid.AppearanceReid` gives a returning
 person (after ``lost_track_s``, or placed elsewhere by a shot cut) the id they had, if
-their colours match someone not on screen (``reid_distance``; ``None`` turns it off). The
+their colours match someone not on screen (``reid_distance``, e.g. ``REID_DISTANCE``;
+``None``, the default, turns it off). The
 ids handed out are then the re-identifier's: still counting up from 1, never two people's
 at once. Without pixels, ByteTrack's ids pass through.
 """
@@ -110,7 +111,7 @@ class PersonTracker:
         matching_threshold: float = 0.8,
         lost_track_s: float = 1.0,
         min_consecutive_frames: int = 1,
-        reid_distance: float | None = 0.25,
+        reid_distance: float | None = None,
         reid_window_s: float = 60.0,
     ) -> None:
         self.fps = check_track_fps(fps, "fps=")

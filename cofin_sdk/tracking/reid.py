@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["AppearanceReid", "appearance"]
+__all__ = ["REID_DISTANCE", "AppearanceReid", "appearance"]
 
 _HUE_BINS = 36  # 10 degrees each; OpenCV's 8-bit hue is 0..179
 # The torso: the part of a person box that is clothes rather than background, neighbours,
@@ -43,15 +43,15 @@ _TORSO_X, _TORSO_Y = 0.25, (0.15, 0.6)
 # Circular Gaussian smoothing of the hue histogram (sigma 1.5 bins): a colour on a bin
 # boundary, or shifted a little by compression, still matches itself.
 _SMOOTH = np.exp(-0.5 * (np.arange(-4, 5) / 1.5) ** 2).astype(np.float32)
-_MOMENTUM = 0.8
+_MOMENTUM = 0.8  # weight of the running average per new observation
 # Pixels with saturation and value at least these carry colour; if fewer than _MIN_COLOURED
-# of a box's pixels do (people in grey or black), the box has no look and matches nobody.
-_MIN_SATURATION, _MIN_VALUE, _MIN_COLOURED, _MIN_PIXELS = (
-    60,
-    40,
-    0.05,
-    3,
-)  # weight of the running average per new observation
+# of a torso's pixels do (people in grey or black), the box has no look and matches nobody.
+# Strict on purpose: on street footage (OpenCV's vtest.avi) looser settings (60, 0.05) let
+# skin, cones and grass make everyone in a dark coat look alike.
+_MIN_SATURATION, _MIN_VALUE = 80, 40
+_MIN_COLOURED, _MIN_PIXELS = 0.3, 3
+#: The default largest look distance (``1 - cosine``) of a re-identification.
+REID_DISTANCE = 0.25
 
 
 def appearance(frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -121,7 +121,10 @@ class AppearanceReid:
     """
 
     def __init__(
-        self, max_distance: float = 0.25, switch_distance: float = 0.3, window_s: float = 60.0
+        self,
+        max_distance: float = REID_DISTANCE,
+        switch_distance: float = 0.3,
+        window_s: float = 60.0,
     ) -> None:
         if not 0 < max_distance <= switch_distance <= 1:
             raise ValueError(

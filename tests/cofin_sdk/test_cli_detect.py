@@ -154,7 +154,8 @@ def test_detect_track_keeps_ground_truth_person_ids(model_dir, video, tmp_path):
 
 
 def test_detect_track_writes_a_timeline(model_dir, video, tmp_path, capsys):
-    """--track with AVA boxes: one person drifting right, tracked at the boxes' keyframes."""
+    """--track --reid with AVA boxes: one person drifting right, tracked at the boxes'
+    keyframes (decoded for their colours)."""
     boxes = tmp_path / "boxes.csv"
     boxes.write_text(
         "".join(
@@ -164,7 +165,7 @@ def test_detect_track_writes_a_timeline(model_dir, video, tmp_path, capsys):
     timeline_csv, json_path, annotated = tmp_path / "t.csv", tmp_path / "d.json", tmp_path / "a.mp4"
     code = main(
         ["detect", str(video), "--model", str(model_dir), "--boxes", str(boxes),
-         "--time-offset", "900", "--no-progress", "--track", "--timeline", str(timeline_csv),
+         "--time-offset", "900", "--no-progress", "--track", "--reid", "--timeline", str(timeline_csv),
          "--timeline-threshold", "0.0", "--json", str(json_path), "--out", str(annotated)]
     )  # fmt: skip
     assert code == 0

@@ -58,10 +58,11 @@ def test_ids_follow_people_through_a_crossing(detector: Detector) -> None:
 
 def test_colours_bring_back_people_the_keyframe_rate_loses(detector: Detector) -> None:
     """At 1 fps these people move 1.75 widths per step: no overlap, so ByteTrack alone loses
-    them (reid=False); their colours re-identify them."""
+    them (the default); their colours re-identify them (reid=True)."""
     result = detector.detect(
-        crossing_video(), fps=FPS, track=True, track_fps=1, person_detector=ColourPeople()
-    )
+        crossing_video(), fps=FPS, track=True, track_fps=1, person_detector=ColourPeople(),
+        reid=True,
+    )  # fmt: skip
     ids_of: dict[tuple, set[int]] = {}
     for box, t, track in zip(result.boxes, result.timestamps, result.track_ids, strict=True):
         if t != 2.0:  # fully overlapping at 2 s
@@ -70,7 +71,6 @@ def test_colours_bring_back_people_the_keyframe_rate_loses(detector: Detector) -
     assert ids_of[RED].isdisjoint(ids_of[BLUE]) and -1 not in ids_of[RED] | ids_of[BLUE]
     plain = detector.detect(
         crossing_video(), fps=FPS, track=True, track_fps=1, person_detector=ColourPeople(),
-        reid=False,
     )  # fmt: skip
     first = set(plain[plain.timestamps == 0.0].track_ids.tolist())
     last = set(plain[plain.timestamps == 3.0].track_ids.tolist())

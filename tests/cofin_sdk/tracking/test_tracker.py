@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from cofin_sdk.tracking import PersonTracker, check_track_fps
+from cofin_sdk.tracking.reid import REID_DISTANCE
 
 FPS = 5.0  # the tracking rate: person boxes 5 times a second
 
@@ -129,8 +130,8 @@ def scene(people: dict[tuple[int, int, int], float], noise_seed: int = 0) -> tup
 
 def test_a_person_who_comes_back_gets_their_id_back() -> None:
     """Red leaves for 3 s (ByteTrack drops them after 1 s), blue arrives; red returns elsewhere."""
-    tracker = PersonTracker(fps=FPS, lost_track_s=1.0)
-    plain = PersonTracker(fps=FPS, lost_track_s=1.0, reid_distance=None)
+    tracker = PersonTracker(fps=FPS, lost_track_s=1.0, reid_distance=REID_DISTANCE)
+    plain = PersonTracker(fps=FPS, lost_track_s=1.0)
     timeline = [(k / FPS, {RED: 20.0 + 2 * k}) for k in range(5)]
     timeline += [(k / FPS, {}) for k in range(5, 10)]
     timeline += [(k / FPS, {BLUE: 150.0}) for k in range(10, 20)]
@@ -148,7 +149,7 @@ def test_a_person_who_comes_back_gets_their_id_back() -> None:
 
 def test_ids_follow_colours_across_a_shot_cut() -> None:
     """At a cut red and blue swap places: by position ByteTrack would swap their ids."""
-    tracker, plain = PersonTracker(fps=FPS), PersonTracker(fps=FPS, reid_distance=None)
+    tracker, plain = PersonTracker(fps=FPS, reid_distance=REID_DISTANCE), PersonTracker(fps=FPS)
     seen, plain_seen = [], []
     for k in range(10):
         people = {RED: 40.0, BLUE: 220.0} if k < 5 else {RED: 220.0, BLUE: 40.0}
@@ -162,7 +163,7 @@ def test_ids_follow_colours_across_a_shot_cut() -> None:
 
 def test_people_without_colour_are_left_to_bytetrack() -> None:
     """Two grey people cannot be told apart by colour: one who comes back gets a new id."""
-    tracker = PersonTracker(fps=FPS, lost_track_s=0.4)
+    tracker = PersonTracker(fps=FPS, lost_track_s=0.4, reid_distance=REID_DISTANCE)
     dark = (40, 40, 40)
     first = None
     for k in range(3):
