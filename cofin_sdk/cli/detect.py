@@ -351,7 +351,7 @@ def _check_track_head(detector: Any, args: argparse.Namespace) -> None:
 
 def _run_many(args: argparse.Namespace) -> int:
     """``cofin detect DIR_OR_GLOB --out-dir OUT``: every video, one model load."""
-    from cofin_sdk._detector_many import expand_videos
+    from cofin_sdk.detector.many import expand_videos
 
     if args.out_dir is None:
         raise ValueError(

@@ -96,7 +96,7 @@ def _boxes(args: argparse.Namespace) -> list[list[float]] | None:
 
 def _check_args(args: argparse.Namespace) -> None:
     """Every flag, before the model loads and the stream opens."""
-    from cofin_sdk._detector_inputs import check_every
+    from cofin_sdk.detector.inputs import check_every
     from cofin_sdk.io.stream import check_source
 
     if args.backend == "triton" and not args.url:

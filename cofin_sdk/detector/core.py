@@ -44,15 +44,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from cofin_sdk._detector_inputs import (
+from cofin_sdk.backends import Backend
+from cofin_sdk.detector.inputs import (
     check_every,
     check_given,
     given_boxes,
     keyframe_times,
     resolve_head,
 )
-from cofin_sdk._detector_many import ManyResults, expand_videos, run_many
-from cofin_sdk.backends import Backend
+from cofin_sdk.detector.many import ManyResults, expand_videos, run_many
 from cofin_sdk.io.clips import Clip, batched, iter_clips
 from cofin_sdk.io.sources import ArrayVideo, FileVideo, open_video
 from cofin_sdk.io.video import frame_times, spread_centre_indices
@@ -65,7 +65,7 @@ from cofin_sdk.tracking.reid import REID_DISTANCE
 from cofin_sdk.tracking.video_pass import track_people
 
 if TYPE_CHECKING:
-    from cofin_sdk._detector_stream import DetectionStream
+    from cofin_sdk.detector.stream import DetectionStream
 
 logger = logging.getLogger(__name__)
 
@@ -612,7 +612,7 @@ class Detector:
                 ``person_detector`` may be an AVA CSV of many videos (bound per video).
 
         Returns:
-            :class:`~cofin_sdk._detector_many.ManyResults`: results, failures (path -> one-line
+            :class:`~cofin_sdk.detector.many.ManyResults`: results, failures (path -> one-line
             reason), skipped videos and files written. A failure does not stop the run.
 
         Raises:
@@ -732,7 +732,7 @@ class Detector:
             ...     for result in live:
             ...         print(result.time, result.latency, result.detections.labels(1))
         """
-        from cofin_sdk._detector_stream import open_detection_stream
+        from cofin_sdk.detector.stream import open_detection_stream
 
         return open_detection_stream(
             self,

@@ -421,7 +421,7 @@ def open_detection_stream(
     reid: bool = False,
 ) -> DetectionStream:
     """Checks every argument, opens the source, then starts the reader (see ``Detector.stream``)."""
-    from cofin_sdk._detector_inputs import check_every
+    from cofin_sdk.detector.inputs import check_every
     from cofin_sdk.io.stream import open_stream
     from cofin_sdk.preprocessing import check_placement
 
