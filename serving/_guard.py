@@ -135,17 +135,16 @@ def remove_orphan_shm(before: set[str]) -> int:
     return len(orphans)
 
 
-def _children(parent: int) -> list[int]:
-    """Pids whose parent is ``parent`` (from ``/proc/*/stat``)."""
-    pids = []
+def processes() -> list[tuple[int, str, int, int]]:
+    """``(pid, state, parent pid, process group)`` of every process (from ``/proc/*/stat``)."""
+    found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == parent:
-            pids.append(int(stat.parent.name))
-    return pids
+            found.append((int(stat.parent.name), fields[0], int(fields[1]), int(fields[2])))
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+    return found
 
 
 def _reap_adopted(timeout_s: float) -> bool:
@@ -181,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.backend_dir:
             shutil.rmtree(args.backend_dir, ignore_errors=True)
     if not all_gone:  # a stub that outlived its server: adopted by this subreaper
-        for pid in _children(guard_pid):
+        for pid in [p for p, _, parent, _ in processes() if parent == guard_pid]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         _reap_adopted(_STUBS_TIMEOUT_S)

@@ -55,7 +55,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from serving._guard import remove_orphan_shm, shm_regions
+from serving._guard import processes, remove_orphan_shm, shm_regions
 from serving.ports import check_port_free, free_port
 
 logger = logging.getLogger(__name__)
@@ -76,14 +76,7 @@ _GUARD = Path(__file__).with_name("_guard.py")
 
 def _group_running(pgid: int) -> bool:
     """Whether a process of group ``pgid`` is still running (zombies hold no memory maps)."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            return True
-    return False
+    return any(state != "Z" and group == pgid for _, state, _, group in processes())
 
 
 _ERROR_LINE = re.compile(r"^E\d{4} ")
