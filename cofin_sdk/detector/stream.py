@@ -325,7 +325,10 @@ class DetectionStream:
             return
         anchors = [t for t in (self._tracked_until, key_time) if math.isfinite(t)]
         grid = tracking_times(np.array(anchors), key_time, self._track_fps)  # as the file's
-        grid = grid[(grid > self._tracked_until + _EPS) & (grid < key_time - _EPS)]
+        # At most one keyframe interval back: after dropped keyframes the tracker sees a gap
+        # (as for a person unseen) instead of catching up on frames, which would add latency.
+        start = max(self._tracked_until, key_time - self.every)
+        grid = grid[(grid > start + _EPS) & (grid < key_time - _EPS)]
         if not len(grid):
             return
         last_frame = -math.inf

@@ -244,8 +244,12 @@ def test_close_releases_source(detector: Detector, serve) -> None:
         ("tcp://127.0.0.1:{port}", {"every": 0}, ValueError, "every=0"),
         ("tcp://127.0.0.1:{port}", {"keyframe": "middle"}, ValueError, "keyframe='middle'"),
         ("tcp://127.0.0.1:{port}", {"drop": "oldest"}, ValueError, "drop='oldest'"),
-        ("tcp://127.0.0.1:{port}", {"track": True, "heads": ["k400"]}, ValueError,
-         "track=True tracks people, which needs a detection head"),
+        (
+            "tcp://127.0.0.1:{port}",
+            {"track": True, "heads": ["k400"]},
+            ValueError,
+            "track=True tracks people, which needs a detection head",
+        ),
         ("tcp://127.0.0.1:{port}", {"track": True, "track_fps": 0}, ValueError, "track_fps=0"),
         ("missing.mp4", {}, FileNotFoundError, "not found"),
         (iter([]), {}, ValueError, "fps= is required"),
@@ -411,3 +415,24 @@ def test_watch_track_writes_a_timeline(model_dir: Path, serve, tmp_path: Path, c
     assert printed.count("1 people  #1 ") == 3 and f"wrote {timeline}" in printed
     segments = ActionTimeline.from_json(timeline)
     assert {(s.track_id, s.start_s) for s in segments} == {(1, 0.0)}  # threshold 0: always on
+
+
+def test_tracking_behind_the_stream_does_not_catch_up(
+    detector: Detector, crossing_clip: Path, serve
+) -> None:
+    """A slow backend with drop="latest" and tracking: keyframes are dropped, and the tracker
+    looks at no more than one keyframe interval of frames per scored keyframe (it skips
+    ahead rather than decoding the backlog), so latency stays near one inference."""
+    url, _ = serve(clip=crossing_clip)
+    slow = Detector(_Slow(detector.backend, 0.5), progress=False)
+    people = ColourPeople(tolerance=60)
+    with slow.stream(
+        url, every=0.2, drop="latest", track=True, track_fps=10, person_detector=people,
+        timeout_s=5,
+    ) as live:  # fmt: skip
+        results = list(live)
+    assert sum(r.dropped for r in results) > 0
+    assert len(people.calls) <= len(results) * (10 * 0.2 + 1)  # key frame + one interval each
+    assert max(r.latency for r in results) < 0.5 * 3 + 0.5
+    track_ids = np.concatenate([r.detections.track_ids for r in results])
+    assert (track_ids > 0).mean() > 0.5  # people are still tracked between the drops
