@@ -159,6 +159,7 @@ class DetectionStream:
         self._threshold = threshold
         self._tracker, self._track_fps = tracker, track_fps
         self._tracked_until = -math.inf  # time of the last frame given to the tracker
+        self._last_key_time = -math.inf  # the last keyframe tracked
         # Tracking needs the frames since the last tracked keyframe in the ring: scoring one
         # keyframe at a time keeps that within the ring's one keyframe interval.
         self._batch_limit = 1 if tracker is not None else detector.batch_size
@@ -282,6 +283,8 @@ class DetectionStream:
                     f"{reader.name}: no frame for {idle:.1f} s (timeout_s={reader.timeout_s:g}); "
                     "the stream stalled"
                 )
+            if self._tracker is not None:  # meanwhile, the frames between keyframes
+                self._track_until(latest, self._next * self.every)
             ring.wait(
                 lambda seen=latest: ring.closed or ring.latest_time() > seen,
                 min(0.25, limit - idle),
@@ -310,29 +313,35 @@ class DetectionStream:
             return [self._person(c.keyframe, c.time) for c in clips], []
         people, ids = [], []
         for clip in clips:
-            self._track_between(clip.time)
+            self._track_until(clip.time, clip.time)
             found, track_ids = track_frame(
                 self._tracker, self._person, clip.keyframe, clip.time, True
             )
-            self._tracked_until = clip.time
+            self._tracked_until = self._last_key_time = clip.time
             people.append(found)
             ids.append(track_ids)
         return people, ids
 
-    def _track_between(self, key_time: float) -> None:
-        """Feeds the tracker the ring's frames at ``track_fps`` since the last tracked one."""
+    def _track_until(self, until: float, key_time: float) -> None:
+        """Feeds the tracker the ring's frames on the ``track_fps`` grid up to ``until``,
+        before the keyframe at ``key_time`` and at most one keyframe interval before it.
+
+        Called while waiting for a clip (so the frames between keyframes are tracked as they
+        arrive, not after the key frame: the latency stays one person detection) and before
+        a keyframe is scored. After dropped keyframes the tracker skips ahead (it sees a gap,
+        as for a person unseen) instead of catching up on frames, which would add latency.
+        """
         if getattr(self._person, "timestamps", None):  # look-up boxes exist at keyframes only
             return
-        anchors = [t for t in (self._tracked_until, key_time) if math.isfinite(t)]
+        anchors = [t for t in (self._last_key_time, key_time) if math.isfinite(t)]
         grid = tracking_times(np.array(anchors), key_time, self._track_fps)  # as the file's
-        # At most one keyframe interval back: after dropped keyframes the tracker sees a gap
-        # (as for a person unseen) instead of catching up on frames, which would add latency.
         start = max(self._tracked_until, key_time - self.every)
-        grid = grid[(grid > start + _EPS) & (grid < key_time - _EPS)]
+        grid = grid[(grid > start + _EPS) & (grid < key_time - _EPS) & (grid <= until + _EPS)]
         if not len(grid):
             return
         last_frame = -math.inf
         for time_s, frame in zip(grid.tolist(), self.reader.ring.nearest(grid), strict=True):
+            self._tracked_until = time_s
             if frame.time <= last_frame + _EPS:
                 continue  # evicted or repeated: the ring no longer holds a frame for it
             last_frame = frame.time
