@@ -108,6 +108,7 @@ __all__ = [
     "configure_tensorrt",
     "export",
     "graph_io",
+    "quantize_int8",
     "read_export",
     "sha256_file",
     "tensorrt_profile",
@@ -303,15 +304,17 @@ def _quiet_exporters() -> Any:
             log.setLevel(level)
 
 
-def _quantize_int8(src: Path, dst: Path) -> None:
+def quantize_int8(src: Path, dst: Path, scheme: dict[str, Any] = INT8) -> None:
+    """Writes ``dst``: ``src`` with dynamic int8 MatMul/Gemm weights (:data:`INT8` settings)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(
         src,
         dst,
-        op_types_to_quantize=INT8["op_types"],
-        per_channel=INT8["per_channel"],
-        weight_type=QuantType.QInt8,
+        op_types_to_quantize=scheme["op_types"],
+        per_channel=scheme["per_channel"],
+        reduce_range=scheme["reduce_range"],
+        weight_type=QuantType[scheme["weight_type"]],
     )
 
 
@@ -501,7 +504,7 @@ def _write_graphs(
         for precision in variants:  # int8 quantises the written file, fp16 converts the proto
             dst = folder / f"{graph}.{precision}.onnx"
             if precision == "int8":
-                _quantize_int8(path, dst)
+                quantize_int8(path, dst)
             variant = _to_fp16(proto) if precision == "fp16" else onnx.load(dst)
             _save(variant, dst, record_json, {**meta, "precision": precision})
             entry["variants"][precision] = {
