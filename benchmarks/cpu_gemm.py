@@ -1,7 +1,7 @@
 """CPU GEMM ceiling of the export benchmark (issue 21, item 3): ViViT-B's four Linear shapes
 in torch eager (MKL) vs onnxruntime (MLAS) fp32 vs onnxruntime dynamic int8, side by side.
 
-ViViT-B's backbone is ~97 % Linear FLOPs (``vivit_fe_flops``), so what a graph runtime can
+ViViT-B's backbone is ~96 % Linear FLOPs (``vivit_fe_flops``), so what a graph runtime can
 win over torch eager on a CPU is bounded by how fast each side multiplies these matrices.
 One "block" = the four MatMuls of a spatial transformer block at batch 1 (32 frames ->
 16 x 197 = 3152 tokens): qkv 768->2304, proj 768->768, fc1 768->3072, fc2 3072->768, on

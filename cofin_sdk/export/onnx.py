@@ -27,7 +27,8 @@ same numbers to 2e-6; benchmarks/README.md, "Export inference").
 Variants written beside the fp32 graphs (recorded in ``cofin_export.json``):
 
 * ``int8_dynamic``: ``*.int8.onnx``, onnxruntime dynamic quantisation of the MatMul/Gemm
-  weights (signed int8, per output channel; activations quantised at run time). For CPUs.
+  weights (signed, per output channel, 7-bit so that CPUs without VNNI do not saturate:
+  :data:`~cofin_sdk.export.format.INT8`; activations quantised at run time). For CPUs.
 * ``fp16``: ``*.fp16.onnx``, float16 weights and compute with float32/uint8 inputs and
   outputs (onnxruntime's own float16 converter; ``RoiAlign`` and ``Range`` stay float32).
   Meant for GPUs (onnxruntime-gpu CUDA, TensorRT); it loads and runs on CPU too, but the
