@@ -32,13 +32,15 @@ from cofin_sdk.formats.ava import AVA_TIME_OFFSET, read_ava_csv
 from cofin_sdk.formats.boxes import box_iou, to_normalized
 from cofin_sdk.io.sources import FileVideo
 from cofin_sdk.person_detection import AvaCsvBoxes, GivenBoxes
+from cofin_sdk.tracking.reid import REID_DISTANCE
 from cofin_sdk.tracking.video_pass import track_people
 from training.evaluation.tracking import Frames, ground_truth_frames, tracking_metrics
 
 
-def _track(video: Path, person: object, keyframes: np.ndarray) -> dict[float, tuple]:
+def _track(video: Path, person: object, keyframes: np.ndarray, reid: bool) -> dict[float, tuple]:
     source = FileVideo(video, None)
-    found = track_people(source, person, keyframes, track_fps=1.0)
+    options = {"reid_distance": REID_DISTANCE if reid else None}
+    found = track_people(source, person, keyframes, track_fps=1.0, tracker_options=options)
     size = (source.meta.width, source.meta.height)
     out = {}
     for t in keyframes:
@@ -82,10 +84,15 @@ def main() -> None:
         path = videos / f"{video_id}.mp4"
         times = np.array(sorted(keyframes))
         given = GivenBoxes({t: keyframes[t][1] for t in times}, normalized=True)
-        for name, person in (("gt boxes", given), ("detected boxes", detected.for_video(video_id))):
-            start = time.perf_counter()
-            predictions[name][video_id] = _track(path, person, times)
-            seconds[name] += time.perf_counter() - start
+        for boxes, person in (
+            ("gt boxes", given),
+            ("detected boxes", detected.for_video(video_id)),
+        ):
+            for reid in (False, True):
+                name = f"{boxes}, ByteTrack" + (" + colour re-id" if reid else " only")
+                start = time.perf_counter()
+                predictions[name][video_id] = _track(path, person, times, reid)
+                seconds[name] += time.perf_counter() - start
     predictions["overlap oracle"] = {v: overlap_oracle(k) for v, k in gt.items()}
     keyframes = sum(len(k) for k in gt.values())
     print(

@@ -9,11 +9,11 @@ ones, at module level or in functions, with no cycle: ``tests/cofin_sdk/test_lay
 
     formats/, io/, preprocessing.py   box rule, AVA CSVs; video, clip rule; Preprocessing
     results/                          Detections, Classifications, drawing
-    tracking/                         person tracks over results (issue 19)
+    tracking/                         person tracks: ByteTrack adapter, colour re-id
     models/, person_detection/        ViViT, the model record and saved form; person boxes
     export/                           ONNX graphs and TensorRT engines of a model
     backends/, hub/                   torch / onnxruntime / Triton inference; push_to_hub
-    detector.py                       the Detector facade
+    detector/                         the Detector facade: files, folders, live streams
     cli/                              the ``cofin`` command
 
 Old module paths (``cofin_sdk.video``, ...) are aliases of the new modules for one
@@ -34,9 +34,8 @@ from cofin_sdk import _moved
 from cofin_sdk._lazy import lazy_attributes
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time see __getattr__
-    from ._detector_stream import DetectionStream, StreamResult
     from .backends import Backend, TorchBackend
-    from .detector import Analysis, Detector
+    from .detector import Analysis, DetectionStream, Detector, StreamResult
     from .hub import push_to_hub
     from .io.video import (
         VideoInfo,
@@ -113,7 +112,7 @@ _LAZY_NAMES: dict[str, str] = {
     "Analysis": "detector",
     "push_to_hub": "hub",
     "Detector": "detector",
-    **dict.fromkeys(["DetectionStream", "StreamResult"], "_detector_stream"),
+    **dict.fromkeys(["DetectionStream", "StreamResult"], "detector.stream"),
     **dict.fromkeys(
         [
             "HeadSpec",

@@ -44,6 +44,9 @@ MOVED: dict[str, str] = {
         "_cli_detect": "cli.detect",
         "_cli_export": "cli.export",
         "_cli_push": "cli.push",
+        "_detector_inputs": "detector.inputs",
+        "_detector_many": "detector.many",
+        "_detector_stream": "detector.stream",
     }.items()
 }
 

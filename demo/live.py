@@ -5,7 +5,9 @@ each browser session owns one :class:`LiveSession`, whose thread iterates a
 ``Detector.stream`` over those frames (an iterable of ``(frame, time_s)``, causal
 keyframes, ``drop="latest"``). ``push`` never waits on the model: it hands the frame over
 (dropping it when the hand-over queue is full) and returns the newest result drawn on its
-key frame, with one line of text. No model logic here.
+key frame, with one line of text. People are tracked over the session (one tracker per
+stream, every webcam frame used for association), so boxes keep their colour and ``#id``.
+No model logic here.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ def live_summary(result: Any) -> str:
     parts = [f"t = {result.time:.1f} s"]
     if result.detections is not None:
         parts.append(f"{len(result.detections)} people")
+        tracked = result.detections.track_ids[result.detections.track_ids >= 0]
+        if len(tracked):
+            parts.append("tracks " + ", ".join(f"#{i}" for i in tracked.tolist()))
         labels = [label for label in result.detections.labels(2) if label]
         if labels:
             parts.append("; ".join(labels))
@@ -56,6 +61,7 @@ class LiveSession:
 
     def __init__(self, detector: Any, threshold: float = 0.3) -> None:
         self.detector, self.threshold = detector, threshold
+        self._track = any(spec.task == "detection" for spec in detector.heads.values())
         self._frames: queue.Queue[tuple[np.ndarray, float] | None] = queue.Queue(maxsize=8)
         self._start = time.monotonic()
         self._latest: tuple[np.ndarray, str] | None = None
@@ -77,6 +83,8 @@ class LiveSession:
                 drop="latest",
                 threshold=self.threshold,
                 timeout_s=30.0,
+                track=self._track,
+                track_fps=1.0 / FRAME_EVERY_S,  # every webcam frame the browser sends
             ) as live:
                 for result in live:
                     frame = result.frame

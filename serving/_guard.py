@@ -32,6 +32,7 @@ it too, and keeps the server alive until that child exits as well.)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import os
 import select
@@ -40,6 +41,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
@@ -93,6 +95,58 @@ def _watch(server: subprocess.Popen, grace_s: float) -> int:
     return server.returncode
 
 
+SHM_DIR = Path("/dev/shm")
+SHM_PREFIX = "triton_python_backend_shm_region_"  # the Python backend's per-stub regions
+
+
+def shm_regions() -> set[str]:
+    """Names of the Python backend's shared-memory regions that exist now."""
+    try:
+        return {p.name for p in SHM_DIR.glob(SHM_PREFIX + "*")}
+    except OSError:
+        return set()
+
+
+def _mapped_shm() -> set[str]:
+    """Regions some live process still maps (read from ``/proc/*/maps``)."""
+    mapped = set()
+    for maps in Path("/proc").glob("[0-9]*/maps"):
+        try:
+            text = maps.read_text()
+        except OSError:  # gone, or not ours to read
+            continue
+        for line in text.splitlines():
+            if SHM_PREFIX in line:
+                mapped.add(line.rsplit("/", 1)[-1].split(" ")[0])
+    return mapped
+
+
+def remove_orphan_shm(before: set[str]) -> int:
+    """Removes the regions made since ``before`` that no process maps any more.
+
+    A server that exits normally removes its regions; one that is SIGKILLed (with its stubs)
+    cannot, and each left region holds its size of RAM until the machine reboots. Regions
+    another live server maps are kept.
+    """
+    orphans = shm_regions() - before - _mapped_shm()
+    for name in orphans:
+        with contextlib.suppress(OSError):
+            (SHM_DIR / name).unlink()
+    return len(orphans)
+
+
+def processes() -> list[tuple[int, str, int, int]]:
+    """``(pid, state, parent pid, process group)`` of every process (from ``/proc/*/stat``)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            found.append((int(stat.parent.name), fields[0], int(fields[1]), int(fields[2])))
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+    return found
+
+
 def _reap_adopted(timeout_s: float) -> bool:
     """Waits for the processes re-parented to this subreaper (the stubs); whether all went."""
     deadline = time.monotonic() + timeout_s
@@ -111,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     guard_pid = os.getpid()
     all_gone = True
+    regions_before = shm_regions()
     try:
         server = subprocess.Popen(
             args.command,
@@ -124,8 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if args.backend_dir:
             shutil.rmtree(args.backend_dir, ignore_errors=True)
-    if not all_gone and os.getpgrp() == guard_pid:  # a stub that outlived its server
-        os.killpg(guard_pid, signal.SIGKILL)  # its group holds only the server's processes
+    if not all_gone:  # a stub that outlived its server: adopted by this subreaper
+        for pid in [p for p, _, parent, _ in processes() if parent == guard_pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _reap_adopted(_STUBS_TIMEOUT_S)
+    remove_orphan_shm(regions_before)
     if code < 0:  # killed by a signal: end the same way, so the launcher sees the same status
         if -code != signal.SIGKILL:  # its handler cannot be set
             signal.signal(-code, signal.SIG_DFL)

@@ -55,6 +55,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from serving._guard import processes, remove_orphan_shm, shm_regions
 from serving.ports import check_port_free, free_port
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,13 @@ __all__ = [
 
 ORPHAN_GRACE_S = 2.0  # SIGTERM -> SIGKILL for a server whose launcher is gone
 _GUARD = Path(__file__).with_name("_guard.py")
+
+
+def _group_running(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` is still running (zombies hold no memory maps)."""
+    return any(state != "Z" and group == pgid for _, state, _, group in processes())
+
+
 _ERROR_LINE = re.compile(r"^E\d{4} ")
 _HARMLESS = ("CudaDriverHelper", "cuda", "CUDA", "GPU metrics", "dcgm", "DCGM", "pinned memory")
 _FILES = {
@@ -318,6 +326,7 @@ class TritonServer:
             check_port_free(self.host, port, flag)
         self.binary = find_tritonserver()
         self._backend_dir = self.binary.make_backend_dir()
+        self._shm_before = shm_regions()  # what a SIGKILL leaves behind is removed by kill()
         env = {**os.environ, **self.binary.env}
         logger.debug("starting %s", " ".join(self.command()))
         self.process = subprocess.Popen(
@@ -440,6 +449,16 @@ class TritonServer:
         if self.process is not None:
             self._signal_group(signal.SIGKILL)
             self.process.wait(timeout=30)
+            self._remove_orphans()
+
+    def _remove_orphans(self) -> None:
+        """Shared-memory regions of the stubs a SIGKILL ended (nobody else removes them)."""
+        deadline = time.monotonic() + 5.0
+        while _group_running(self.process.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)  # SIGKILLed stubs unmap their regions as they die
+        removed = remove_orphan_shm(getattr(self, "_shm_before", shm_regions()))
+        if removed:
+            logger.debug("removed %d shared-memory regions of the killed server", removed)
 
     def wait(self, timeout: float | None = None) -> int:
         """Waits for the server to exit; its exit code."""
@@ -460,6 +479,7 @@ class TritonServer:
             # the stubs may outlive a SIGKILLed server for a moment: end its group
             self._signal_group(signal.SIGKILL)
             code = self.process.returncode
+            self._remove_orphans()
             if self._reader is not None:
                 self._reader.join(timeout=5)
             for pipe in (self.process.stdout, self.process.stdin):

@@ -101,3 +101,55 @@ def moving_block_frames(num: int, height: int, width: int, seed: int = 0):
         x = (3 * t) % max(1, width - 12)
         frames[t, height // 4 : height // 4 + 20, x : x + 12] = (230, 120 + 4 * t % 100, 40)
     return frames
+
+
+# -- two people crossing (tracking tests: files, arrays and streams) --
+CROSSING_RED, CROSSING_BLUE = (220, 30, 30), (30, 30, 220)
+
+
+def crossing_positions(t: float, speed: float = 70.0) -> dict[tuple[int, int, int], float]:
+    """Left edges: red walks right from x=0, blue walks left from x=280; they cross at 2 s."""
+    return {CROSSING_RED: speed * t, CROSSING_BLUE: 280 - speed * t}
+
+
+def crossing_frames(fps: int = 25, seconds: int = 4, height: int = 160, width: int = 320):
+    """``uint8 (fps * seconds, H, W, 3)``: two 40-px wide people crossing on a grey wall."""
+    import numpy as np
+
+    frames = np.full((fps * seconds, height, width, 3), 128, np.uint8)
+    for n in range(len(frames)):
+        for colour, x in crossing_positions(n / fps).items():  # blue drawn last: in front
+            frames[n, 30:140, int(x) : int(x) + 40] = colour
+    return frames
+
+
+class ColourPeople:
+    """A person detector finding the red and blue people (in random order, no ids).
+
+    ``tolerance``: largest per-channel difference from the colour (0 for exact arrays,
+    ~50 for video that went through a lossy codec).
+    """
+
+    name = "colour"
+
+    def __init__(self, tolerance: int = 0) -> None:
+        import numpy as np
+
+        self.rng = np.random.default_rng(0)
+        self.tolerance = tolerance
+        self.calls: list[float] = []
+
+    def __call__(self, frame, timestamp=None):
+        import numpy as np
+
+        self.calls.append(timestamp)
+        boxes = []
+        for colour in (CROSSING_RED, CROSSING_BLUE):
+            close = np.abs(frame.astype(np.int16) - np.array(colour)) <= self.tolerance
+            ys, xs = np.nonzero(close.all(axis=-1))
+            if len(xs) > 50:
+                boxes.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+        order = self.rng.permutation(len(boxes))
+        return np.array(boxes, np.float32)[order].reshape(-1, 4), np.full(
+            len(boxes), 0.9, np.float32
+        )

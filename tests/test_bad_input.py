@@ -160,6 +160,8 @@ ROWS = [
      "--min-duration -1.0: must be a number >= 0"),
     ("max_gap_negative", [*DETECT, "--track", "--max-gap", "-2"], "--max-gap -2.0: must be a number >= 0"),
     ("timeline_without_track", [*DETECT, "--timeline", "t.csv"], "--timeline needs --track"),
+    ("person_ids_without_boxes", [*DETECT, "--track", "--boxes-person-ids"],
+     "--boxes-person-ids needs --boxes GROUND_TRUTH.csv"),
     ("timeline_bad_suffix", [*DETECT, "--track", "--timeline", "t.txt"],
      "--timeline t.txt: expected a .csv or .json file name"),
     ("batch_size_zero", [*DETECT, "--batch-size", "0"], "--batch-size must be >= 1"),

@@ -65,6 +65,12 @@ def register_detect(subparsers: Any) -> None:
         "keyframes default to its timestamps",
     )
     parser.add_argument(
+        "--boxes-person-ids",
+        action="store_true",
+        help="--boxes is AVA ground truth (column 8 = person id, e.g. ava_val_v2.2.csv): every "
+        "box is used and, with --track, keeps its person id as its track id",
+    )
+    parser.add_argument(
         "--video-id",
         help="video_id for --boxes rows and --csv output "
         "(default: the video file name without extension)",
@@ -92,7 +98,7 @@ def register_detect(subparsers: Any) -> None:
     )
     parser.add_argument("--out", type=Path, help="write an annotated mp4 here")
     parser.add_argument("--csv", type=Path, help="write AVA-format detections CSV here")
-    _add_tracking(parser)
+    add_tracking(parser)
     many = parser.add_argument_group("many videos (VIDEO is a folder or a glob pattern)")
     many.add_argument("--out-dir", type=Path, help="write OUT/<name>.json per video here")
     many.add_argument(
@@ -101,7 +107,7 @@ def register_detect(subparsers: Any) -> None:
     parser.set_defaults(func=run_detect)
 
 
-def _add_tracking(parser: argparse.ArgumentParser) -> None:
+def add_tracking(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("people over time (tracks and timelines)")
     group.add_argument(
         "--track", action="store_true", help="give each person a track id stable over the video"
@@ -111,6 +117,12 @@ def _add_tracking(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=5.0,
         help="rate at which people are found between keyframes for tracking (default 5)",
+    )
+    group.add_argument(
+        "--reid",
+        action="store_true",
+        help="also re-identify people who come back (or whom a shot cut moves) by their "
+        "clothes' colours; helps with distinct clothes, merges look-alikes",
     )
     group.add_argument(
         "--timeline", type=Path, help="write per-person action segments here (.csv or .json)"
@@ -139,7 +151,7 @@ _TIMELINE_FLAGS = {
 }
 
 
-def _timeline_rule(args: argparse.Namespace) -> dict[str, Any]:
+def timeline_rule(args: argparse.Namespace) -> dict[str, Any]:
     """The timeline flags as ``Detections.timeline`` arguments, checked in CLI words."""
     from cofin_sdk.results.timeline import check_rule
     from cofin_sdk.tracking import check_track_fps
@@ -154,7 +166,17 @@ def _timeline_rule(args: argparse.Namespace) -> dict[str, Any]:
     check_track_fps(args.track_fps, "--track-fps ")
     if args.timeline is not None and not args.track:
         raise ValueError("--timeline needs --track (segments belong to tracked people)")
+    if getattr(args, "boxes_person_ids", False) and args.boxes is None:
+        raise ValueError("--boxes-person-ids needs --boxes GROUND_TRUTH.csv")
     return values
+
+
+def write_timeline(timeline: Any, path: Path) -> None:
+    """``--timeline``: JSON for a ``.json`` name, CSV otherwise (the suffix is checked first)."""
+    if path.suffix.lower() == ".json":
+        timeline.to_json(path, indent=2)
+    else:
+        timeline.to_csv(path)
 
 
 def register_classify(subparsers: Any) -> None:
@@ -242,6 +264,8 @@ def _person_source(args: argparse.Namespace, video_id: str | None) -> Any:
         csv_path, flag = Path(choice), "--person-detector"
     if csv_path is not None:
         try:
+            if getattr(args, "boxes_person_ids", False):
+                kwargs = {"person_ids": True}
             boxes = AvaCsvBoxes(csv_path, time_offset=args.time_offset, **kwargs)
             return boxes if video_id is None else boxes.for_video(video_id)
         except (ValueError, FileNotFoundError) as exc:
@@ -276,7 +300,7 @@ def run_detect(args: argparse.Namespace) -> int:
     video_id = _video_id(args)
     if not 0 <= args.threshold <= 1:
         raise ValueError(f"--threshold must be in [0, 1], got {args.threshold}")
-    rule = _timeline_rule(args)
+    rule = timeline_rule(args)
     info = probe(args.video)
     if args.every is not None:
         check_every(args.every, info.fps, "--every ")
@@ -291,10 +315,7 @@ def run_detect(args: argparse.Namespace) -> int:
         result.to_json(args.json, indent=2, timeline=timeline)
         written.append(args.json)
     if args.timeline:
-        if args.timeline.suffix.lower() == ".json":
-            timeline.to_json(args.timeline, indent=2)
-        else:
-            timeline.to_csv(args.timeline)
+        write_timeline(timeline, args.timeline)
         written.append(args.timeline)
     if args.csv:
         result.to_ava_csv(args.csv, video_id=video_id, timestamp_offset=args.time_offset)
@@ -315,6 +336,7 @@ def _detect_options(args: argparse.Namespace) -> dict[str, Any]:
         "head": args.head,
         "track": args.track,
         "track_fps": args.track_fps,
+        "reid": args.reid,
     }
 
 
@@ -329,7 +351,7 @@ def _check_track_head(detector: Any, args: argparse.Namespace) -> None:
 
 def _run_many(args: argparse.Namespace) -> int:
     """``cofin detect DIR_OR_GLOB --out-dir OUT``: every video, one model load."""
-    from cofin_sdk._detector_many import expand_videos
+    from cofin_sdk.detector.many import expand_videos
 
     if args.out_dir is None:
         raise ValueError(
@@ -345,7 +367,7 @@ def _run_many(args: argparse.Namespace) -> int:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
     if not 0 <= args.threshold <= 1:
         raise ValueError(f"--threshold must be in [0, 1], got {args.threshold}")
-    rule = _timeline_rule(args)
+    rule = timeline_rule(args)
     videos = expand_videos(args.video, "VIDEO")
     detector = _load_detector(args, person_detector=_person_source(args, None))
     _check_track_head(detector, args)

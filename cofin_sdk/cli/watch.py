@@ -20,6 +20,8 @@ from typing import Any
 
 from cofin_sdk.io.paths import check_output_path
 
+from .detect import add_tracking, timeline_rule, write_timeline
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["register_watch"]
@@ -73,6 +75,7 @@ def register_watch(subparsers: Any) -> None:
     parser.add_argument("--reconnect", type=int, default=0, help="reconnect attempts after a stall")
     parser.add_argument("--jsonl", type=Path, help="append one JSON line per keyframe here")
     parser.add_argument("--out", type=Path, help="write annotated keyframes as an mp4 here")
+    add_tracking(parser)
     parser.set_defaults(func=run_watch)
 
 
@@ -93,7 +96,7 @@ def _boxes(args: argparse.Namespace) -> list[list[float]] | None:
 
 def _check_args(args: argparse.Namespace) -> None:
     """Every flag, before the model loads and the stream opens."""
-    from cofin_sdk._detector_inputs import check_every
+    from cofin_sdk.detector.inputs import check_every
     from cofin_sdk.io.stream import check_source
 
     if args.backend == "triton" and not args.url:
@@ -115,6 +118,9 @@ def _check_args(args: argparse.Namespace) -> None:
         check_output_path(args.jsonl, "--jsonl")
     if args.out is not None:
         check_output_path(args.out, "--out", (".mp4",))
+    if args.timeline is not None:
+        check_output_path(args.timeline, "--timeline", (".csv", ".json"))
+    timeline_rule(args)
 
 
 def _load_detector(args: argparse.Namespace, person: Any) -> Any:
@@ -138,6 +144,9 @@ def _line(result: Any) -> str:
     actions: dict[str, float] = {}
     if result.detections is not None:
         parts.append(f"{len(result.detections)} people")
+        tracked = result.detections.track_ids[result.detections.track_ids >= 0]
+        if len(tracked):
+            parts.append("#" + ",".join(str(i) for i in tracked.tolist()))
         for person in result.detections.top_actions(2):
             for name, score in person:
                 actions[name] = max(actions.get(name, 0.0), score)
@@ -152,10 +161,13 @@ def _line(result: Any) -> str:
     return text
 
 
-def _annotated(results: Iterator[Any], jsonl: Any) -> Iterator[Any]:
-    """Prints and logs each result, yielding its drawn key frame."""
+def _annotated(results: Iterator[Any], jsonl: Any, kept: list[Any] | None) -> Iterator[Any]:
+    """Prints and logs each result (keeping its detections in ``kept`` for the timeline),
+    yielding its drawn key frame."""
     for result in results:
         print(_line(result), flush=True)
+        if kept is not None and result.detections is not None:
+            kept.append(result.detections)
         if jsonl is not None:
             jsonl.write(json.dumps(result.to_dict()) + "\n")
             jsonl.flush()
@@ -163,6 +175,15 @@ def _annotated(results: Iterator[Any], jsonl: Any) -> Iterator[Any]:
             yield result.frame
         else:
             yield result.detections.draw(result.frame)
+
+
+def _write_stream_timeline(kept: list[Any], args: argparse.Namespace) -> None:
+    from cofin_sdk.results import Detections
+
+    timeline = Detections.merge(kept).timeline(**timeline_rule(args))
+    write_timeline(timeline, args.timeline)
+    tracks = len(set(timeline.track_ids.tolist()))
+    print(f"{len(timeline)} action segment(s) of {tracks} track(s) on the timeline")
 
 
 def run_watch(args: argparse.Namespace) -> int:
@@ -183,11 +204,15 @@ def run_watch(args: argparse.Namespace) -> int:
         fps=args.fps,
         timeout_s=args.timeout,
         reconnect=args.reconnect,
+        track=args.track,
+        track_fps=args.track_fps,
+        reid=args.reid,
     )
     jsonl = args.jsonl.open("a") if args.jsonl else None
+    kept: list[Any] | None = [] if args.timeline else None
     try:
         with live:
-            frames = _annotated(live, jsonl)
+            frames = _annotated(live, jsonl, kept)
             if args.out:
                 from cofin_sdk.io.writer import write_video
 
@@ -198,11 +223,13 @@ def run_watch(args: argparse.Namespace) -> int:
     finally:
         if jsonl is not None:
             jsonl.close()
+        if kept:  # also after Ctrl-C or a stall: the keyframes seen so far are not lost
+            _write_stream_timeline(kept, args)
     print(
         f"{args.source}: {live.processed} keyframes scored, {live.dropped} dropped, "
         f"{live.corrupt_packets} corrupt packets skipped"
     )
-    for path in (args.jsonl, args.out):
+    for path in (args.jsonl, args.out, args.timeline if kept else None):
         if path is not None:
             print(f"wrote {path}")
     return 0

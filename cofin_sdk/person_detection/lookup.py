@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from cofin_sdk.formats.ava import AVA_TIME_OFFSET, read_person_boxes_csv
+from cofin_sdk.formats.ava import AVA_TIME_OFFSET, read_ava_csv, read_person_boxes_csv
+from cofin_sdk.formats.ava_tracks import ground_truth_frames
 from cofin_sdk.formats.boxes import to_pixels, validate_boxes
 
 from ._base import PersonBoxes, check_image, empty_person_boxes, finalize_boxes, finalize_order
@@ -222,6 +223,10 @@ class AvaCsvBoxes:
     :meth:`for_video`); a video the file has no rows for is an error listing the ids the
     file holds.
 
+    With ``person_ids=True`` the file is AVA *ground truth* instead (column 8 = the person
+    id, e.g. ``ava_val_v2.2.csv``): every box scores 1 and keeps its id when tracked
+    (:meth:`identities`, as :class:`GivenBoxes` with ``ids=``).
+
     Args:
         path: CSV file.
         video_id: Which video's rows to use (default: the video being processed).
@@ -231,6 +236,7 @@ class AvaCsvBoxes:
             :data:`AVA_TIME_OFFSET` (900) for AVA's 15-minute cuts.
         tolerance: A request at video time ``t`` uses the CSV timestamp nearest to
             ``t + time_offset`` within this many seconds (0.5 = nearest integer second).
+        person_ids: Read column 8 as person ids (ground truth), not detector scores.
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.
@@ -256,6 +262,7 @@ class AvaCsvBoxes:
         score_threshold: float = 0.8,
         time_offset: float = 0.0,
         tolerance: float = 0.5,
+        person_ids: bool = False,
     ) -> None:
         self.path = Path(path)
         if not self.path.is_file():
@@ -265,7 +272,20 @@ class AvaCsvBoxes:
             time_offset,
             tolerance,
         )
-        self._all = read_person_boxes_csv(self.path, min_score=score_threshold)
+        self.person_ids = person_ids
+        self._people = (
+            ground_truth_frames(read_ava_csv(self.path, kind="groundtruth")) if person_ids else {}
+        )
+        self._all = (
+            {
+                (v, t): (b, np.ones(len(b), np.float32))
+                for v, f in self._people.items()
+                for t, (_, b) in f.items()
+            }
+            if person_ids
+            else read_person_boxes_csv(self.path, min_score=score_threshold)
+        )
+        self._given: GivenBoxes | None = None
         self.video_ids = sorted({video for video, _ in self._all})
         self.video_id: str | None = None
         self._boxes: dict[float, PersonBoxes] = {}
@@ -288,6 +308,20 @@ class AvaCsvBoxes:
             if video == video_id
         }
         self._times = np.array(sorted(self._boxes), dtype=np.float64)
+        if self.person_ids:
+            frames = self._people[video_id]
+            self._given = GivenBoxes(
+                {t - self.time_offset: boxes for t, (_, boxes) in frames.items()},
+                ids={t - self.time_offset: ids for t, (ids, _) in frames.items()},
+                normalized=True,
+                tolerance=self.tolerance,
+                missing="empty",
+            )
+
+    def identities(self, timestamp: float | None = None) -> np.ndarray | None:
+        """With ``person_ids=True``: the person ids of the boxes the last call at
+        ``timestamp`` returned, in their order; otherwise ``None`` (no ids in the file)."""
+        return None if self._given is None else self._given.identities(timestamp)
 
     def for_video(self, video_id: str) -> AvaCsvBoxes:
         """This file's boxes for ``video_id``; an explicit ``video_id`` given at construction wins.
@@ -322,6 +356,8 @@ class AvaCsvBoxes:
             )
         if timestamp is None:
             raise ValueError("AvaCsvBoxes needs the keyframe timestamp (seconds of the video)")
+        if self._given is not None:
+            return self._given(frame, timestamp)
         target = timestamp + self.time_offset
         nearest = float(self._times[np.argmin(np.abs(self._times - target))])
         if abs(nearest - target) > self.tolerance:
@@ -345,5 +381,6 @@ class AvaCsvBoxes:
     def __repr__(self) -> str:
         return (
             f"AvaCsvBoxes({str(self.path)!r}, video_id={self.video_id!r}, "
-            f"score_threshold={self.score_threshold}, time_offset={self.time_offset})"
+            f"score_threshold={self.score_threshold}, time_offset={self.time_offset}"
+            + (", person_ids=True)" if self.person_ids else ")")
         )

@@ -10,11 +10,18 @@ What the library defines and we keep as is:
 
 * ids are positive integers counting up from 1 in the order tracks are confirmed; an id
   is never reused within one tracker (one video or stream);
-* a person not matched for more than ``lost_track_s`` seconds is dropped; if they come
-  back later they get a NEW id (ByteTrack has no appearance model, so no re-identification);
+* a person not matched for more than ``lost_track_s`` seconds is dropped by ByteTrack;
   within ``lost_track_s`` the Kalman prediction re-attaches them to their old id;
 * a box the tracker does not confirm (too low a score to start a track, or a fresh track
   not yet seen twice) gets ``-1`` (untracked).
+
+What we add (ByteTrack has no appearance model): when :meth:`PersonTracker.update` is given
+the frame's pixels, :class:`~cofin_sdk.tracking.reid.AppearanceReid` gives a returning
+person (after ``lost_track_s``, or placed elsewhere by a shot cut) the id they had, if
+their colours match someone not on screen (``reid_distance``, e.g. ``REID_DISTANCE``;
+``None``, the default, turns it off). The
+ids handed out are then the re-identifier's: still counting up from 1, never two people's
+at once. Without pixels, ByteTrack's ids pass through.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ import warnings
 from typing import Any
 
 import numpy as np
+
+from .reid import AppearanceReid, appearance
 
 __all__ = ["PersonTracker", "check_track_fps"]
 
@@ -77,6 +86,10 @@ class PersonTracker:
             ``1 - IoU`` fused with the score below it).
         lost_track_s: Seconds a track survives unmatched before it is dropped.
         min_consecutive_frames: Frames a new track must be seen before it gets an id.
+        reid_distance: Largest colour distance (``1 - cosine`` of hue histograms, 0-1) at
+            which a new track is re-identified as a person seen before, when frames are
+            given; ``None``: no re-identification.
+        reid_window_s: Seconds a person who left stays re-identifiable.
 
     Raises:
         ValueError: Non-positive ``fps`` or negative ``lost_track_s``, thresholds outside [0, 1].
@@ -98,8 +111,11 @@ class PersonTracker:
         matching_threshold: float = 0.8,
         lost_track_s: float = 1.0,
         min_consecutive_frames: int = 1,
+        reid_distance: float | None = None,
+        reid_window_s: float = 60.0,
     ) -> None:
         self.fps = check_track_fps(fps, "fps=")
+        self._activation_threshold = activation_threshold
         for name, value in (
             ("activation_threshold", activation_threshold),
             ("matching_threshold", matching_threshold),
@@ -116,14 +132,28 @@ class PersonTracker:
             frame_rate=self.fps,
             minimum_consecutive_frames=min_consecutive_frames,
         )
+        self._reid = (
+            None
+            if reid_distance is None
+            else AppearanceReid(reid_distance, max(0.3, reid_distance), reid_window_s)
+        )
         self._last_time = -math.inf
+
+    @property
+    def reidentifies(self) -> bool:
+        """Whether frames given to :meth:`update` are used to re-identify people."""
+        return self._reid is not None
 
     def reset(self) -> None:
         """Forgets every track: the next :meth:`update` starts a new video (ids from 1)."""
         self._tracker.reset()
+        if self._reid is not None:
+            self._reid.reset()
         self._last_time = -math.inf
 
-    def update(self, frame_time: float, boxes: Any, scores: Any, ids: Any = None) -> np.ndarray:
+    def update(
+        self, frame_time: float, boxes: Any, scores: Any, ids: Any = None, frame: Any = None
+    ) -> np.ndarray:
         """Associates one frame's person boxes with the tracks so far.
 
         Args:
@@ -131,6 +161,8 @@ class PersonTracker:
             boxes: ``[N, 4]`` ``x1, y1, x2, y2`` pixels (any consistent unit).
             scores: ``[N]`` person scores in [0, 1].
             ids: Optional ``[N]`` ids the boxes already carry; returned unchanged.
+            frame: Optional ``uint8 [H, W, 3]`` RGB pixels the boxes are in: with it, people
+                are re-identified by appearance (see the module docstring).
 
         Returns:
             ``int64 [N]`` track id per box, ``-1`` for a box no track claims.
@@ -153,7 +185,12 @@ class PersonTracker:
             if len(ids) != len(boxes):
                 raise ValueError(f"{len(boxes)} boxes but {len(ids)} ids")
             return ids
-        return self._associate(boxes, scores)
+        track_ids = self._associate(boxes, scores)
+        if self._reid is None:
+            return track_ids
+        looks = None if frame is None else appearance(np.asarray(frame), boxes)
+        confident = scores >= self._activation_threshold
+        return self._reid.assign(self._last_time, track_ids, looks, confident)
 
     def _associate(self, boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
         from supervision import Detections as SvDetections
@@ -171,4 +208,5 @@ class PersonTracker:
         return track_ids
 
     def __repr__(self) -> str:
-        return f"PersonTracker(fps={self.fps:g}, library='supervision.ByteTrack')"
+        reid = "off" if self._reid is None else f"colour<={self._reid.max_distance:g}"
+        return f"PersonTracker(fps={self.fps:g}, library='supervision.ByteTrack', reid={reid})"

@@ -8,7 +8,9 @@ found on the keyframes, and their track ids, are kept; the boxes in between serv
 association only and are never scored.
 
 Look-up person sources (caller-given boxes per timestamp, AVA CSVs) have boxes only at
-their own timestamps: they are tracked at the keyframes, without decoding anything. A source
+their own timestamps: they are tracked at the keyframes (decoded only for appearance
+re-identification, when the tracker does it). Every tracked frame's pixels go to the tracker,
+which re-identifies people who come back (:mod:`.reid`). A source
 that gives ids with its boxes (``GivenBoxes(..., ids=...)``: its ``identities(time)``)
 keeps them: the tracker is not consulted for those boxes.
 Frames are decoded in chunks (``_CHUNK`` frames), so memory does not grow with the video.
@@ -26,7 +28,7 @@ from cofin_sdk.io.clip_rule import keyframe_index
 
 from .bytetrack import PersonTracker, check_track_fps
 
-__all__ = ["TrackedKeyframes", "track_people"]
+__all__ = ["TrackedKeyframes", "track_frame", "track_people", "tracking_times"]
 
 logger = logging.getLogger(__name__)
 
@@ -116,17 +118,16 @@ def track_people(
         times = tracking_times(keyframes, meta.last_time, track_fps)
         rate = track_fps
     tracker = PersonTracker(rate, **(tracker_options or {}))
+    pixels = not lookup or tracker.reidentifies
     is_keyframe = np.isin(times, keyframes)
     found = TrackedKeyframes(getattr(person, "name", "custom"))
     for start in range(0, len(times), _CHUNK):
         chunk = times[start : start + _CHUNK]
-        frames = _frames(source, chunk, meta, lookup)
+        frames = _frames(source, chunk, meta, pixels)
         for offset, time in enumerate(chunk):
-            boxes, scores = person(frames[offset], float(time))
-            given = person.identities(float(time)) if hasattr(person, "identities") else None
-            ids = tracker.update(float(time), boxes, scores, ids=given)  # given ids are kept
+            people, ids = track_frame(tracker, person, frames[offset], time, pixels)
             if is_keyframe[start + offset]:
-                found.add(time, boxes, scores, ids)
+                found.add(time, people.boxes, people.scores, ids)
     logger.info(
         "tracking pass: %d frames at %.3g fps, %d keyframes, %s",
         len(times),
@@ -137,8 +138,31 @@ def track_people(
     return found
 
 
-def _frames(source: Any, times: np.ndarray, meta: Any, lookup: bool) -> list[np.ndarray]:
-    if lookup:  # look-ups only need the frame size
+def track_frame(
+    tracker: PersonTracker, person: Callable[..., Any], frame: np.ndarray, time: float, pixels: bool
+) -> tuple[Any, np.ndarray]:
+    """One tracked frame, for files and streams alike: people found, then associated.
+
+    Args:
+        tracker: The video's (or stream's) tracker.
+        person: The person detector; a source that gives ids (``identities(time)``) keeps them.
+        frame: ``uint8 [H, W, 3]`` RGB frame (a blank of the frame's size for look-ups).
+        time: The frame's time in seconds.
+        pixels: Whether ``frame`` holds the real pixels (then people are re-identified).
+
+    Returns:
+        ``(people, int64 ids [N])``: the boxes and scores ``person`` found (``.boxes``,
+        ``.scores``) and the track id of each box.
+    """
+    boxes, scores = person(frame, float(time))
+    people = _Boxes(np.asarray(boxes), np.asarray(scores))
+    given = person.identities(float(time)) if hasattr(person, "identities") else None
+    frame = frame if pixels else None
+    return people, tracker.update(float(time), *people, ids=given, frame=frame)
+
+
+def _frames(source: Any, times: np.ndarray, meta: Any, pixels: bool) -> list[np.ndarray]:
+    if not pixels:  # look-ups without re-identification only need the frame size
         return [np.zeros((meta.height, meta.width, 3), np.uint8)] * len(times)
     indices = [keyframe_index(float(t), meta.fps, meta.num_frames) for t in times]
     decoded = source.frames_at(np.unique(indices))

@@ -73,3 +73,21 @@ def test_an_old_record_names_what_to_install(fixtures) -> None:
 def test_the_torch_model_names_what_to_install(fixtures) -> None:
     with pytest.raises(ImportError, match=r'needs torch: pip install "cofin-sdk\[torch\]"'):
         Detector.from_pretrained(fixtures / "model")
+
+
+def test_tracking_needs_no_torch(fixtures, triton_url) -> None:
+    """With the ``track`` extra added to the client (``.ci/client``'s second step): person
+    tracks on a file and on a stream, from an export and from a Triton server, no torch."""
+    pytest.importorskip("supervision", reason="the track extra: .ci/client adds it next")
+    video = str(fixtures / "video.mp4")
+    for detector in (
+        Detector.from_export(fixtures / "export", progress=False),
+        Detector.from_triton(triton_url, progress=False),
+    ):
+        result = detector.detect(video, boxes=BOXES[2.0], track=True)
+        keyframes = sorted(set(result.timestamps.tolist()))
+        assert len(keyframes) >= 2 and result.track_ids.tolist() == [1, 2] * len(keyframes)
+        with detector.stream(video, drop="none", boxes=BOXES[2.0], track=True) as live:
+            streamed = [r.detections.track_ids.tolist() for r in live]
+        assert streamed == [[1, 2]] * len(keyframes)
+    assert "torch" not in sys.modules

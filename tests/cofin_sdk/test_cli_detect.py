@@ -130,8 +130,32 @@ def test_person_detector_csv_path_equals_boxes(model_dir, video, tmp_path):
     assert outputs[0] == outputs[1] and len(outputs[0]) == 1
 
 
+def test_detect_track_keeps_ground_truth_person_ids(model_dir, video, tmp_path):
+    """--boxes-person-ids: an AVA ground-truth CSV's column 8 becomes the track ids, even for
+    two people who swap places (which tracking alone would not follow)."""
+    gt = tmp_path / "gt.csv"
+    rows = []
+    for t in range(4):
+        left, right = ("0.05,0.1,0.35,0.9", "0.6,0.1,0.95,0.9")
+        first, second = (left, right) if t < 2 else (right, left)
+        rows += [f"clip01,{900 + t},{first},12,7\n", f"clip01,{900 + t},{first},3,7\n"]
+        rows.append(f"clip01,{900 + t},{second},12,4\n")
+    gt.write_text("".join(rows))
+    json_path = tmp_path / "d.json"
+    code = main(
+        ["detect", str(video), "--model", str(model_dir), "--boxes", str(gt), "--boxes-person-ids",
+         "--time-offset", "900", "--no-progress", "--track", "--json", str(json_path)]
+    )  # fmt: skip
+    assert code == 0
+    result = Detections.from_json(json_path)
+    assert len(result) == 8  # one box per person and keyframe (action rows merged)
+    left_ids = [int(i) for b, i in zip(result.boxes, result.track_ids, strict=True) if b[0] < 32]
+    assert left_ids == [7, 7, 4, 4]
+
+
 def test_detect_track_writes_a_timeline(model_dir, video, tmp_path, capsys):
-    """--track with AVA boxes: one person drifting right, tracked at the boxes' keyframes."""
+    """--track --reid with AVA boxes: one person drifting right, tracked at the boxes'
+    keyframes (decoded for their colours)."""
     boxes = tmp_path / "boxes.csv"
     boxes.write_text(
         "".join(
@@ -141,7 +165,7 @@ def test_detect_track_writes_a_timeline(model_dir, video, tmp_path, capsys):
     timeline_csv, json_path, annotated = tmp_path / "t.csv", tmp_path / "d.json", tmp_path / "a.mp4"
     code = main(
         ["detect", str(video), "--model", str(model_dir), "--boxes", str(boxes),
-         "--time-offset", "900", "--no-progress", "--track", "--timeline", str(timeline_csv),
+         "--time-offset", "900", "--no-progress", "--track", "--reid", "--timeline", str(timeline_csv),
          "--timeline-threshold", "0.0", "--json", str(json_path), "--out", str(annotated)]
     )  # fmt: skip
     assert code == 0

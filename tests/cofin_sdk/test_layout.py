@@ -31,7 +31,7 @@ LAYERS: list[set[str]] = [
     {"models", "person_detection"},
     {"export"},
     {"backends", "hub"},
-    {"detector", "_detector_inputs", "_detector_many", "_detector_stream"},
+    {"detector"},
     {"cli"},
     {"__init__"},  # the facade: re-exports lazily, imported by nothing
 ]

@@ -18,7 +18,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _fixtures import moving_block_frames, tiny_model
+from _fixtures import (
+    CROSSING_BLUE,
+    CROSSING_RED,
+    ColourPeople,
+    crossing_frames,
+    crossing_positions,
+    moving_block_frames,
+    tiny_model,
+)
 
 from cofin_sdk.backends import Backend
 from cofin_sdk.detector import Detector
@@ -79,7 +87,9 @@ def serve(clip: Path) -> Iterator:
         pytest.skip("ffmpeg is missing: apt-get install -y ffmpeg (.ci/run does)")
     processes: list[subprocess.Popen] = []
 
-    def start(port: int | None = None, loop: bool = False) -> tuple[str, subprocess.Popen]:
+    def start(
+        port: int | None = None, loop: bool = False, clip: Path = clip
+    ) -> tuple[str, subprocess.Popen]:
         port = port or _free_port()
         url = f"tcp://127.0.0.1:{port}"
         looping = ["-stream_loop", "-1"] if loop else []  # endless: ends when the client goes
@@ -234,7 +244,13 @@ def test_close_releases_source(detector: Detector, serve) -> None:
         ("tcp://127.0.0.1:{port}", {"every": 0}, ValueError, "every=0"),
         ("tcp://127.0.0.1:{port}", {"keyframe": "middle"}, ValueError, "keyframe='middle'"),
         ("tcp://127.0.0.1:{port}", {"drop": "oldest"}, ValueError, "drop='oldest'"),
-        ("tcp://127.0.0.1:{port}", {"track": True}, ValueError, "track=True"),
+        (
+            "tcp://127.0.0.1:{port}",
+            {"track": True, "heads": ["k400"]},
+            ValueError,
+            "track=True tracks people, which needs a detection head",
+        ),
+        ("tcp://127.0.0.1:{port}", {"track": True, "track_fps": 0}, ValueError, "track_fps=0"),
         ("missing.mp4", {}, FileNotFoundError, "not found"),
         (iter([]), {}, ValueError, "fps= is required"),
     ],
@@ -317,3 +333,106 @@ def test_ctrl_c_stops_watch_and_releases_the_source(model_dir: Path, serve) -> N
         server.wait(timeout=10)
     finally:
         watch.kill()
+
+
+# -- tracking on streams: one tracker per stream, people at track_fps from the ring --
+CROSS_FPS = 25
+
+
+@pytest.fixture(scope="module")
+def crossing_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("crossing") / "crossing.mp4"
+    write_video(path, crossing_frames(CROSS_FPS), fps=CROSS_FPS, pix_fmt="yuv444p")
+    return path
+
+
+def _colour_ids(results) -> dict[tuple, set[int]]:
+    """Track ids seen per person colour (the keyframe at 2 s, where they overlap, left out)."""
+    ids_of: dict[tuple, set[int]] = {}
+    for r in results:
+        if abs(r.time - 2.0) < 1e-6:
+            continue
+        for box, track in zip(r.detections.boxes, r.detections.track_ids, strict=True):
+            colour = min(crossing_positions(r.time).items(), key=lambda kv: abs(kv[1] - box[0]))
+            ids_of.setdefault(colour[0], set()).add(int(track))
+    return ids_of
+
+
+def test_stream_tracks_equal_the_file_tracks(detector: Detector) -> None:
+    """An iterator stream (centre, every keyframe) gets the track ids and boxes that
+    Detector.detect(track=True) gets on the same frames: one tracking rule for both."""
+    frames = crossing_frames(CROSS_FPS)
+    source = iter([(f, n / CROSS_FPS) for n, f in enumerate(frames)])
+    with detector.stream(
+        source, fps=CROSS_FPS, keyframe="centre", drop="none", track=True, track_fps=10,
+        person_detector=ColourPeople(),
+    ) as live:  # fmt: skip
+        results = list(live)
+    reference = detector.detect(
+        frames, fps=CROSS_FPS, track=True, track_fps=10, person_detector=ColourPeople()
+    )
+    assert [r.time for r in results] == [0.0, 1.0, 2.0, 3.0]
+    live_ids = np.concatenate([r.detections.track_ids for r in results])
+    np.testing.assert_array_equal(live_ids, reference.track_ids)
+    np.testing.assert_array_equal(
+        np.concatenate([r.detections.boxes for r in results]), reference.boxes
+    )
+    ids_of = _colour_ids(results)
+    assert len(ids_of[CROSSING_RED]) == len(ids_of[CROSSING_BLUE]) == 1
+    assert ids_of[CROSSING_RED].isdisjoint(ids_of[CROSSING_BLUE])
+
+
+def test_network_stream_tracks_people(detector: Detector, crossing_clip: Path, serve) -> None:
+    """Live over TCP, causal keyframes: each person keeps one id through the crossing, and
+    the JSON line of a keyframe carries the ids."""
+    url, _ = serve(clip=crossing_clip)
+    people = ColourPeople(tolerance=60)  # colours after H.264
+    with detector.stream(
+        url, drop="none", track=True, track_fps=10, person_detector=people, timeout_s=5
+    ) as live:
+        results = list(live)
+    assert len(results) == 4 and all(len(r.detections) == 2 for r in results[:2])
+    ids_of = _colour_ids(results)
+    assert len(ids_of[CROSSING_RED]) == len(ids_of[CROSSING_BLUE]) == 1
+    assert ids_of[CROSSING_RED].isdisjoint(ids_of[CROSSING_BLUE]) and -1 not in ids_of[CROSSING_RED]
+    # people were looked for between keyframes (10 fps from the ring), not only at keyframes
+    assert len(people.calls) >= 10 * 3
+    assert {p["track_id"] for p in results[0].to_dict()["people"]} == set(
+        results[0].detections.track_ids.tolist()
+    )
+
+
+def test_watch_track_writes_a_timeline(model_dir: Path, serve, tmp_path: Path, capsys) -> None:
+    from cofin_sdk.cli.main import main
+    from cofin_sdk.results import ActionTimeline
+
+    url, _ = serve()
+    timeline = tmp_path / "live_timeline.json"
+    argv = ["watch", url, "--model", str(model_dir), "--drop", "none", "--box", "10,5,60,58"]
+    argv += ["--track", "--timeline", str(timeline), "--timeline-threshold", "0", "--timeout", "5"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("1 people  #1 ") == 3 and f"wrote {timeline}" in printed
+    segments = ActionTimeline.from_json(timeline)
+    assert {(s.track_id, s.start_s) for s in segments} == {(1, 0.0)}  # threshold 0: always on
+
+
+def test_tracking_behind_the_stream_does_not_catch_up(
+    detector: Detector, crossing_clip: Path, serve
+) -> None:
+    """A slow backend with drop="latest" and tracking: keyframes are dropped, and the tracker
+    looks at no more than one keyframe interval of frames per scored keyframe (it skips
+    ahead rather than decoding the backlog), so latency stays near one inference."""
+    url, _ = serve(clip=crossing_clip)
+    slow = Detector(_Slow(detector.backend, 0.5), progress=False)
+    people = ColourPeople(tolerance=60)
+    with slow.stream(
+        url, every=0.2, drop="latest", track=True, track_fps=10, person_detector=people,
+        timeout_s=5,
+    ) as live:  # fmt: skip
+        results = list(live)
+    assert sum(r.dropped for r in results) > 0
+    assert len(people.calls) <= len(results) * (10 * 0.2 + 1)  # key frame + one interval each
+    assert max(r.latency for r in results) < 0.5 * 3 + 0.5
+    track_ids = np.concatenate([r.detections.track_ids for r in results])
+    assert (track_ids > 0).mean() > 0.5  # people are still tracked between the drops

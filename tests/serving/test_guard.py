@@ -72,3 +72,28 @@ def test_a_signal_to_the_guard_reaches_the_command():
             guard.wait()
         guard.stdin.close()
         guard.stdout.close()
+
+
+def test_orphan_shared_memory_is_removed_and_live_regions_kept(tmp_path):
+    """What a SIGKILLed Python backend leaves in /dev/shm goes; a region a live process
+    maps (another server's) stays."""
+    from serving._guard import SHM_DIR, SHM_PREFIX, remove_orphan_shm, shm_regions
+
+    before = shm_regions()
+    orphan, live = SHM_DIR / f"{SHM_PREFIX}cofin-test-orphan", SHM_DIR / f"{SHM_PREFIX}cofin-test-live"
+    for path in (orphan, live):
+        path.write_bytes(b"\0" * 4096)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import mmap, sys; f = open({str(live)!r}, 'r+b'); "
+         "m = mmap.mmap(f.fileno(), 0); print('mapped', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "mapped"
+        assert remove_orphan_shm(before) == 1
+        assert not orphan.exists() and live.exists()
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=10)
+        orphan.unlink(missing_ok=True)
+        live.unlink(missing_ok=True)

@@ -13,6 +13,7 @@ import pytest
 
 from cofin_sdk import Detector
 from cofin_sdk.backends import TritonBackend
+from serving._guard import _mapped_shm, shm_regions
 from serving.server import free_port
 
 PROTOCOLS = ["grpc", "http"]
@@ -45,6 +46,7 @@ def _stream_until_error(
 
 
 def test_kill_mid_video_restart_and_stale_connections(built, launch_server, random_inputs):
+    regions_before = shm_regions()
     servers = [launch_server(built["repo"])]
     try:
         first = servers[0]
@@ -67,6 +69,8 @@ def test_kill_mid_video_restart_and_stale_connections(built, launch_server, rand
         time.sleep(0.3)  # requests in flight
         killed = time.monotonic()
         first.kill()
+        # a SIGKILLed Python backend leaves its shared memory; kill() removes it
+        assert not shm_regions() - regions_before - _mapped_shm()
         for thread in threads:
             thread.join(timeout=TIMEOUT * 3)
             assert not thread.is_alive(), "a client hung after the server died"

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from cofin_sdk.formats.ava import AvaRows
+from cofin_sdk.formats.ava_tracks import Frames, frames_from_rows, ground_truth_frames
 from cofin_sdk.formats.boxes import box_iou
 from cofin_sdk.results.timeline import ActionTimeline, TimelineRule, segment_scores
 from cofin_sdk.tracking import PersonTracker
@@ -44,9 +45,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: ``{video_id: {keyframe_time: (int64 ids [n], float boxes [n, 4])}}`` (normalised boxes).
-Frames = dict[str, dict[float, tuple[np.ndarray, np.ndarray]]]
-
 
 @dataclass(frozen=True)
 class GroundTruthSegment:
@@ -57,53 +55,6 @@ class GroundTruthSegment:
     action: str
     start_s: float
     end_s: float
-
-
-def frames_from_rows(
-    video_ids: Iterable[str], times: Any, boxes: Any, ids: Any, decimals: int = 4
-) -> Frames:
-    """Groups per-row boxes and ids by video and keyframe; rows repeating a box are kept once.
-
-    Args:
-        video_ids: ``[N]`` video of each row.
-        times: ``[N]`` keyframe time of each row (rounded to ``decimals`` for grouping).
-        boxes: ``[N, 4]`` boxes (one unit for ground truth and predictions: normalised).
-        ids: ``[N]`` person or track ids; ``-1`` rows are dropped.
-        decimals: Rounding of times used to group rows into keyframes.
-    """
-    grouped: dict[str, dict[float, dict[int, np.ndarray]]] = defaultdict(dict)
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    for video, time, box, identity in zip(
-        video_ids, np.asarray(times, np.float64), boxes, np.asarray(ids, np.int64), strict=True
-    ):
-        if identity >= 0:
-            grouped[str(video)].setdefault(round(float(time), decimals), {})[int(identity)] = box
-    return {
-        video: {
-            time: (np.array(list(by_id), np.int64), np.array(list(by_id.values())).reshape(-1, 4))
-            for time, by_id in sorted(keyframes.items())
-        }
-        for video, keyframes in grouped.items()
-    }
-
-
-def ground_truth_frames(rows: AvaRows, time_offset: float = 0.0) -> Frames:
-    """The person boxes of AVA ground truth (one per person and keyframe), by person id.
-
-    Args:
-        rows: Ground truth read with ``read_ava_csv(path, kind="groundtruth")``.
-        time_offset: Subtracted from the CSV times (900 for AVA's 15-minute cuts).
-
-    Raises:
-        ValueError: If the rows carry no person ids (column 8).
-    """
-    keep = ~rows.markers
-    if keep.any() and (rows.person_ids[keep] < 0).all():
-        raise ValueError("the ground truth has no person ids (AVA column 8): cannot score tracks")
-    videos = rows.video_names[rows.video_codes]
-    return frames_from_rows(
-        videos[keep], rows.timestamps[keep] - time_offset, rows.boxes[keep], rows.person_ids[keep]
-    )
 
 
 def _sequence(gt: Mapping[float, tuple], pred: Mapping[float, tuple]) -> dict[str, Any]:

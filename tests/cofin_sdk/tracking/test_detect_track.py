@@ -5,48 +5,24 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _fixtures import tiny_model
+from _fixtures import (
+    CROSSING_BLUE,
+    CROSSING_RED,
+    ColourPeople,
+    crossing_frames,
+    crossing_positions,
+    tiny_model,
+)
 
 from cofin_sdk.detector import Detector
 
-FPS, SECONDS, W, H = 25, 4, 320, 160
-RED, BLUE = (220, 30, 30), (30, 30, 220)
-SPEED = 70.0  # px/s: a 40-px wide person moves 1.75 widths between 1-s keyframes
-
-
-def positions(t: float) -> dict[tuple[int, int, int], float]:
-    """Left edges: red walks right from x=0, blue walks left from x=280; they cross at 2 s."""
-    return {RED: SPEED * t, BLUE: 280 - SPEED * t}
+FPS, SECONDS = 25, 4
+RED, BLUE = CROSSING_RED, CROSSING_BLUE
+positions = crossing_positions  # a 40-px wide person moves 1.75 widths between 1-s keyframes
 
 
 def crossing_video() -> np.ndarray:
-    frames = np.full((FPS * SECONDS, H, W, 3), 128, np.uint8)
-    for n in range(len(frames)):
-        for colour, x in positions(n / FPS).items():  # blue drawn last: in front
-            frames[n, 30:140, int(x) : int(x) + 40] = colour
-    return frames
-
-
-class ColourPeople:
-    """A person detector that finds the red and blue people (in random order, no ids)."""
-
-    name = "colour"
-
-    def __init__(self) -> None:
-        self.rng = np.random.default_rng(0)
-        self.calls: list[float] = []
-
-    def __call__(self, frame: np.ndarray, timestamp: float | None = None):
-        self.calls.append(timestamp)
-        boxes = []
-        for colour in (RED, BLUE):
-            ys, xs = np.nonzero((frame == colour).all(axis=-1))
-            if len(xs) > 50:
-                boxes.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
-        order = self.rng.permutation(len(boxes))
-        return np.array(boxes, np.float32)[order].reshape(-1, 4), np.full(
-            len(boxes), 0.9, np.float32
-        )
+    return crossing_frames(FPS, SECONDS)
 
 
 @pytest.fixture(scope="module")
@@ -80,18 +56,30 @@ def test_ids_follow_people_through_a_crossing(detector: Detector) -> None:
     assert all(np.all(np.diff(rows.timestamps) > 0) for rows in tracks.values())
 
 
-def test_keyframe_rate_alone_loses_people(detector: Detector) -> None:
-    """Why track_fps exists: at 1 fps these people move 1.75 widths per step, no overlap."""
+def test_colours_bring_back_people_the_keyframe_rate_loses(detector: Detector) -> None:
+    """At 1 fps these people move 1.75 widths per step: no overlap, so ByteTrack alone loses
+    them (the default); their colours re-identify them (reid=True)."""
     result = detector.detect(
-        crossing_video(), fps=FPS, track=True, track_fps=1, person_detector=ColourPeople()
-    )
-    first = set(result[result.timestamps == 0.0].track_ids.tolist())
-    last = set(result[result.timestamps == 3.0].track_ids.tolist())
-    assert first.isdisjoint(last)  # everyone got a new id: association failed
+        crossing_video(), fps=FPS, track=True, track_fps=1, person_detector=ColourPeople(),
+        reid=True,
+    )  # fmt: skip
+    ids_of: dict[tuple, set[int]] = {}
+    for box, t, track in zip(result.boxes, result.timestamps, result.track_ids, strict=True):
+        if t != 2.0:  # fully overlapping at 2 s
+            ids_of.setdefault(colour_of(box, t), set()).add(int(track))
+    assert len(ids_of[RED]) == 1 and len(ids_of[BLUE]) == 1
+    assert ids_of[RED].isdisjoint(ids_of[BLUE]) and -1 not in ids_of[RED] | ids_of[BLUE]
+    plain = detector.detect(
+        crossing_video(), fps=FPS, track=True, track_fps=1, person_detector=ColourPeople(),
+    )  # fmt: skip
+    first = set(plain[plain.timestamps == 0.0].track_ids.tolist())
+    last = set(plain[plain.timestamps == 3.0].track_ids.tolist())
+    assert first.isdisjoint(last)  # by position alone everyone got a new id
 
 
 def test_given_boxes_are_tracked_at_their_timestamps(detector: Detector) -> None:
-    boxes = {float(t): [[40 + 20 * t, 30, 80 + 20 * t, 140]] for t in range(4)}
+    # above the walkers (grey wall): its look never changes, so only ByteTrack decides
+    boxes = {float(t): [[40 + 20 * t, 0, 80 + 20 * t, 28]] for t in range(4)}
     result = detector.detect(crossing_video(), fps=FPS, boxes=boxes, track=True)
     assert result.track_ids.tolist() == [1, 1, 1, 1]
     timeline = result.timeline(threshold=0.0)  # every action "on": one segment per action

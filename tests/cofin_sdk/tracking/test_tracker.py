@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from cofin_sdk.tracking import PersonTracker, check_track_fps
+from cofin_sdk.tracking.reid import REID_DISTANCE
 
 FPS = 5.0  # the tracking rate: person boxes 5 times a second
 
@@ -109,3 +110,93 @@ def test_bad_updates() -> None:
         tracker.update(2.0, [[0, 0, 5, 5]], [0.5, 0.5])
     with pytest.raises(ValueError, match="track_fps=-2"):
         check_track_fps(-2)
+
+
+# -- appearance re-identification (cofin_sdk.tracking.reid): frames given with the boxes --
+
+GREY, RED, BLUE = (128, 128, 128), (220, 30, 30), (30, 30, 220)
+
+
+def scene(people: dict[tuple[int, int, int], float], noise_seed: int = 0) -> tuple:
+    """A 320x160 grey frame with 40x100 people of the given colours at the given left edges."""
+    rng = np.random.default_rng(noise_seed)
+    frame = np.clip(rng.normal(128, 12, (160, 320, 3)), 0, 255).astype(np.uint8)  # textured wall
+    boxes = []
+    for colour, x in people.items():
+        frame[30:130, int(x) : int(x) + 40] = colour
+        boxes.append([x, 30.0, x + 40.0, 130.0])
+    return frame, np.array(boxes).reshape(-1, 4)
+
+
+def test_a_person_who_comes_back_gets_their_id_back() -> None:
+    """Red leaves for 3 s (ByteTrack drops them after 1 s), blue arrives; red returns elsewhere."""
+    tracker = PersonTracker(fps=FPS, lost_track_s=1.0, reid_distance=REID_DISTANCE)
+    plain = PersonTracker(fps=FPS, lost_track_s=1.0)
+    timeline = [(k / FPS, {RED: 20.0 + 2 * k}) for k in range(5)]
+    timeline += [(k / FPS, {}) for k in range(5, 10)]
+    timeline += [(k / FPS, {BLUE: 150.0}) for k in range(10, 20)]
+    timeline += [(k / FPS, {BLUE: 150.0, RED: 250.0}) for k in range(20, 25)]
+    ids, plain_ids = [], []
+    for k, (t, people) in enumerate(timeline):
+        frame, boxes = scene(people, k)
+        ids.append(dict(zip(people, tracker.update(t, boxes, [0.9] * len(boxes), frame=frame))))
+        plain_ids.append(dict(zip(people, plain.update(t, boxes, [0.9] * len(boxes)))))
+    red_before, red_after = ids[0][RED], ids[-1][RED]
+    assert red_after == red_before  # re-identified by colour
+    assert ids[-1][BLUE] not in (red_before, -1)
+    assert plain_ids[-1][RED] != plain_ids[0][RED]  # without pixels: the library's new id
+
+
+def test_ids_follow_colours_across_a_shot_cut() -> None:
+    """At a cut red and blue swap places: by position ByteTrack would swap their ids."""
+    tracker, plain = PersonTracker(fps=FPS, reid_distance=REID_DISTANCE), PersonTracker(fps=FPS)
+    seen, plain_seen = [], []
+    for k in range(10):
+        people = {RED: 40.0, BLUE: 220.0} if k < 5 else {RED: 220.0, BLUE: 40.0}
+        frame, boxes = scene(people, k)
+        seen.append(dict(zip(people, tracker.update(k / FPS, boxes, [0.9, 0.9], frame=frame))))
+        plain_seen.append(dict(zip(people, plain.update(k / FPS, boxes, [0.9, 0.9]))))
+    assert {s[RED] for s in seen} == {seen[0][RED]}
+    assert {s[BLUE] for s in seen} == {seen[0][BLUE]} != {seen[0][RED]}
+    assert plain_seen[-1][RED] == plain_seen[0][BLUE]  # by position alone: swapped
+
+
+def test_people_without_colour_are_left_to_bytetrack() -> None:
+    """Two grey people cannot be told apart by colour: one who comes back gets a new id."""
+    tracker = PersonTracker(fps=FPS, lost_track_s=0.4, reid_distance=REID_DISTANCE)
+    dark = (40, 40, 40)
+    first = None
+    for k in range(3):
+        frame, boxes = scene({dark: 20.0}, k)
+        first = tracker.update(k / FPS, boxes, [0.9], frame=frame)[0]
+    for k in range(3, 8):
+        frame, _ = scene({}, k)
+        tracker.update(k / FPS, np.zeros((0, 4)), [], frame=frame)
+    for k in range(8, 11):
+        frame, boxes = scene({dark: 250.0}, k)
+        again = tracker.update(k / FPS, boxes, [0.9], frame=frame)[0]
+    assert again > first
+
+
+def test_appearance_ignores_grey_and_degenerate_boxes() -> None:
+    from cofin_sdk.tracking.reid import appearance
+
+    frame, boxes = scene({RED: 20.0, (40, 40, 40): 100.0})
+    looks = appearance(frame, np.vstack([boxes, [[300, 10, 300, 10]], [[-50, -50, -10, -10]]]))
+    assert looks.shape == (4, 36) and np.isclose(np.linalg.norm(looks[0]), 1.0)
+    assert not looks[1:].any()  # grey person, empty box, box outside the frame: no look
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_distance": 0.0}, "need 0 < max_distance"),
+        ({"max_distance": 0.5, "switch_distance": 0.2}, "need 0 < max_distance"),
+        ({"window_s": -1}, "window_s=-1"),
+    ],
+)
+def test_bad_reid_settings(kwargs: dict, message: str) -> None:
+    from cofin_sdk.tracking.reid import AppearanceReid
+
+    with pytest.raises(ValueError, match=message):
+        AppearanceReid(**kwargs)

@@ -133,7 +133,10 @@ def run_many(
         try:
             result = detect(video)
             segments = result.timeline(**timeline) if timeline is not None else None
-        except (ValueError, OSError) as exc:  # the SDK's bad-input errors: report, go on (a bug raises)
+        except (
+            ValueError,
+            OSError,
+        ) as exc:  # the SDK's bad-input errors: report, go on (a bug raises)
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             logger.warning("skipping %s: %s", video, reason)
             report.failed[video] = reason

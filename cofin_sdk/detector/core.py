@@ -44,15 +44,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from cofin_sdk._detector_inputs import (
+from cofin_sdk.backends import Backend
+from cofin_sdk.detector.inputs import (
     check_every,
     check_given,
     given_boxes,
     keyframe_times,
     resolve_head,
 )
-from cofin_sdk._detector_many import ManyResults, expand_videos, run_many
-from cofin_sdk.backends import Backend
+from cofin_sdk.detector.many import ManyResults, expand_videos, run_many
 from cofin_sdk.io.clips import Clip, batched, iter_clips
 from cofin_sdk.io.sources import ArrayVideo, FileVideo, open_video
 from cofin_sdk.io.video import frame_times, spread_centre_indices
@@ -60,11 +60,12 @@ from cofin_sdk.models.config import HeadSpec
 from cofin_sdk.person_detection import GivenBoxes, PersonDetector, get_person_detector
 from cofin_sdk.preprocessing import Preprocessing
 from cofin_sdk.results import Classifications, Detections
-from cofin_sdk.tracking import check_track_fps
+from cofin_sdk.tracking import PersonTracker, check_track_fps
+from cofin_sdk.tracking.reid import REID_DISTANCE
 from cofin_sdk.tracking.video_pass import track_people
 
 if TYPE_CHECKING:
-    from cofin_sdk._detector_stream import DetectionStream
+    from cofin_sdk.detector.stream import DetectionStream
 
 logger = logging.getLogger(__name__)
 
@@ -362,6 +363,7 @@ class Detector:
         normalized: bool = False,
         track: bool = False,
         track_fps: float = DEFAULT_TRACK_FPS,
+        reid: bool = False,
     ) -> Detections:
         """Detects people on keyframes and scores their actions (multi-label, sigmoid).
 
@@ -389,6 +391,11 @@ class Detector:
                 only; actions are still scored at the keyframes alone.
             track_fps: Rate of the tracking pass in frames per second (given boxes and AVA
                 CSVs are tracked at their own timestamps).
+            reid: Also re-identify people who come back (after leaving, or a shot cut) by
+                the colours of their clothes (:mod:`cofin_sdk.tracking.reid`). Off by
+                default: ByteTrack's ids alone, a returning person gets a new id. Colour
+                helps where clothes are distinct (films with cuts) and merges different
+                people where they are not (street footage of dark coats).
 
         Returns:
             :class:`~cofin_sdk.results.Detections` with boxes in original-frame pixels.
@@ -410,6 +417,7 @@ class Detector:
             normalized=normalized,
             track=track,
             track_fps=track_fps,
+            reid=reid,
         )
         assert analysis.detections is not None  # a detection head was asked for
         return analysis.detections
@@ -428,6 +436,7 @@ class Detector:
         normalized: bool = False,
         track: bool = False,
         track_fps: float = DEFAULT_TRACK_FPS,
+        reid: bool = False,
     ) -> Analysis:
         """Detection and classification of the same keyframe clips, ONE backbone pass each.
 
@@ -439,7 +448,7 @@ class Detector:
             video: As for :meth:`detect`.
             heads: Heads to run (default: all); at most one detection head.
             every, timestamps, boxes, threshold, fps, person_detector, normalized, track,
-                track_fps: As for :meth:`detect` (person boxes are only looked for, and
+                track_fps, reid: As for :meth:`detect` (person boxes are only looked for, and
                 tracked, when a detection head runs).
 
         Returns:
@@ -451,14 +460,8 @@ class Detector:
         """
         head, classification = self._split_heads(heads)
         detection = [head] if head else []
-        if track:
-            check_track_fps(track_fps)
-            if not detection:
-                names = list(self.backend.heads) if heads is None else list(heads)
-                raise ValueError(
-                    "track=True tracks people, which needs a detection head; "
-                    f"{'these weights have none' if heads is None else f'heads={names} has none'}"
-                )
+        self._tracker(track, track_fps, head, heads)  # checks before anything is decoded
+        tracker_options = {"reid_distance": REID_DISTANCE if reid else None}
         person = self._person_detector(boxes, person_detector, normalized) if detection else None
         with open_video(video, fps) as source:
             meta = source.meta
@@ -469,7 +472,7 @@ class Detector:
                 check_given(person, times, meta)
             tracked = None
             if track:
-                tracked = track_people(source, person, times, track_fps)
+                tracked = track_people(source, person, times, track_fps, tracker_options)
                 person = tracked  # the scoring pass reuses the keyframe boxes it tracked
             template = None
             if detection:
@@ -609,7 +612,7 @@ class Detector:
                 ``person_detector`` may be an AVA CSV of many videos (bound per video).
 
         Returns:
-            :class:`~cofin_sdk._detector_many.ManyResults`: results, failures (path -> one-line
+            :class:`~cofin_sdk.detector.many.ManyResults`: results, failures (path -> one-line
             reason), skipped videos and files written. A failure does not stop the run.
 
         Raises:
@@ -639,6 +642,30 @@ class Detector:
             progress=self.progress,
         )
 
+    def _tracker(
+        self,
+        track: bool,
+        track_fps: Any,
+        head: str | None,
+        heads: Sequence[str] | None,
+        reid: bool = False,
+    ) -> PersonTracker | None:
+        """A new tracker for ``track=True`` (``None`` otherwise), after checking it can run.
+
+        Raises:
+            ValueError: No detection head among ``heads``, or a bad ``track_fps``.
+        """
+        if not track:
+            return None
+        fps = check_track_fps(track_fps)
+        if head is None:
+            names = list(self.backend.heads) if heads is None else list(heads)
+            raise ValueError(
+                "track=True tracks people, which needs a detection head; "
+                f"{'these weights have none' if heads is None else f'heads={names} has none'}"
+            )
+        return PersonTracker(fps, reid_distance=REID_DISTANCE if reid else None)
+
     # ------------------------------------------------------------------ live streams
     def stream(
         self,
@@ -656,6 +683,8 @@ class Detector:
         timeout_s: float = 10.0,
         reconnect: int = 0,
         track: bool = False,
+        track_fps: float = DEFAULT_TRACK_FPS,
+        reid: bool = False,
     ) -> DetectionStream:
         """Scores a live stream keyframe by keyframe, with bounded latency and memory.
 
@@ -680,7 +709,12 @@ class Detector:
             fps: Frame rate of an iterable source (or to override the stream's).
             timeout_s: A stall longer than this raises ``TimeoutError`` (or reconnects).
             reconnect: Reopen a URL this many times after a stall or read error (logged).
-            track: Track identities (needs cofin's tracking; ``False`` for now).
+            track: Track people: one tracker for the whole stream, people found at
+                ``track_fps`` on the frames between keyframes (from the ring) for
+                association, boxes scored at keyframes only; ``detections.track_ids`` of
+                each result (needs a detection head and the ``track`` extra).
+            track_fps: Rate of the tracking pass (look-up boxes: the keyframes).
+            reid: As for :meth:`detect`.
 
         Returns:
             A :class:`~cofin_sdk.DetectionStream`: iterate it; use it in a
@@ -698,7 +732,7 @@ class Detector:
             ...     for result in live:
             ...         print(result.time, result.latency, result.detections.labels(1))
         """
-        from cofin_sdk._detector_stream import open_detection_stream
+        from cofin_sdk.detector.stream import open_detection_stream
 
         return open_detection_stream(
             self,
@@ -715,6 +749,8 @@ class Detector:
             timeout_s=timeout_s,
             reconnect=reconnect,
             track=track,
+            track_fps=track_fps,
+            reid=reid,
         )
 
     # ------------------------------------------------------------------ classification

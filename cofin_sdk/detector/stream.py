@@ -13,8 +13,11 @@ when inference falls behind the scheduler takes the newest keyframe whose clip i
 and counts the ones it skipped (:attr:`StreamResult.dropped`); with ``drop="none"`` it
 scores every keyframe, batching the ones ready together.
 
-Tracking (issue 19) plugs in at :meth:`DetectionStream._people`: person boxes of the key
-frames, before scoring (see that method).
+With ``track=True`` the stream has one :class:`~cofin_sdk.tracking.PersonTracker`: before a
+keyframe is scored, the people of the frames since the last tracked one are found at
+``track_fps`` (taken from the ring, which holds them) and associated, then the key frame's
+boxes get their ids (:func:`~cofin_sdk.tracking.video_pass.track_frame`, the rule the file
+path uses). Look-up person sources (given boxes) are tracked at the keyframes only.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from cofin_sdk.io.clips import Clip
 from cofin_sdk.io.stream import StreamFrame, StreamReader
 from cofin_sdk.preprocessing import letterbox_frames
 from cofin_sdk.results import Classifications, Detections
+from cofin_sdk.tracking.video_pass import track_frame, tracking_times
 
 if TYPE_CHECKING:
     from cofin_sdk.detector import Detector
@@ -60,7 +64,8 @@ class StreamResult:
         arrival_wall_time: Wall time (``time.time()``) the key frame arrived from the source.
         result_wall_time: Wall time this result was ready.
         dropped: Keyframes skipped just before this one (``drop="latest"`` behind the stream).
-        detections: Person boxes and action scores (``None`` without a detection head).
+        detections: Person boxes and action scores (``None`` without a detection head);
+            with ``track=True`` their ``track_ids``.
         classifications: ``{head: Classifications}`` of this keyframe's clip.
         frame: The key frame, ``uint8 (H, W, 3)`` RGB (to draw on).
     """
@@ -85,12 +90,17 @@ class StreamResult:
         people = []
         if self.detections is not None:
             actions = self.detections.top_actions(top_k)
-            for box, score, acts in zip(
-                self.detections.boxes.tolist(), self.detections.person_scores.tolist(), actions
+            for box, score, acts, track_id in zip(
+                self.detections.boxes.tolist(),
+                self.detections.person_scores.tolist(),
+                actions,
+                self.detections.track_ids.tolist(),
+                strict=True,
             ):
-                people.append(
-                    {"box": box, "score": score, "actions": [[a, float(p)] for a, p in acts]}
-                )
+                person = {"box": box, "score": score, "actions": [[a, float(p)] for a, p in acts]}
+                if track_id >= 0:
+                    person["track_id"] = track_id
+                people.append(person)
         return {
             "index": self.index,
             "time": self.time,
@@ -139,12 +149,20 @@ class DetectionStream:
         detection: str | None,
         classification: list[str],
         threshold: float,
+        tracker: Any = None,
+        track_fps: float = 5.0,
     ) -> None:
         self.detector, self.reader = detector, reader
         self.every, self.placement, self.drop = every, placement, drop
         self.prep = dataclasses.replace(detector.preprocessing, keyframe=placement)
         self._person, self._detection, self._classification = person, detection, classification
         self._threshold = threshold
+        self._tracker, self._track_fps = tracker, track_fps
+        self._tracked_until = -math.inf  # time of the last frame given to the tracker
+        self._last_key_time = -math.inf  # the last keyframe tracked
+        # Tracking needs the frames since the last tracked keyframe in the ring: scoring one
+        # keyframe at a time keeps that within the ring's one keyframe interval.
+        self._batch_limit = 1 if tracker is not None else detector.batch_size
         self._key_pos = keyframe_position(self.prep.num_frames, placement)
         self._next = 0  # the first keyframe neither scored nor dropped
         self._queue: deque[StreamResult] = deque()
@@ -221,6 +239,8 @@ class DetectionStream:
         """``drop="none"``: the frames of the next keyframe's clip may not be evicted."""
         if self.drop == "none":
             first = float(frame_times(self._indices(self._next)[:1], self.reader.fps)[0])
+            if self._tracker is not None:  # and the frames the tracker has not seen yet
+                first = min(first, max(self._tracked_until, 0.0))
             self.reader.ring.set_keep_from(first - 1.5 / self.reader.fps)
 
     def _ready(self, latest: float, ended: bool) -> list[int]:
@@ -231,7 +251,7 @@ class DetectionStream:
             last is None and self._last_needed(k) <= latest + _EPS
         ):
             k += 1
-            if self.drop == "none" and k - first == self.detector.batch_size:
+            if self.drop == "none" and k - first == self._batch_limit:
                 break
         if self.drop == "latest" and k > first:
             self.dropped += k - first - 1  # every ready keyframe but the newest
@@ -263,6 +283,8 @@ class DetectionStream:
                     f"{reader.name}: no frame for {idle:.1f} s (timeout_s={reader.timeout_s:g}); "
                     "the stream stalled"
                 )
+            if self._tracker is not None:  # meanwhile, the frames between keyframes
+                self._track_until(latest, self._next * self.every)
             ring.wait(
                 lambda seen=latest: ring.closed or ring.latest_time() > seen,
                 min(0.25, limit - idle),
@@ -283,24 +305,53 @@ class DetectionStream:
         key = frames[self._key_pos]
         return Clip(k * self.every, model_input, letterbox, key.image), key
 
-    def _people(self, clips: list[Clip]) -> list[Any]:
-        """Person boxes of each clip's key frame.
-
-        Tracking hook (issue 19): with ``track=True`` this is where the stream's tracker
-        (one per stream) takes these boxes and scores, plus the person boxes of the frames
-        between the previous keyframe and this one at ``track_fps`` (read from the ring:
-        ``self.reader.ring.nearest(times)``), and returns the ids that become
-        ``Detections.track_ids`` in :meth:`_score`.
-        """
+    def _people(self, clips: list[Clip]) -> tuple[list[Any], list[np.ndarray]]:
+        """Person boxes of each clip's key frame and, when tracking, their track ids."""
         if self._detection is None:
-            return []
-        return [self._person(c.keyframe, c.time) for c in clips]
+            return [], []
+        if self._tracker is None:
+            return [self._person(c.keyframe, c.time) for c in clips], []
+        people, ids = [], []
+        for clip in clips:
+            self._track_until(clip.time, clip.time)
+            found, track_ids = track_frame(
+                self._tracker, self._person, clip.keyframe, clip.time, True
+            )
+            self._tracked_until = self._last_key_time = clip.time
+            people.append(found)
+            ids.append(track_ids)
+        return people, ids
+
+    def _track_until(self, until: float, key_time: float) -> None:
+        """Feeds the tracker the ring's frames on the ``track_fps`` grid up to ``until``,
+        before the keyframe at ``key_time`` and at most one keyframe interval before it.
+
+        Called while waiting for a clip (so the frames between keyframes are tracked as they
+        arrive, not after the key frame: the latency stays one person detection) and before
+        a keyframe is scored. After dropped keyframes the tracker skips ahead (it sees a gap,
+        as for a person unseen) instead of catching up on frames, which would add latency.
+        """
+        if getattr(self._person, "timestamps", None):  # look-up boxes exist at keyframes only
+            return
+        anchors = [t for t in (self._last_key_time, key_time) if math.isfinite(t)]
+        grid = tracking_times(np.array(anchors), key_time, self._track_fps)  # as the file's
+        start = max(self._tracked_until, key_time - self.every)
+        grid = grid[(grid > start + _EPS) & (grid < key_time - _EPS) & (grid <= until + _EPS)]
+        if not len(grid):
+            return
+        last_frame = -math.inf
+        for time_s, frame in zip(grid.tolist(), self.reader.ring.nearest(grid), strict=True):
+            self._tracked_until = time_s
+            if frame.time <= last_frame + _EPS:
+                continue  # evicted or repeated: the ring no longer holds a frame for it
+            last_frame = frame.time
+            track_frame(self._tracker, self._person, frame.image, time_s, True)
 
     def _score(self, keyframes: list[int]) -> list[StreamResult]:
         clips, keys = zip(*(self._clip(k) for k in keyframes))
         self._next = keyframes[-1] + 1
+        people, track_ids = self._people(list(clips))  # reads frames the ring still keeps
         self._set_keep_from()
-        people = self._people(list(clips))
         template = self._template(keys[0].image) if self._detection else None
         detection = (self._detection, template) if self._detection else None
         part, probs = self.detector._score_batch(clips, people, detection, self._classification)
@@ -311,6 +362,8 @@ class DetectionStream:
             detections = None
             if template is not None:
                 detections = template if part is None else part[part.timestamps == clip.time]
+                if track_ids:
+                    detections = dataclasses.replace(detections, track_ids=track_ids[b])
             results.append(
                 StreamResult(
                     k,
@@ -376,23 +429,24 @@ def open_detection_stream(
     timeout_s: float,
     reconnect: int,
     track: bool,
+    track_fps: float,
+    reid: bool = False,
 ) -> DetectionStream:
     """Checks every argument, opens the source, then starts the reader (see ``Detector.stream``)."""
-    from cofin_sdk._detector_inputs import check_every
+    from cofin_sdk.detector.inputs import check_every
     from cofin_sdk.io.stream import open_stream
     from cofin_sdk.preprocessing import check_placement
 
     check_every(every, math.inf)  # a positive number; against the frame rate once it is known
     check_placement(keyframe)
     check_drop(drop)
-    if track:
-        raise ValueError("track=True needs cofin's tracking (issue 19), not in this version")
     for name, value in (("timeout_s", timeout_s), ("reconnect", reconnect)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
             raise ValueError(f"{name}={value!r}: must be a number >= 0")
     if threshold is not None and not 0 <= threshold <= 1:
         raise ValueError(f"threshold={threshold!r}: must be in [0, 1]")
     detection, classification = detector._split_heads(heads)
+    tracker = detector._tracker(track, track_fps, detection, heads, reid)
     person = detector._person_detector(boxes, person_detector, normalized) if detection else None
     prep = detector.preprocessing
     reader = open_stream(source, timeout_s=float(timeout_s), reconnect=int(reconnect), fps=fps)
@@ -412,6 +466,8 @@ def open_detection_stream(
         detection=detection,
         classification=classification,
         threshold=threshold or 0.0,
+        tracker=tracker,
+        track_fps=float(track_fps),
     )
     reader.start()
     return stream
