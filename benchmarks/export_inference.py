@@ -23,6 +23,7 @@ Example::
 
     nice -n 10 python benchmarks/export_inference.py                  # quickstart size, ~2 min
     nice -n 10 python benchmarks/export_inference.py --b16 --b16-rounds 2
+    python benchmarks/export_inference.py --b16 --b16-rounds 2 --backends torch ort_fp32 ort_int8  # less memory
     python benchmarks/export_inference.py --model cofin_quickstart/run/final --rounds 9
 """
 
