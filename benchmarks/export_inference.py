@@ -23,6 +23,7 @@ Example::
 
     nice -n 10 python benchmarks/export_inference.py                  # quickstart size, ~2 min
     nice -n 10 python benchmarks/export_inference.py --b16 --b16-rounds 2
+    python benchmarks/export_inference.py --b16 --b16-rounds 2 --backends torch ort_fp32 ort_int8  # less memory
     python benchmarks/export_inference.py --model cofin_quickstart/run/final --rounds 9
 """
 
@@ -34,7 +35,7 @@ import statistics
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -163,23 +164,29 @@ def build_model(name: str, model_dir: str | None) -> Any:
     ).eval()
 
 
-def build_backends(model: Any, export_dir: Path, threads: int) -> dict[str, Any]:
+def build_backends(
+    model: Any, export_dir: Path, threads: int, names: Sequence[str]
+) -> dict[str, Any]:
     t0 = time.perf_counter()
-    export(model, export_dir, int8_dynamic=True, progress=False)
+    export(model, export_dir, int8_dynamic="ort_int8" in names, progress=False)
     unfused_dir = export_dir.with_name("export_op20")
-    export(model, unfused_dir, fused_attention=False, progress=False)
-    print(f"  exports (fp32 + int8 graphs, fp32 at opset 20): {time.perf_counter() - t0:.1f} s")
+    if "ort_fp32_op20" in names:
+        export(model, unfused_dir, fused_attention=False, progress=False)
+    print(
+        f"  exports ({', '.join(n for n in names if n != 'torch')}): {time.perf_counter() - t0:.1f} s"
+    )
     ort = {
         "providers": ["CPUExecutionProvider"],
         "intra_op_threads": threads,
         "inter_op_threads": 1,
     }
-    return {
-        "torch": TorchBackend(model),
-        "ort_fp32": OnnxBackend(export_dir, **ort),
-        "ort_int8": OnnxBackend(export_dir, int8=True, **ort),
-        "ort_fp32_op20": OnnxBackend(unfused_dir, **ort),
+    make = {
+        "torch": lambda: TorchBackend(model),
+        "ort_fp32": lambda: OnnxBackend(export_dir, **ort),
+        "ort_int8": lambda: OnnxBackend(export_dir, int8=True, **ort),
+        "ort_fp32_op20": lambda: OnnxBackend(unfused_dir, **ort),
     }
+    return {name: make[name]() for name in names}
 
 
 # ----------------------------------------------------------------------------- runs
@@ -200,7 +207,9 @@ def run_once(
     return total, parts, result
 
 
-def bench_model(name: str, model: Any, video: Path, rounds: int, threads: int) -> dict[str, Any]:
+def bench_model(
+    name: str, model: Any, video: Path, rounds: int, threads: int, names: Sequence[str]
+) -> dict[str, Any]:
     heads = [
         next(n for n, s in model.config.heads.items() if s.task == t)
         for t in ("detection", "classification")
@@ -211,7 +220,7 @@ def bench_model(name: str, model: Any, video: Path, rounds: int, threads: int) -
     )
     clock = Clock()
     with tempfile.TemporaryDirectory(prefix="cofin_bench_export_") as tmp:
-        backends = build_backends(model, Path(tmp) / "export", threads)
+        backends = build_backends(model, Path(tmp) / "export", threads, names)
     times = {1: [2.0], 8: [2.0 + i for i in range(8)]}
     boxes = person_boxes()
     detectors = {
@@ -223,7 +232,7 @@ def bench_model(name: str, model: Any, video: Path, rounds: int, threads: int) -
     scores: dict[tuple[str, int], np.ndarray] = {}
     with timed_io(clock):
         for r in range(rounds + 1):  # round 0 warms up
-            order = BACKENDS[r % len(BACKENDS) :] + BACKENDS[: r % len(BACKENDS)]
+            order = [*names[r % len(names) :], *names[: r % len(names)]]
             for batch in BATCHES:
                 for b in order:
                     total, parts, result = run_once(
@@ -233,7 +242,7 @@ def bench_model(name: str, model: Any, video: Path, rounds: int, threads: int) -
                         samples[b, batch].append((total, parts))
                     scores[b, batch] = result.detections.action_scores
             print(f"  round {r}/{rounds} done" + (" (warm-up)" if r == 0 else ""), flush=True)
-    return {"samples": samples, "scores": scores, "prep": prep}
+    return {"samples": samples, "scores": scores, "prep": prep, "names": names}
 
 
 def summarise(name: str, out: dict[str, Any]) -> list[str]:
@@ -246,7 +255,7 @@ def summarise(name: str, out: dict[str, Any]) -> list[str]:
     for batch in BATCHES:
         base = statistics.median(t for t, _ in samples["torch", batch])
         base_backbone = statistics.median(p["backbone"] for _, p in samples["torch", batch])
-        for b in BACKENDS:
+        for b in out["names"]:
             total = statistics.median(t for t, _ in samples[b, batch])
             spent = sum(t for t, _ in samples[b, batch])  # shares: sums over the rounds
             shares = [sum(p.get(part, 0.0) for _, p in samples[b, batch]) / spent for part in PARTS]
@@ -272,18 +281,25 @@ def main() -> None:
     )
     parser.add_argument("--b16-rounds", type=int, default=2, help="measured rounds of --b16")
     parser.add_argument("--threads", type=int, default=2, help="torch and onnxruntime threads")
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        choices=BACKENDS,
+        default=list(BACKENDS),
+        help="backends to time (torch first; fewer saves memory: ViViT-B with all four needs ~18 GB)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
-    lines: list[str] = []
+    names = ["torch", *(b for b in args.backends if b != "torch")]
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, backends {names}")
     with tempfile.TemporaryDirectory(prefix="cofin_bench_video_") as tmp:
         video = make_video(Path(tmp) / "video.mp4")
         runs = [("quickstart", args.rounds)] + ([("b16", args.b16_rounds)] if args.b16 else [])
         for name, rounds in runs:
             model = build_model(name, args.model if name == "quickstart" else None)
             label = f"{name} ({'trained ' + args.model if name == 'quickstart' and args.model else 'random weights'})"
-            lines += summarise(label, bench_model(name, model, video, rounds, args.threads))
-    print("\n".join(lines))
+            out = bench_model(name, model, video, rounds, args.threads, names)
+            print("\n".join(summarise(label, out)), flush=True)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ __all__ = [
     "configure_tensorrt",
     "export",
     "graph_io",
+    "quantize_int8",
     "read_export",
     "sha256_file",
     "tensorrt_profile",

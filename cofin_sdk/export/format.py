@@ -48,7 +48,18 @@ FUSED_ATTENTION_OPSET = 23
 FORMATS = ("onnx", "tensorrt")
 BATCH, BOXES = "batch", "num_boxes"  # the dynamic dimensions' names in every graph
 META_RECORD, META_GRAPH = "cofin_record", "cofin_graph"  # metadata_props keys
-INT8 = {"weight_type": "QInt8", "per_channel": True, "op_types": ["MatMul", "Gemm"]}
+#: onnxruntime ``quantize_dynamic`` settings of the ``*.int8.onnx`` graphs (recorded in
+#: ``cofin_export.json``). ``reduce_range``: 7-bit weights, so that u8 x s8 products summed in
+#: pairs fit int16: CPUs without VNNI (AVX2, AVX-512 without VNNI) multiply with
+#: ``vpmaddubsw``, which saturates with full 8-bit weights (measured on an AVX2 CPU: small
+#: ViViTs' features 3x further from fp32). The cost is one bit of weight precision (on
+#: random-weight ViViT-B, where saturation is rare, features 1.3x further; benchmarks/README.md).
+INT8 = {
+    "weight_type": "QInt8",
+    "per_channel": True,
+    "reduce_range": True,
+    "op_types": ["MatMul", "Gemm"],
+}
 OPT_BOXES = 8  # TensorRT's opt box count: the first padding bucket of DESIGN.md
 
 

@@ -27,7 +27,8 @@ same numbers to 2e-6; benchmarks/README.md, "Export inference").
 Variants written beside the fp32 graphs (recorded in ``cofin_export.json``):
 
 * ``int8_dynamic``: ``*.int8.onnx``, onnxruntime dynamic quantisation of the MatMul/Gemm
-  weights (signed int8, per output channel; activations quantised at run time). For CPUs.
+  weights (signed, per output channel, 7-bit so that CPUs without VNNI do not saturate:
+  :data:`~cofin_sdk.export.format.INT8`; activations quantised at run time). For CPUs.
 * ``fp16``: ``*.fp16.onnx``, float16 weights and compute with float32/uint8 inputs and
   outputs (onnxruntime's own float16 converter; ``RoiAlign`` and ``Range`` stay float32).
   Meant for GPUs (onnxruntime-gpu CUDA, TensorRT); it loads and runs on CPU too, but the
@@ -108,6 +109,7 @@ __all__ = [
     "configure_tensorrt",
     "export",
     "graph_io",
+    "quantize_int8",
     "read_export",
     "sha256_file",
     "tensorrt_profile",
@@ -303,15 +305,17 @@ def _quiet_exporters() -> Any:
             log.setLevel(level)
 
 
-def _quantize_int8(src: Path, dst: Path) -> None:
+def quantize_int8(src: Path, dst: Path, scheme: dict[str, Any] = INT8) -> None:
+    """Writes ``dst``: ``src`` with dynamic int8 MatMul/Gemm weights (:data:`INT8` settings)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(
         src,
         dst,
-        op_types_to_quantize=INT8["op_types"],
-        per_channel=INT8["per_channel"],
-        weight_type=QuantType.QInt8,
+        op_types_to_quantize=scheme["op_types"],
+        per_channel=scheme["per_channel"],
+        reduce_range=scheme["reduce_range"],
+        weight_type=QuantType[scheme["weight_type"]],
     )
 
 
@@ -501,7 +505,7 @@ def _write_graphs(
         for precision in variants:  # int8 quantises the written file, fp16 converts the proto
             dst = folder / f"{graph}.{precision}.onnx"
             if precision == "int8":
-                _quantize_int8(path, dst)
+                quantize_int8(path, dst)
             variant = _to_fp16(proto) if precision == "fp16" else onnx.load(dst)
             _save(variant, dst, record_json, {**meta, "precision": precision})
             entry["variants"][precision] = {

@@ -192,14 +192,22 @@ def test_detector_from_export_matches_the_torch_detector(export_dir, model_dir, 
 
 
 # ------------------------------------------------------------------ int8 / fp16 variants
-@pytest.mark.parametrize("variant, atol", [("int8", 2e-2), ("fp16", 1e-2)])
-def test_int8_and_fp16_graphs_run_on_cpu_close_to_torch(export_dir, torch_backend, variant, atol):
-    """Seen here: int8 features within ~8e-3, scores ~1e-3; fp16 features ~3e-3, scores ~3e-4."""
+@pytest.mark.parametrize(
+    "variant, features_atol, atol", [("int8", 1.6e-2, 2e-2), ("fp16", 5e-2, 1e-2)]
+)
+def test_int8_and_fp16_graphs_run_on_cpu_close_to_torch(
+    export_dir, torch_backend, variant, features_atol, atol
+):
+    """Seen here: int8 features within ~8e-3, scores ~1e-3; fp16 features ~3e-3, scores ~3e-4.
+
+    int8 features: 8.1e-3 on an AVX2 CPU with the export's 7-bit weights, 3.0e-2 with full
+    8-bit weights (``vpmaddubsw`` saturates without VNNI), hence the 1.6e-2 bound.
+    """
     backend = OnnxBackend(export_dir, **{variant: True})
     assert backend.variant == variant and backend.providers == ["CPUExecutionProvider"]
     clips, boxes = _clips(3, seed=42), _boxes(3, 7, seed=42)
     features = backend.features(clips)
-    np.testing.assert_allclose(features, torch_backend.features(clips), rtol=0, atol=5 * atol)
+    np.testing.assert_allclose(features, torch_backend.features(clips), rtol=0, atol=features_atol)
     expected = torch_backend.features(clips)
     for name in HEADS:
         args = (boxes,) if name == "ava" else ()
@@ -209,6 +217,20 @@ def test_int8_and_fp16_graphs_run_on_cpu_close_to_torch(export_dir, torch_backen
             rtol=0,
             atol=atol,
         )
+
+
+def test_int8_graphs_hold_7_bit_weights_as_their_manifest_says(export_dir):
+    """reduce_range: |w| <= 64 keeps u8 x s8 pair sums inside int16 on CPUs without VNNI."""
+    manifest = read_export(export_dir)
+    assert manifest["int8"]["reduce_range"] is True and manifest["int8"]["weight_type"] == "QInt8"
+    for graph in GRAPHS:
+        weights = [
+            onnx.numpy_helper.to_array(init)
+            for init in onnx.load(export_dir / f"{graph}.int8.onnx").graph.initializer
+            if init.data_type == onnx.TensorProto.INT8
+        ]
+        assert weights, f"{graph}.int8.onnx has no int8 weights"
+        assert max(int(np.abs(w.astype(np.int16)).max()) for w in weights) <= 64, graph
 
 
 def test_a_variant_the_export_lacks_names_the_flag(tmp_path, model_dir):
