@@ -80,7 +80,10 @@ def test_orphan_shared_memory_is_removed_and_live_regions_kept(tmp_path):
     from serving._guard import SHM_DIR, SHM_PREFIX, remove_orphan_shm, shm_regions
 
     before = shm_regions()
-    orphan, live = SHM_DIR / f"{SHM_PREFIX}cofin-test-orphan", SHM_DIR / f"{SHM_PREFIX}cofin-test-live"
+    orphan, live = (
+        SHM_DIR / f"{SHM_PREFIX}cofin-test-orphan",
+        SHM_DIR / f"{SHM_PREFIX}cofin-test-live",
+    )
     for path in (orphan, live):
         path.write_bytes(b"\0" * 4096)
     holder = subprocess.Popen(
